@@ -1,0 +1,1 @@
+//! DRG grouper.

@@ -1,0 +1,1 @@
+//! drgdip payment (to be built: issue 4).

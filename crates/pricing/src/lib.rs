@@ -1,0 +1,1 @@
+//! drgdip pricing (to be built: issue 4).
