@@ -1,1 +1,61 @@
-fn main() {}
+//! `drgdip`: group, price and settle hospital discharges from the command line.
+//!
+//! Data goes to stdout or the `--output` file, logs and progress to stderr.
+//! Exit codes: 0 all rows accepted, 1 some rows rejected (status `invalid`), 2 error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// What a command reports back to `main` when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every input row was accepted.
+    Clean,
+    /// The run finished but some rows were rejected (exit code 1).
+    RowsRejected,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "drgdip",
+    version,
+    about = "DRG/DIP grouping, pricing and payment engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile, inspect and check DRG schemes.
+    #[command(subcommand)]
+    Scheme(cmd::scheme::SchemeCommand),
+    /// Group a file of cases into DRGs.
+    Group(cmd::group::Args),
+    /// Explain how one case is grouped, step by step.
+    Explain(cmd::explain::Args),
+    /// Generate deterministic synthetic cases for a scheme.
+    Gen(cmd::gen_cases::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scheme(c) => cmd::scheme::run(c),
+        Command::Group(a) => cmd::group::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
+        Command::Gen(a) => cmd::gen_cases::run(a),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::RowsRejected) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,41 @@
-//! DRG grouper.
+//! # drgdip-grouper
+//!
+//! The hot path of drgdip: a CHS-DRG scheme (data) is checked and compiled once into an
+//! immutable [`Grouper`] (tables, bit sets, interned code ids), which then groups cases
+//! MDC → ADRG → DRG without allocating, and explains any result on request.
+//!
+//! ```no_run
+//! use drgdip_grouper::{Case, CodeKind, Grouper, Scheme};
+//!
+//! let scheme = Scheme::from_dir("data/demo-scheme")?;
+//! let grouper = Grouper::compile(&scheme)?;
+//! let mut case = Case { sex: Some(1), age: Some(67), los: Some(9), ..Case::default() };
+//! case.dx.push(grouper.lookup("I63.900", CodeKind::Diagnosis, false).id);
+//! let outcome = grouper.group(&case, &mut grouper.scratch());
+//! println!("{} {}", outcome.status.as_str(), grouper.result(&outcome).drg);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Architecture invariant: this crate opens no files except in [`Scheme::from_dir`] and
+//! the compiled-scheme [`Grouper::save`]/[`Grouper::load`]; grouping is pure and
+//! deterministic.
+
+mod artifact;
+mod compile;
+pub mod error;
+pub mod graph;
+mod group;
+pub mod reference;
+pub mod rule;
+pub mod scheme;
+
+pub use compile::{Grouper, ResultInfo, normalize_code};
+pub use error::{ArtifactError, SchemeError};
+pub use group::{
+    Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
+    Step,
+};
+pub use scheme::{Scheme, SchemeInfo};
+
+/// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
+pub type CodeId = u32;

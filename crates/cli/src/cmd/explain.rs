@@ -1,0 +1,270 @@
+//! `drgdip explain`: how one case is grouped, as text or JSON.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use drgdip_grouper::{Case, Explanation, Grouper, Step};
+use drgdip_io::drg::{CASE_COLUMNS, parse_case};
+use drgdip_io::fields::FieldError;
+use drgdip_io::stream::{MAX_COLUMNS, Row};
+
+use super::load_grouper;
+use crate::Outcome;
+
+/// Arguments of `drgdip explain`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scheme folder or compiled scheme file.
+    #[arg(long)]
+    pub scheme: PathBuf,
+    /// Take the case from this CSV file (with `--case-id`).
+    #[arg(long, requires = "case_id")]
+    pub input: Option<PathBuf>,
+    /// The case to explain in `--input`.
+    #[arg(long)]
+    pub case_id: Option<String>,
+    /// Sex (1/2), when the case is given by arguments.
+    #[arg(long)]
+    pub sex: Option<String>,
+    /// Age in years.
+    #[arg(long)]
+    pub age: Option<String>,
+    /// Age in days.
+    #[arg(long)]
+    pub age_days: Option<String>,
+    /// Birth weight in grams.
+    #[arg(long)]
+    pub weight: Option<String>,
+    /// Department.
+    #[arg(long)]
+    pub dept: Option<String>,
+    /// Length of stay in days.
+    #[arg(long)]
+    pub los: Option<String>,
+    /// Discharge way.
+    #[arg(long)]
+    pub discharge_way: Option<String>,
+    /// Diagnoses, principal first, `|`- or `,`-separated.
+    #[arg(long)]
+    pub dx: Option<String>,
+    /// Procedures, principal first, `|`- or `,`-separated.
+    #[arg(long)]
+    pub px: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Map clinical codes to insurance codes first.
+    #[arg(long)]
+    pub map_codes: bool,
+}
+
+/// Runs `drgdip explain`.
+pub fn run(args: Args) -> Result<Outcome> {
+    let grouper = load_grouper(&args.scheme)?;
+    let (line, values) = match &args.input {
+        Some(path) => find_row(path, args.case_id.as_deref().unwrap_or_default())?,
+        None => {
+            let v = |o: &Option<String>| o.clone().unwrap_or_default().into_bytes();
+            let codes =
+                |o: &Option<String>| o.clone().unwrap_or_default().replace(',', "|").into_bytes();
+            (
+                0,
+                vec![
+                    b"(arguments)".to_vec(),
+                    v(&args.sex),
+                    v(&args.age),
+                    v(&args.age_days),
+                    v(&args.weight),
+                    v(&args.dept),
+                    v(&args.los),
+                    v(&args.discharge_way),
+                    codes(&args.dx),
+                    codes(&args.px),
+                ],
+            )
+        }
+    };
+    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+    for (f, v) in fields.iter_mut().zip(&values) {
+        *f = Some(v.as_slice());
+    }
+    let row = Row {
+        line,
+        fields: &fields[..CASE_COLUMNS.len()],
+        problem: None,
+    };
+    let mut case = Case::default();
+    let mut warnings = String::new();
+    if let Err(FieldError(msg)) =
+        parse_case(&grouper, args.map_codes, &row, &mut case, &mut warnings)
+    {
+        bail!("the case is not valid input: {msg}");
+    }
+    let explanation = grouper.explain(&case);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        print!("{}", render(&grouper, &explanation, &warnings));
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Reads the row of `case_id` from a CSV file.
+fn find_row(path: &PathBuf, case_id: &str) -> Result<(u64, Vec<Vec<u8>>)> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let header = rdr.byte_headers()?.clone();
+    let index: Vec<Option<usize>> = CASE_COLUMNS
+        .iter()
+        .map(|c| {
+            header
+                .iter()
+                .position(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}') == c.name)
+        })
+        .collect();
+    let id_col = index[0].context("the input has no case_id column")?;
+    let mut rec = csv::ByteRecord::new();
+    while rdr.read_byte_record(&mut rec)? {
+        if rec.get(id_col) == Some(case_id.as_bytes()) {
+            let line = rec.position().map_or(0, |p| p.line());
+            let values = index
+                .iter()
+                .map(|i| i.and_then(|i| rec.get(i)).unwrap_or_default().to_vec())
+                .collect();
+            return Ok((line, values));
+        }
+    }
+    bail!("no case `{case_id}` in {}", path.display())
+}
+
+/// The explanation as readable text.
+pub fn render(g: &Grouper, e: &Explanation, warnings: &str) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let r = &e.result;
+    let _ = writeln!(s, "scheme   {}", e.scheme);
+    let _ = writeln!(
+        s,
+        "result   {} {} {} {} {}",
+        e.status.as_str(),
+        r.mdc,
+        r.adrg,
+        r.drg,
+        r.name
+    );
+    if !warnings.is_empty() {
+        let _ = writeln!(s, "warnings {warnings}");
+    }
+    if let Some(t) = &e.principal_exclusion_table {
+        let _ = writeln!(s, "principal diagnosis exclusion table {t}");
+    }
+    for c in &e.complications {
+        let verdict = if c.excluded {
+            "excluded by the principal's table"
+        } else {
+            "counts"
+        };
+        let _ = writeln!(
+            s,
+            "{:<4} {} {} (table {}): {verdict}",
+            c.kind, c.code, c.name, c.table
+        );
+    }
+    let _ = writeln!(s, "steps");
+    let mut skipped: Vec<&str> = Vec::new();
+    let flush = |s: &mut String, skipped: &mut Vec<&str>| {
+        if !skipped.is_empty() {
+            let _ = writeln!(s, "  MDC entry rule false: {}", skipped.join(" "));
+            skipped.clear();
+        }
+    };
+    let because = |b: &[String]| {
+        if b.is_empty() {
+            String::new()
+        } else {
+            format!("\n      because {}", b.join("\n      and "))
+        }
+    };
+    for step in &e.steps {
+        if let Step::MdcSkipped { mdc, .. } = step {
+            skipped.push(mdc);
+            continue;
+        }
+        flush(&mut s, &mut skipped);
+        let _ = match step {
+            Step::Invalid { field, message } => {
+                writeln!(s, "  invalid: field `{field}`: {message}")
+            }
+            Step::MdcEntered {
+                mdc,
+                rule,
+                because: b,
+            } => writeln!(s, "  enter {mdc}: {rule}{}", because(b)),
+            Step::QyCheck {
+                mdc,
+                rule,
+                matched,
+                because: b,
+            } => {
+                writeln!(
+                    s,
+                    "    QY check of {mdc} {rule}: {}{}",
+                    yes(*matched),
+                    because(b)
+                )
+            }
+            Step::Adrg {
+                entry,
+                adrg,
+                rule,
+                matched,
+                because: b,
+            } => {
+                writeln!(
+                    s,
+                    "    ADRG {adrg} ({entry}) {rule}: {}{}",
+                    yes(*matched),
+                    because(b)
+                )
+            }
+            Step::Split {
+                drg,
+                condition,
+                matched,
+                because: b,
+            } => {
+                writeln!(
+                    s,
+                    "      DRG {drg} if {condition}: {}{}",
+                    yes(*matched),
+                    because(b)
+                )
+            }
+            Step::Fallback { entry, result } => {
+                writeln!(s, "      no split holds: {entry} falls back to {result}")
+            }
+            Step::NoSplit { entry } => writeln!(
+                s,
+                "      no split holds and {entry} has no fallback: next ADRG"
+            ),
+            Step::FallThrough { mdc } => writeln!(s, "  no ADRG of {mdc} matched: next MDC"),
+            Step::NoMatch { result } => writeln!(s, "  no MDC gave a result: {result}"),
+            Step::Retry { index, procedure } => {
+                writeln!(
+                    s,
+                    "  retry with secondary procedure #{index} {procedure} alone"
+                )
+            }
+            Step::MdcSkipped { .. } => Ok(()),
+        };
+    }
+    flush(&mut s, &mut skipped);
+    let _ = g;
+    s
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}

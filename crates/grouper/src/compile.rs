@@ -1,0 +1,989 @@
+//! [`Scheme`] → [`Grouper`]: every check of the scheme happens here, once.
+//!
+//! Codes are interned into dense ids (sorted, so ids are deterministic); every list a
+//! rule references becomes a *slot*, and each code gets a row of bits saying which
+//! slots it belongs to ("code-major" bit matrix: a case touches one short row per code).
+//! Rules become an arena of [`Node`]s over slots and ids.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SchemeError;
+use crate::graph::{Item, SchemeGraph};
+use crate::rule::{Cmp, CodeSet, Field, Rule, Shape};
+use crate::scheme::{OR_PROCEDURES, Scheme, SchemeInfo};
+use crate::{CodeId, Status};
+
+/// Index of a node in the rule arena.
+pub(crate) type NodeId = u32;
+/// Index of a result in the result table.
+pub(crate) type ResultId = u32;
+
+/// A compiled rule node.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Node {
+    Const(bool),
+    /// `children[start..start+len]`.
+    And(u32, u32),
+    Or(u32, u32),
+    Not(NodeId),
+    InList(CodeSet, u32),
+    HasProcedure,
+    SexEq(u8),
+    Present(Field),
+    Compare(Field, Cmp, i64),
+    /// Index into `value_sets` (department ids).
+    DeptIn(u32),
+    /// Index into `value_sets` (discharge-way ids).
+    DischargeWayIn(u32),
+    /// Trauma table index, minimum number of sites.
+    TraumaSitesMin(u32, u32),
+    HasMcc,
+    HasCc,
+}
+
+/// What a list slot stands for (for explanations).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Slot {
+    pub list: String,
+    pub group: Option<String>,
+}
+
+/// A trauma-site table: the site of each code (the later listing wins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TraumaTable {
+    pub list: String,
+    pub sites: Vec<String>,
+    /// Per code id: 0 = not in the table, else site index + 1.
+    pub site_of: Vec<u8>,
+}
+
+/// A compiled MDC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CMdc {
+    pub code: String,
+    pub entry: NodeId,
+    pub entry_rule: String,
+    pub qy: Option<CQy>,
+    pub entries: Vec<u32>,
+    pub label: String,
+}
+
+/// A compiled QY check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CQy {
+    pub rule: NodeId,
+    pub rule_text: String,
+    pub after: u32,
+    pub result: ResultId,
+}
+
+/// A compiled ADRG rule entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CEntry {
+    pub id: String,
+    pub code: String,
+    pub rule: NodeId,
+    pub rule_text: String,
+    pub tests: Vec<CTest>,
+    pub fallback: Option<ResultId>,
+    pub label: String,
+}
+
+/// A DRG split test of an entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CTest {
+    pub result: ResultId,
+    pub cond: NodeId,
+    pub cond_text: String,
+}
+
+/// A result code with its output columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultInfo {
+    /// The raw result code (`BR21`, `BQY`, `0000`, a fallback ADRG code…).
+    pub code: String,
+    /// Outcome class.
+    pub status: Status,
+    /// `MDCX` or `0000`.
+    pub mdc: String,
+    /// ADRG code, `QY` or `00`.
+    pub adrg: String,
+    /// DRG code or `0000`.
+    pub drg: String,
+    /// DRG name where the scheme has one.
+    pub name: String,
+}
+
+impl ResultInfo {
+    /// Applies the result mapping of the format (engine semantics 7).
+    pub fn classify(code: &str, name: &str) -> ResultInfo {
+        let first = code.chars().next().unwrap_or('0');
+        let (status, mdc, adrg, drg) = if code == "0000" {
+            (
+                Status::Ungroupable,
+                "0000".into(),
+                "00".into(),
+                "0000".into(),
+            )
+        } else if code.len() == 3 && code.ends_with("00") {
+            (
+                Status::Ungroupable,
+                format!("MDC{first}"),
+                "00".into(),
+                "0000".into(),
+            )
+        } else if code.len() == 3 && code.ends_with("QY") {
+            (
+                Status::Ambiguous,
+                format!("MDC{first}"),
+                "QY".into(),
+                code.into(),
+            )
+        } else {
+            let adrg: String = code.chars().take(3).collect();
+            (Status::Grouped, format!("MDC{first}"), adrg, code.into())
+        };
+        ResultInfo {
+            code: code.into(),
+            status,
+            mdc,
+            adrg,
+            drg,
+            name: name.into(),
+        }
+    }
+}
+
+/// Input validation, compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CValidation {
+    /// Some rule compares the length of stay: LOS is required.
+    pub requires_los: bool,
+}
+
+/// Retry on no match, compiled.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct CRetry {
+    pub when: ResultId,
+    pub min_procedures: u32,
+}
+
+/// The interned code dictionary of a scheme.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Codes {
+    /// Normalised (trimmed, upper-case) codes, sorted; the id is the index.
+    pub normalized: Vec<Box<str>>,
+    /// The scheme's own spelling of each code.
+    pub spelling: Vec<Box<str>>,
+    /// Per id: bit 0 known as a diagnosis, bit 1 known as a procedure.
+    pub flags: Vec<u8>,
+    /// Names of diagnoses by id (empty when none).
+    pub dx_name: Vec<Box<str>>,
+    /// Names of procedures by id (empty when none).
+    pub proc_name: Vec<Box<str>>,
+    /// Clinical → insurance maps (normalised source, target id), sorted by source.
+    pub dx_map: Vec<(Box<str>, CodeId)>,
+    /// Idem for procedures.
+    pub proc_map: Vec<(Box<str>, CodeId)>,
+    #[serde(skip)]
+    pub index: FxHashMap<Box<[u8]>, CodeId>,
+}
+
+pub(crate) const KNOWN_DX: u8 = 1;
+pub(crate) const KNOWN_PROC: u8 = 2;
+
+impl Codes {
+    pub fn rebuild_index(&mut self) {
+        self.index = self
+            .normalized
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (Box::<[u8]>::from(c.as_bytes()), i as CodeId))
+            .collect();
+    }
+}
+
+/// Trims and upper-cases a code (ASCII; other characters are kept as they are).
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+/// A compiled, immutable DRG grouper (`Send + Sync`). Build it with [`Grouper::compile`]
+/// or load it with [`Grouper::load`](crate::Grouper::load).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grouper {
+    pub(crate) info: SchemeInfo,
+    pub(crate) codes: Codes,
+    /// u64 words per code row.
+    pub(crate) words: usize,
+    /// `(codes + 1) × words` bits; the last row (the unknown code) is empty.
+    pub(crate) membership: Vec<u64>,
+    /// Per code id (+1 for unknown): exclusion-table id as MCC / CC / principal, 0 = none.
+    pub(crate) mcc: Vec<u16>,
+    pub(crate) cc: Vec<u16>,
+    pub(crate) pdx_table: Vec<u16>,
+    /// Exclusion-table names; id `i` is `tables[i - 1]`.
+    pub(crate) tables: Vec<String>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) trauma: Vec<TraumaTable>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) children: Vec<NodeId>,
+    pub(crate) value_sets: Vec<Vec<u16>>,
+    pub(crate) depts: Vec<String>,
+    pub(crate) discharge_ways: Vec<String>,
+    pub(crate) mdcs: Vec<CMdc>,
+    pub(crate) entries: Vec<CEntry>,
+    pub(crate) results: Vec<ResultInfo>,
+    pub(crate) no_match: ResultId,
+    pub(crate) invalid: ResultId,
+    pub(crate) retry: Option<CRetry>,
+    pub(crate) validation: CValidation,
+    pub(crate) warnings: Vec<String>,
+}
+
+struct Builder<'s> {
+    scheme: &'s Scheme,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+    code_ids: BTreeMap<String, CodeId>,
+    slot_ids: BTreeMap<(String, Option<String>), u32>,
+    trauma_ids: BTreeMap<String, u32>,
+    nodes: Vec<Node>,
+    children: Vec<NodeId>,
+    value_sets: Vec<Vec<u16>>,
+    depts: Vec<String>,
+    discharge_ways: Vec<String>,
+    results: Vec<ResultInfo>,
+    result_ids: BTreeMap<String, ResultId>,
+    drg_names: BTreeMap<&'s str, &'s str>,
+    uses_los: bool,
+}
+
+impl Grouper {
+    /// Checks and compiles a scheme. All problems found are reported together, each
+    /// naming the file, item and field at fault.
+    pub fn compile(scheme: &Scheme) -> Result<Grouper, SchemeError> {
+        let mut b = Builder {
+            scheme,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            code_ids: BTreeMap::new(),
+            slot_ids: BTreeMap::new(),
+            trauma_ids: BTreeMap::new(),
+            nodes: Vec::new(),
+            children: Vec::new(),
+            value_sets: Vec::new(),
+            depts: Vec::new(),
+            discharge_ways: Vec::new(),
+            results: Vec::new(),
+            result_ids: BTreeMap::new(),
+            drg_names: BTreeMap::new(),
+            uses_los: false,
+        };
+        let grouper = b.build();
+        if b.problems.is_empty() {
+            Ok(grouper)
+        } else {
+            Err(SchemeError::Invalid(b.problems))
+        }
+    }
+
+    /// Name, version and content hash of the compiled scheme.
+    pub fn info(&self) -> &SchemeInfo {
+        &self.info
+    }
+
+    /// Non-fatal findings of the compiler (lists no rule uses, shadowed DRG tests…).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Number of interned codes.
+    pub fn code_count(&self) -> usize {
+        self.codes.normalized.len()
+    }
+
+    /// All result codes the grouper can produce (DRGs, fallbacks, QY results, no-match).
+    pub fn results(&self) -> &[ResultInfo] {
+        &self.results
+    }
+}
+
+impl<'s> Builder<'s> {
+    fn problem(&mut self, msg: String) {
+        self.problems.push(msg);
+    }
+
+    fn build(&mut self) -> Grouper {
+        let s = self.scheme;
+        let r = &s.rules;
+        if r.validation.variant != "standard" {
+            self.problem(format!(
+                "scheme.json: validation.variant: unknown variant `{}` (only `standard` is defined)",
+                r.validation.variant
+            ));
+        }
+        for d in &r.drgs {
+            self.drg_names.insert(&d.drg, &d.name);
+        }
+        self.intern_codes();
+        let n = self.code_ids.len();
+
+        // Exclusion tables.
+        let mut table_ids: BTreeMap<&str, u16> = BTreeMap::new();
+        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
+            let next = table_ids.len() as u16 + 1;
+            table_ids.entry(t.table.as_str()).or_insert(next);
+        }
+        let tables: Vec<String> = {
+            let mut v = vec![String::new(); table_ids.len()];
+            for (name, id) in &table_ids {
+                v[*id as usize - 1] = name.to_string();
+            }
+            v
+        };
+        let mut attr = |file: &str, rows: &[crate::scheme::CodeTable], what: &str| {
+            let mut out = vec![0u16; n + 1];
+            for t in rows {
+                if t.table.is_empty() {
+                    self.problems.push(format!(
+                        "{file}: line {}, field `exclusion_table`: empty table id for {what} `{}`",
+                        t.line, t.code
+                    ));
+                    continue;
+                }
+                let id = self.code_ids[&normalize_code(&t.code)] as usize;
+                let tid = table_ids[t.table.as_str()];
+                if out[id] != 0 && out[id] != tid {
+                    self.problems.push(format!(
+                        "{file}: line {}, field `exclusion_table`: {what} `{}` is listed with two exclusion tables ({} and {})",
+                        t.line, t.code, tables[out[id] as usize - 1], t.table
+                    ));
+                }
+                out[id] = tid;
+            }
+            out
+        };
+        let mcc = attr("mcc.csv", &s.mcc, "MCC");
+        let cc = attr("cc.csv", &s.cc, "CC");
+        let pdx_table = attr(
+            "pdx_exclusion_table.csv",
+            &s.pdx_exclusion,
+            "principal diagnosis",
+        );
+
+        // Results and validation of the dispatch.
+        let no_match = self.result(&r.dispatch.no_match_result.clone());
+        let invalid = {
+            let id = self.results.len() as ResultId;
+            self.results.push(ResultInfo {
+                code: "0000".into(),
+                status: Status::Invalid,
+                mdc: "0000".into(),
+                adrg: "00".into(),
+                drg: "0000".into(),
+                name: String::new(),
+            });
+            id
+        };
+        let retry = match &r.dispatch.retry_on_no_match {
+            None => None,
+            Some(rt) => {
+                if rt.kind != "each_secondary_procedure_alone" {
+                    self.problem(format!(
+                        "scheme.json: dispatch.retry_on_no_match.kind: unknown kind `{}` (only `each_secondary_procedure_alone` is defined)",
+                        rt.kind
+                    ));
+                }
+                Some(CRetry {
+                    when: self.result(&rt.when_result),
+                    min_procedures: rt.min_procedures,
+                })
+            }
+        };
+
+        // Entries.
+        let mut entry_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, e) in r.adrgs.iter().enumerate() {
+            if entry_index.insert(&e.adrg, i).is_some() {
+                self.problem(format!(
+                    "scheme.json: adrgs[{i}].adrg: duplicate rule entry id `{}`",
+                    e.adrg
+                ));
+            }
+        }
+        let mut drg_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, d) in r.drgs.iter().enumerate() {
+            if drg_index.insert(&d.drg, i).is_some() {
+                self.problem(format!(
+                    "scheme.json: drgs[{i}].drg: duplicate DRG `{}`",
+                    d.drg
+                ));
+            }
+        }
+        let mut entries = Vec::with_capacity(r.adrgs.len());
+        for (i, e) in r.adrgs.iter().enumerate() {
+            let at = format!("scheme.json: adrgs[{i}] ({})", e.adrg);
+            let rule = self.rule(&e.rule, &format!("{at}.rule"));
+            let mut tests = Vec::new();
+            let mut always = false;
+            for (k, code) in e.drgs.iter().enumerate() {
+                let Some(&di) = drg_index.get(code.as_str()) else {
+                    self.problem(format!(
+                        "{at}.drgs[{k}]: DRG `{code}` is not defined in scheme.json → drgs"
+                    ));
+                    continue;
+                };
+                let d = &r.drgs[di];
+                if always {
+                    self.warnings.push(format!(
+                        "{at}: DRG `{code}` can never be chosen: an earlier DRG test of the entry is always true"
+                    ));
+                }
+                if matches!(d.condition, Rule::True) {
+                    always = true;
+                }
+                let cond = self.rule(
+                    &d.condition,
+                    &format!("scheme.json: drgs[{di}] ({code}).condition"),
+                );
+                tests.push(CTest {
+                    result: self.result(code),
+                    cond,
+                    cond_text: d.condition.to_string(),
+                });
+            }
+            let fallback = (!e.fallback_result.is_empty()).then(|| self.result(&e.fallback_result));
+            entries.push(CEntry {
+                id: e.adrg.clone(),
+                code: e.code().to_string(),
+                rule,
+                rule_text: e.rule.to_string(),
+                tests,
+                fallback,
+                label: e.source_label.clone(),
+            });
+        }
+        for (i, d) in r.drgs.iter().enumerate() {
+            if d.statically_reachable == Some(false) {
+                self.warnings.push(format!(
+                    "scheme.json: drgs[{i}] ({}): marked statically unreachable (an earlier test of its entry shadows it)",
+                    d.drg
+                ));
+            }
+        }
+
+        // MDCs and dispatch order.
+        let mut mdc_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, m) in r.mdcs.iter().enumerate() {
+            if mdc_index.insert(&m.mdc, i).is_some() {
+                self.problem(format!(
+                    "scheme.json: mdcs[{i}].mdc: duplicate MDC `{}`",
+                    m.mdc
+                ));
+            }
+        }
+        let mut mdcs = Vec::new();
+        let mut seen_mdc = BTreeSet::new();
+        for (k, code) in r.dispatch.mdc_order.iter().enumerate() {
+            let Some(&mi) = mdc_index.get(code.as_str()) else {
+                self.problem(format!(
+                    "scheme.json: dispatch.mdc_order[{k}]: MDC `{code}` is not defined in mdcs"
+                ));
+                continue;
+            };
+            if !seen_mdc.insert(code.as_str()) {
+                self.problem(format!(
+                    "scheme.json: dispatch.mdc_order[{k}]: MDC `{code}` is listed twice"
+                ));
+                continue;
+            }
+            let m = &r.mdcs[mi];
+            let at = format!("scheme.json: mdcs[{mi}] ({})", m.mdc);
+            let entry = self.rule(&m.entry_rule, &format!("{at}.entry_rule"));
+            let qy = match &m.qy_check {
+                Some(q) if q.enabled => {
+                    let rule = self.rule(&q.rule, &format!("{at}.qy_check.rule"));
+                    if q.result.chars().count() < 3 {
+                        self.problem(format!(
+                            "{at}.qy_check.result: `{}` is not a result code such as `BQY`",
+                            q.result
+                        ));
+                    }
+                    Some(CQy {
+                        rule,
+                        rule_text: q.rule.to_string(),
+                        after: q.after_adrg_count,
+                        result: self.result(&q.result),
+                    })
+                }
+                _ => None,
+            };
+            let mut list = Vec::new();
+            for (j, id) in m.adrgs.iter().enumerate() {
+                match entry_index.get(id.as_str()) {
+                    None => self.problem(format!(
+                        "{at}.adrgs[{j}]: rule entry `{id}` is not defined in scheme.json → adrgs"
+                    )),
+                    Some(&ei) => {
+                        if r.adrgs[ei].mdc != m.mdc {
+                            self.problem(format!(
+                                "{at}.adrgs[{j}]: rule entry `{id}` belongs to `{}`",
+                                r.adrgs[ei].mdc
+                            ));
+                        }
+                        list.push(ei as u32);
+                    }
+                }
+            }
+            mdcs.push(CMdc {
+                code: m.mdc.clone(),
+                entry,
+                entry_rule: m.entry_rule.to_string(),
+                qy,
+                entries: list,
+                label: m.source_label.clone(),
+            });
+        }
+        // What no path from the dispatcher reaches.
+        for item in SchemeGraph::build(s).unreachable() {
+            match item {
+                Item::Dispatch => {}
+                Item::Mdc(c) => self.problem(format!(
+                    "scheme.json: mdcs ({c}): never dispatched: missing from dispatch.mdc_order"
+                )),
+                Item::Entry(c) => self.problem(format!(
+                    "scheme.json: adrgs ({c}): orphan rule entry: no dispatched MDC lists it in mdcs[].adrgs"
+                )),
+                Item::Drg(c) => self.problem(format!(
+                    "scheme.json: drgs ({c}): can never be reached: no dispatched rule entry tests it"
+                )),
+                Item::List(c) => self
+                    .warnings
+                    .push(format!("scheme.json: lists.{c}: orphan list: no reachable rule reads it")),
+            }
+        }
+
+        let (words, membership, trauma) = self.membership(n);
+        Grouper {
+            info: s.info.clone(),
+            codes: self.codes(n),
+            words,
+            membership,
+            mcc,
+            cc,
+            pdx_table,
+            tables,
+            slots: by_id(&self.slot_ids)
+                .into_iter()
+                .map(|(list, group)| Slot {
+                    list: list.clone(),
+                    group: group.clone(),
+                })
+                .collect(),
+            trauma,
+            nodes: std::mem::take(&mut self.nodes),
+            children: std::mem::take(&mut self.children),
+            value_sets: std::mem::take(&mut self.value_sets),
+            depts: std::mem::take(&mut self.depts),
+            discharge_ways: std::mem::take(&mut self.discharge_ways),
+            mdcs,
+            entries,
+            results: std::mem::take(&mut self.results),
+            no_match,
+            invalid,
+            retry,
+            validation: CValidation {
+                requires_los: self.uses_los,
+            },
+            warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+
+    /// Collects every code of the scheme, normalised, and checks that no two spellings
+    /// collapse into one.
+    fn intern_codes(&mut self) {
+        let s = self.scheme;
+        let mut spellings: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        let mut add = |c: &'s str| {
+            spellings.entry(normalize_code(c)).or_default().insert(c);
+        };
+        for l in s.rules.lists.values() {
+            l.codes.iter().for_each(|c| add(c));
+        }
+        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
+            add(&t.code);
+        }
+        s.or_procedures.iter().for_each(|c| add(c));
+        for (c, _) in s.dx_names.iter().chain(&s.proc_names) {
+            add(c);
+        }
+        for (_, to) in s.dx_code_map.iter().chain(&s.proc_code_map) {
+            add(to);
+        }
+        for (norm, set) in &spellings {
+            if set.len() > 1 {
+                self.problems.push(format!(
+                    "codes {set:?} differ only in case or spaces; they would all read as `{norm}`"
+                ));
+            }
+            if norm.is_empty() {
+                self.problems
+                    .push("an empty code appears in a list or table".into());
+            }
+        }
+        self.code_ids = spellings
+            .keys()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as CodeId))
+            .collect();
+    }
+
+    fn id(&self, code: &str) -> CodeId {
+        self.code_ids[&normalize_code(code)]
+    }
+
+    fn codes(&self, n: usize) -> Codes {
+        let s = self.scheme;
+        let mut spelling = vec![Box::<str>::from(""); n];
+        let mut flags = vec![0u8; n];
+        let mut dx_name = vec![Box::<str>::from(""); n];
+        let mut proc_name = vec![Box::<str>::from(""); n];
+        let mut spell = |c: &str| {
+            let id = self.id(c) as usize;
+            if spelling[id].is_empty() {
+                spelling[id] = c.into();
+            }
+            id
+        };
+        for (c, name) in &s.dx_names {
+            let id = spell(c);
+            flags[id] |= KNOWN_DX;
+            dx_name[id] = name.as_str().into();
+        }
+        for (c, name) in &s.proc_names {
+            let id = spell(c);
+            flags[id] |= KNOWN_PROC;
+            proc_name[id] = name.as_str().into();
+        }
+        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
+            flags[spell(&t.code)] |= KNOWN_DX;
+        }
+        for c in &s.or_procedures {
+            flags[spell(c)] |= KNOWN_PROC;
+        }
+        // A list is a diagnosis list or a procedure list by the rules that use it.
+        let mut roles: BTreeMap<&str, u8> = BTreeMap::new();
+        let mut visit = |rule: &'s Rule| {
+            rule.visit(&mut |r| match r.shape() {
+                Shape::InList(set, list) => {
+                    *roles.entry(list).or_default() |=
+                        if set.is_dx() { KNOWN_DX } else { KNOWN_PROC }
+                }
+                Shape::ProcGroup(list, _) => *roles.entry(list).or_default() |= KNOWN_PROC,
+                Shape::TraumaSitesMin(list, _) => *roles.entry(list).or_default() |= KNOWN_DX,
+                _ => {}
+            })
+        };
+        for m in &s.rules.mdcs {
+            visit(&m.entry_rule);
+            if let Some(q) = &m.qy_check {
+                visit(&q.rule);
+            }
+        }
+        s.rules.adrgs.iter().for_each(|e| visit(&e.rule));
+        s.rules.drgs.iter().for_each(|d| visit(&d.condition));
+        for (id, l) in &s.rules.lists {
+            let role = roles
+                .get(id.as_str())
+                .copied()
+                .unwrap_or(KNOWN_DX | KNOWN_PROC);
+            for c in &l.codes {
+                flags[spell(c)] |= role;
+            }
+        }
+        for (_, to) in s.dx_code_map.iter().chain(&s.proc_code_map) {
+            spell(to);
+        }
+        let map = |pairs: &[(String, String)]| {
+            let mut v: Vec<(Box<str>, CodeId)> = pairs
+                .iter()
+                .map(|(from, to)| (normalize_code(from).into_boxed_str(), self.id(to)))
+                .collect();
+            v.sort();
+            v.dedup_by(|a, b| a.0 == b.0);
+            v
+        };
+        let mut codes = Codes {
+            normalized: self.code_ids.keys().map(|c| c.as_str().into()).collect(),
+            spelling,
+            flags,
+            dx_name,
+            proc_name,
+            dx_map: map(&s.dx_code_map),
+            proc_map: map(&s.proc_code_map),
+            index: FxHashMap::default(),
+        };
+        codes.rebuild_index();
+        codes
+    }
+
+    /// Interns a result code.
+    fn result(&mut self, code: &str) -> ResultId {
+        if let Some(&id) = self.result_ids.get(code) {
+            return id;
+        }
+        let name = self.drg_names.get(code).copied().unwrap_or("");
+        let id = self.results.len() as ResultId;
+        self.results.push(ResultInfo::classify(code, name));
+        self.result_ids.insert(code.to_string(), id);
+        id
+    }
+
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as NodeId
+    }
+
+    fn list_exists(&mut self, list: &str, at: &str) -> bool {
+        if list == OR_PROCEDURES || self.scheme.rules.lists.contains_key(list) {
+            true
+        } else {
+            self.problems
+                .push(format!("{at}: unknown list id `{list}`"));
+            false
+        }
+    }
+
+    fn slot(&mut self, list: &str, group: Option<&str>) -> u32 {
+        let next = self.slot_ids.len() as u32;
+        *self
+            .slot_ids
+            .entry((list.to_string(), group.map(str::to_string)))
+            .or_insert(next)
+    }
+
+    fn values(&mut self, values: &[String], dept: bool) -> u32 {
+        let pool = if dept {
+            &mut self.depts
+        } else {
+            &mut self.discharge_ways
+        };
+        let mut ids: Vec<u16> = values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .map(|v| match pool.iter().position(|p| p == v) {
+                Some(i) => i as u16,
+                None => {
+                    pool.push(v.clone());
+                    (pool.len() - 1) as u16
+                }
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.value_sets.push(ids);
+        (self.value_sets.len() - 1) as u32
+    }
+
+    /// Compiles a rule; problems name `at` (file, item and field).
+    fn rule(&mut self, rule: &Rule, at: &str) -> NodeId {
+        match rule.shape() {
+            Shape::Const(b) => self.push(Node::Const(b)),
+            Shape::And(args) | Shape::Or(args) => {
+                let ids: Vec<NodeId> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| self.rule(a, &format!("{at}.args[{i}]")))
+                    .collect();
+                let start = self.children.len() as u32;
+                self.children.extend(ids);
+                let len = args.len() as u32;
+                self.push(if matches!(rule, Rule::And { .. }) {
+                    Node::And(start, len)
+                } else {
+                    Node::Or(start, len)
+                })
+            }
+            Shape::Not(arg) => {
+                let a = self.rule(arg, &format!("{at}.arg"));
+                self.push(Node::Not(a))
+            }
+            Shape::InList(set, list) => {
+                if !self.list_exists(list, at) {
+                    return self.push(Node::Const(false));
+                }
+                let slot = self.slot(list, None);
+                self.push(Node::InList(set, slot))
+            }
+            Shape::ProcGroup(list, group) => {
+                if !self.list_exists(list, at) {
+                    return self.push(Node::Const(false));
+                }
+                let grouped = self
+                    .scheme
+                    .rules
+                    .lists
+                    .get(list)
+                    .is_some_and(|l| l.proc_group.is_some());
+                if !grouped {
+                    self.problems.push(format!(
+                        "{at}: proc_group_present on list `{list}`, which has no proc_group labels"
+                    ));
+                }
+                let slot = self.slot(list, Some(group));
+                self.push(Node::InList(CodeSet::AnyProc, slot))
+            }
+            Shape::HasProcedure => self.push(Node::HasProcedure),
+            Shape::SexEq(v) => {
+                if v != 1 && v != 2 {
+                    self.problems.push(format!(
+                        "{at}: sex_eq value {v}: sex is 1 (male) or 2 (female)"
+                    ));
+                }
+                self.push(Node::SexEq(v))
+            }
+            Shape::Present(f) => self.push(Node::Present(f)),
+            Shape::Compare(f, c, v) => {
+                self.uses_los |= f == Field::Los;
+                self.push(Node::Compare(f, c, v))
+            }
+            Shape::DeptIn(values) => {
+                let set = self.values(values, true);
+                self.push(Node::DeptIn(set))
+            }
+            Shape::DischargeWayIn(values) => {
+                let set = self.values(values, false);
+                self.push(Node::DischargeWayIn(set))
+            }
+            Shape::TraumaSitesMin(table, min) => {
+                if !self.list_exists(table, at) {
+                    return self.push(Node::Const(false));
+                }
+                let has_sites = self
+                    .scheme
+                    .rules
+                    .lists
+                    .get(table)
+                    .is_some_and(|l| l.trauma_site.is_some());
+                if !has_sites {
+                    self.problems.push(format!(
+                        "{at}: trauma_sites_min on list `{table}`, which has no trauma_site column"
+                    ));
+                    return self.push(Node::Const(false));
+                }
+                let next = self.trauma_ids.len() as u32;
+                let t = *self.trauma_ids.entry(table.to_string()).or_insert(next);
+                self.push(Node::TraumaSitesMin(t, min))
+            }
+            Shape::HasMcc => self.push(Node::HasMcc),
+            Shape::HasCc => self.push(Node::HasCc),
+        }
+    }
+
+    /// Builds the code-major membership matrix and the trauma tables.
+    fn membership(&mut self, n: usize) -> (usize, Vec<u64>, Vec<TraumaTable>) {
+        let s = self.scheme;
+        let words = self.slot_ids.len().div_ceil(64).max(1);
+        let mut bits = vec![0u64; (n + 1) * words];
+        let mut problems = Vec::new();
+        for ((list, group), &slot) in &self.slot_ids {
+            let mut set = |code: &str| {
+                let id = self.code_ids[&normalize_code(code)] as usize;
+                bits[id * words + slot as usize / 64] |= 1u64 << (slot % 64);
+            };
+            if list == OR_PROCEDURES {
+                s.or_procedures.iter().for_each(|c| set(c));
+                continue;
+            }
+            let Some(l) = s.rules.lists.get(list) else {
+                continue;
+            };
+            match group {
+                None => l.codes.iter().for_each(|c| set(c)),
+                Some(g) => {
+                    let Some(labels) = &l.proc_group else {
+                        continue;
+                    };
+                    if labels.len() != l.codes.len() {
+                        problems.push(format!(
+                            "scheme.json: lists.{list}.proc_group: {} labels for {} codes",
+                            labels.len(),
+                            l.codes.len()
+                        ));
+                        continue;
+                    }
+                    // The label of a code is the label of its first occurrence.
+                    let mut first: BTreeMap<&str, &str> = BTreeMap::new();
+                    for (c, lab) in l.codes.iter().zip(labels) {
+                        first.entry(c.as_str()).or_insert(lab.as_str());
+                    }
+                    for (c, lab) in first {
+                        if lab == g {
+                            set(c);
+                        }
+                    }
+                }
+            }
+        }
+        let mut trauma: Vec<TraumaTable> = Vec::new();
+        for list in by_id(&self.trauma_ids) {
+            let l = &s.rules.lists[list];
+            let sites_col = l.trauma_site.as_deref().unwrap_or_default();
+            if sites_col.len() != l.codes.len() {
+                problems.push(format!(
+                    "scheme.json: lists.{list}.trauma_site: {} sites for {} codes",
+                    sites_col.len(),
+                    l.codes.len()
+                ));
+                continue;
+            }
+            let mut sites: Vec<String> = Vec::new();
+            let mut site_of = vec![0u8; n + 1];
+            let mut conflicts = 0;
+            for (c, site) in l.codes.iter().zip(sites_col) {
+                let si = match sites.iter().position(|x| x == site) {
+                    Some(i) => i,
+                    None => {
+                        sites.push(site.clone());
+                        sites.len() - 1
+                    }
+                };
+                if si >= 64 {
+                    problems.push(format!(
+                        "scheme.json: lists.{list}.trauma_site: more than 64 distinct sites"
+                    ));
+                    break;
+                }
+                let id = self.code_ids[&normalize_code(c)] as usize;
+                if site_of[id] != 0 && site_of[id] != si as u8 + 1 {
+                    conflicts += 1;
+                }
+                // A code listed under two sites counts for the later one.
+                site_of[id] = si as u8 + 1;
+            }
+            if conflicts > 0 {
+                self.warnings.push(format!(
+                    "scheme.json: lists.{list}: {conflicts} code(s) listed under two trauma sites; the later site counts"
+                ));
+            }
+            trauma.push(TraumaTable {
+                list: list.clone(),
+                sites,
+                site_of,
+            });
+        }
+        self.problems.extend(problems);
+        (words, bits, trauma)
+    }
+}
+
+/// The keys of an id map in id order.
+fn by_id<K>(map: &BTreeMap<K, u32>) -> Vec<&K> {
+    let mut v: Vec<(&K, u32)> = map.iter().map(|(k, &id)| (k, id)).collect();
+    v.sort_by_key(|&(_, id)| id);
+    v.into_iter().map(|(k, _)| k).collect()
+}

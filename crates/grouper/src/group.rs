@@ -1,0 +1,909 @@
+//! Grouping one case: validation, MDC dispatch, ADRG entries, DRG splits, QY, retry.
+//!
+//! [`Grouper::group`] and [`Grouper::explain`] run the same code ([`Grouper::run`]);
+//! the first with a zero-sized tracer whose calls compile away, the second recording
+//! every step, so an explanation can never disagree with the result.
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{KNOWN_DX, KNOWN_PROC, Node, NodeId, ResultId, ResultInfo};
+use crate::rule::{CodeSet, Field};
+use crate::{CodeId, Grouper};
+
+/// The outcome class of a case (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// 分组成功: a DRG (or a fallback ADRG) was found.
+    Grouped,
+    /// 无法入组: no MDC gave a result.
+    Ungroupable,
+    /// 歧义病案: a QY check matched.
+    Ambiguous,
+    /// 信息校验不通过: the case failed input validation.
+    Invalid,
+}
+
+impl Status {
+    /// The value written in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grouped => "grouped",
+            Self::Ungroupable => "ungroupable",
+            Self::Ambiguous => "ambiguous",
+            Self::Invalid => "invalid",
+        }
+    }
+
+    /// Maps the reference grouper's Chinese status text.
+    pub fn from_reference(s: &str) -> Option<Status> {
+        Some(match s {
+            "分组成功" => Self::Grouped,
+            "无法入组" => Self::Ungroupable,
+            "歧义病案" => Self::Ambiguous,
+            "信息校验不通过" => Self::Invalid,
+            _ => return None,
+        })
+    }
+}
+
+/// One case, ready to group: codes already interned with [`Grouper::lookup`].
+///
+/// The buffers are meant to be reused from case to case (`clear`, then fill), so that
+/// grouping a file allocates nothing per case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Case {
+    /// 1 male, 2 female.
+    pub sex: Option<u8>,
+    /// Age in whole years.
+    pub age: Option<i64>,
+    /// Age in days.
+    pub age_days: Option<i64>,
+    /// Birth weight in grams.
+    pub weight: Option<i64>,
+    /// Length of stay in days.
+    pub los: Option<i64>,
+    /// Discharge department, compared as an exact string.
+    pub dept: String,
+    /// Discharge way (离院方式) as a string.
+    pub discharge_way: String,
+    /// Diagnoses, principal first.
+    pub dx: Vec<CodeId>,
+    /// Procedures, principal first.
+    pub px: Vec<CodeId>,
+}
+
+impl Case {
+    /// Empties the case, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.sex = None;
+        self.age = None;
+        self.age_days = None;
+        self.weight = None;
+        self.los = None;
+        self.dept.clear();
+        self.discharge_way.clear();
+        self.dx.clear();
+        self.px.clear();
+    }
+}
+
+/// Why a case failed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidReason {
+    /// Sex is missing.
+    SexMissing,
+    /// Sex is not 1 or 2.
+    SexInvalid,
+    /// Age is missing.
+    AgeMissing,
+    /// Age is 0 and age in days is missing.
+    AgeDaysMissing,
+    /// Age 0, at most 28 days old, and no birth weight.
+    WeightMissing,
+    /// The scheme compares the length of stay and it is missing.
+    LosMissing,
+    /// No diagnosis at all.
+    NoDiagnosis,
+}
+
+impl InvalidReason {
+    /// The input field at fault.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::SexMissing | Self::SexInvalid => "sex",
+            Self::AgeMissing => "age",
+            Self::AgeDaysMissing => "age_days",
+            Self::WeightMissing => "weight",
+            Self::LosMissing => "los",
+            Self::NoDiagnosis => "diagnoses",
+        }
+    }
+
+    /// A sentence for the message column.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::SexMissing => "sex is missing",
+            Self::SexInvalid => "sex must be 1 (male) or 2 (female)",
+            Self::AgeMissing => "age is missing",
+            Self::AgeDaysMissing => "age is 0, so age_days is required",
+            Self::WeightMissing => {
+                "newborn (age 0, age_days <= 28): birth weight is required (新生儿的出生体重必须有值)"
+            }
+            Self::LosMissing => "this scheme compares the length of stay, so los is required",
+            Self::NoDiagnosis => "at least one diagnosis (the principal) is required",
+        }
+    }
+}
+
+/// The result of grouping one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The outcome class.
+    pub status: Status,
+    pub(crate) result: ResultId,
+    /// Set when the status is [`Status::Invalid`].
+    pub invalid: Option<InvalidReason>,
+    /// Set when the result came from the retry with one secondary procedure: its index in `px`.
+    pub retry_procedure: Option<u32>,
+}
+
+/// Per-thread working memory for [`Grouper::group`]; create it with [`Grouper::scratch`].
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    /// Slot bits of: principal dx, secondary dx, principal px, secondary px.
+    bits: Vec<u64>,
+    has_mcc: bool,
+    has_cc: bool,
+    dept: Option<u16>,
+    discharge_way: Option<u16>,
+}
+
+/// The evaluation environment of one case.
+struct Env<'a> {
+    case: &'a Case,
+    px: &'a [CodeId],
+    s: &'a Scratch,
+}
+
+/// What explanation recording needs from the dispatcher.
+trait Tracer {
+    const ON: bool;
+    fn step(&mut self, step: Step);
+}
+
+/// The hot path's tracer: does nothing, costs nothing.
+struct NoTrace;
+
+impl Tracer for NoTrace {
+    const ON: bool = false;
+    #[inline(always)]
+    fn step(&mut self, _: Step) {}
+}
+
+impl Tracer for Vec<Step> {
+    const ON: bool = true;
+    fn step(&mut self, step: Step) {
+        self.push(step);
+    }
+}
+
+/// One step of an explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// The case failed validation.
+    Invalid {
+        /// Field at fault.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// An MDC's entry rule was false.
+    MdcSkipped {
+        /// MDC code.
+        mdc: String,
+        /// The entry rule.
+        rule: String,
+    },
+    /// An MDC's entry rule was true.
+    MdcEntered {
+        /// MDC code.
+        mdc: String,
+        /// The entry rule.
+        rule: String,
+        /// The facts that made it true.
+        because: Vec<String>,
+    },
+    /// A QY check was evaluated.
+    QyCheck {
+        /// MDC code.
+        mdc: String,
+        /// The QY rule.
+        rule: String,
+        /// Whether it held.
+        matched: bool,
+        /// The facts that made it true.
+        because: Vec<String>,
+    },
+    /// An ADRG rule entry was tried.
+    Adrg {
+        /// Entry id.
+        entry: String,
+        /// ADRG code.
+        adrg: String,
+        /// The entry rule.
+        rule: String,
+        /// Whether it held.
+        matched: bool,
+        /// The facts that made it true.
+        because: Vec<String>,
+    },
+    /// A DRG split test was evaluated.
+    Split {
+        /// DRG code.
+        drg: String,
+        /// The condition.
+        condition: String,
+        /// Whether it held.
+        matched: bool,
+        /// The facts that made it true.
+        because: Vec<String>,
+    },
+    /// No split held and the entry's fallback result applied.
+    Fallback {
+        /// Entry id.
+        entry: String,
+        /// The result code.
+        result: String,
+    },
+    /// No split held and the entry has no fallback: the next entry is tried.
+    NoSplit {
+        /// Entry id.
+        entry: String,
+    },
+    /// No entry of the MDC gave a result: the next MDC is tried.
+    FallThrough {
+        /// MDC code.
+        mdc: String,
+    },
+    /// No MDC gave a result.
+    NoMatch {
+        /// The no-match result code.
+        result: String,
+    },
+    /// Retry with one secondary procedure alone.
+    Retry {
+        /// Index of the procedure in the case.
+        index: u32,
+        /// The procedure code.
+        procedure: String,
+    },
+}
+
+/// A secondary diagnosis seen as a complication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complication {
+    /// The code.
+    pub code: String,
+    /// Its name, if the scheme has one.
+    pub name: String,
+    /// `MCC` or `CC`.
+    pub kind: String,
+    /// Its exclusion table.
+    pub table: String,
+    /// True when the principal diagnosis has the same exclusion table.
+    pub excluded: bool,
+}
+
+/// How a case was grouped, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// `name@version#hash` of the scheme.
+    pub scheme: String,
+    /// Outcome class.
+    pub status: Status,
+    /// Output columns.
+    pub result: ResultInfo,
+    /// The principal diagnosis' exclusion table, if any.
+    pub principal_exclusion_table: Option<String>,
+    /// Every MCC/CC among the secondary diagnoses, excluded or not.
+    pub complications: Vec<Complication>,
+    /// The steps, in evaluation order.
+    pub steps: Vec<Step>,
+}
+
+/// Which kind of code a lookup is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// A diagnosis (ICD-10).
+    Diagnosis,
+    /// A procedure (ICD-9-CM-3).
+    Procedure,
+}
+
+/// Result of [`Grouper::lookup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookup {
+    /// The id to push into the case (the "unknown" id when not interned).
+    pub id: CodeId,
+    /// False when the code is in no dictionary of the scheme for its kind.
+    pub known: bool,
+}
+
+impl Grouper {
+    /// Fresh working memory for [`Grouper::group`].
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            bits: vec![0; 4 * self.words],
+            ..Scratch::default()
+        }
+    }
+
+    /// The id given to codes the scheme does not know; it is in no list.
+    pub fn unknown_code(&self) -> CodeId {
+        self.codes.normalized.len() as CodeId
+    }
+
+    /// Looks a code up: trims and upper-cases it, applies the clinical → insurance map
+    /// when `map` is set, and tells whether the scheme knows it.
+    pub fn lookup(&self, code: &str, kind: CodeKind, map: bool) -> Lookup {
+        let code = code.trim();
+        let mut buf = [0u8; 64];
+        let bytes = code.as_bytes();
+        let norm: &[u8] = if bytes.len() <= buf.len() {
+            let b = &mut buf[..bytes.len()];
+            b.copy_from_slice(bytes);
+            b.make_ascii_uppercase();
+            b
+        } else {
+            return Lookup {
+                id: self.unknown_code(),
+                known: false,
+            };
+        };
+        let mapped = if map {
+            let table = match kind {
+                CodeKind::Diagnosis => &self.codes.dx_map,
+                CodeKind::Procedure => &self.codes.proc_map,
+            };
+            table
+                .binary_search_by(|(from, _)| from.as_bytes().cmp(norm))
+                .ok()
+                .map(|i| table[i].1)
+        } else {
+            None
+        };
+        match mapped.or_else(|| self.codes.index.get(norm).copied()) {
+            Some(id) => {
+                let bit = match kind {
+                    CodeKind::Diagnosis => KNOWN_DX,
+                    CodeKind::Procedure => KNOWN_PROC,
+                };
+                Lookup {
+                    id,
+                    known: self.codes.flags[id as usize] & bit != 0,
+                }
+            }
+            None => Lookup {
+                id: self.unknown_code(),
+                known: false,
+            },
+        }
+    }
+
+    /// The scheme's spelling of a code id (empty for the unknown id).
+    pub fn code(&self, id: CodeId) -> &str {
+        self.codes.spelling.get(id as usize).map_or("", |s| s)
+    }
+
+    /// The name of a diagnosis or procedure, if the scheme has one.
+    pub fn code_name(&self, id: CodeId, kind: CodeKind) -> &str {
+        let names = match kind {
+            CodeKind::Diagnosis => &self.codes.dx_name,
+            CodeKind::Procedure => &self.codes.proc_name,
+        };
+        names.get(id as usize).map_or("", |s| s)
+    }
+
+    /// The output columns of an outcome.
+    pub fn result(&self, outcome: &Outcome) -> &ResultInfo {
+        &self.results[outcome.result as usize]
+    }
+
+    /// Groups one case. Never fails: bad or ungroupable cases are outcomes.
+    pub fn group(&self, case: &Case, scratch: &mut Scratch) -> Outcome {
+        self.run(case, scratch, &mut NoTrace)
+    }
+
+    /// Groups one case and records every step taken.
+    pub fn explain(&self, case: &Case) -> Explanation {
+        let mut steps = Vec::new();
+        let mut scratch = self.scratch();
+        let outcome = self.run(case, &mut scratch, &mut steps);
+        let mut complications = Vec::new();
+        let principal = case.dx.first().map(|&p| self.pdx_table[p as usize]);
+        for &x in case.dx.iter().skip(1) {
+            for (kind, table) in [("MCC", &self.mcc), ("CC", &self.cc)] {
+                let t = table[x as usize];
+                if t != 0 {
+                    complications.push(Complication {
+                        code: self.code(x).to_string(),
+                        name: self.code_name(x, CodeKind::Diagnosis).to_string(),
+                        kind: kind.to_string(),
+                        table: self.tables[t as usize - 1].clone(),
+                        excluded: principal == Some(t),
+                    });
+                }
+            }
+        }
+        Explanation {
+            scheme: self.info.label(),
+            status: outcome.status,
+            result: self.result(&outcome).clone(),
+            principal_exclusion_table: principal
+                .filter(|&t| t != 0)
+                .map(|t| self.tables[t as usize - 1].clone()),
+            complications,
+            steps,
+        }
+    }
+
+    fn validate(&self, case: &Case) -> Option<InvalidReason> {
+        match case.sex {
+            None => return Some(InvalidReason::SexMissing),
+            Some(1 | 2) => {}
+            Some(_) => return Some(InvalidReason::SexInvalid),
+        }
+        let Some(age) = case.age else {
+            return Some(InvalidReason::AgeMissing);
+        };
+        if age == 0 {
+            let Some(days) = case.age_days else {
+                return Some(InvalidReason::AgeDaysMissing);
+            };
+            if days <= 28 && case.weight.is_none_or(|w| w == 0) {
+                return Some(InvalidReason::WeightMissing);
+            }
+        }
+        if self.validation.requires_los && case.los.is_none() {
+            return Some(InvalidReason::LosMissing);
+        }
+        if case.dx.is_empty() {
+            return Some(InvalidReason::NoDiagnosis);
+        }
+        None
+    }
+
+    fn run<T: Tracer>(&self, case: &Case, s: &mut Scratch, t: &mut T) -> Outcome {
+        if let Some(reason) = self.validate(case) {
+            if T::ON {
+                t.step(Step::Invalid {
+                    field: reason.field().into(),
+                    message: reason.message().into(),
+                });
+            }
+            return Outcome {
+                status: crate::Status::Invalid,
+                result: self.invalid,
+                invalid: Some(reason),
+                retry_procedure: None,
+            };
+        }
+        self.prepare(case, s);
+        let mut result = self.dispatch(
+            &Env {
+                case,
+                px: &case.px,
+                s,
+            },
+            t,
+        );
+        let mut retry_procedure = None;
+        if let Some(retry) = self.retry
+            && result == retry.when
+            && case.px.len() >= retry.min_procedures as usize
+        {
+            for i in 1..case.px.len() {
+                let px = std::slice::from_ref(&case.px[i]);
+                self.prepare_px(px, s);
+                if T::ON {
+                    t.step(Step::Retry {
+                        index: i as u32,
+                        procedure: self.code(case.px[i]).into(),
+                    });
+                }
+                let r = self.dispatch(&Env { case, px, s }, t);
+                if r != retry.when {
+                    result = r;
+                    retry_procedure = Some(i as u32);
+                    break;
+                }
+            }
+        }
+        Outcome {
+            status: self.results[result as usize].status,
+            result,
+            invalid: None,
+            retry_procedure,
+        }
+    }
+
+    #[inline]
+    fn row(&self, code: CodeId) -> &[u64] {
+        let start = code as usize * self.words;
+        &self.membership[start..start + self.words]
+    }
+
+    /// Computes the per-case facts every rule reads: the union of the slot rows of each
+    /// code set, MCC/CC presence, department and discharge-way ids.
+    fn prepare(&self, case: &Case, s: &mut Scratch) {
+        let w = self.words;
+        s.bits.clear();
+        s.bits.resize(4 * w, 0);
+        let (pdx, rest) = s.bits.split_at_mut(w);
+        let sdx = &mut rest[..w];
+        if let Some((&p, secondary)) = case.dx.split_first() {
+            pdx.copy_from_slice(self.row(p));
+            for &x in secondary {
+                for (a, b) in sdx.iter_mut().zip(self.row(x)) {
+                    *a |= b;
+                }
+            }
+            let ptable = self.pdx_table[p as usize];
+            s.has_mcc = secondary.iter().any(|&x| {
+                let m = self.mcc[x as usize];
+                m != 0 && m != ptable
+            });
+            s.has_cc = secondary.iter().any(|&x| {
+                let c = self.cc[x as usize];
+                c != 0 && c != ptable
+            });
+        }
+        self.prepare_px(&case.px, s);
+        s.dept = find(&self.depts, &case.dept);
+        s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
+    }
+
+    fn prepare_px(&self, px: &[CodeId], s: &mut Scratch) {
+        let w = self.words;
+        let (ppx, spx) = s.bits[2 * w..].split_at_mut(w);
+        ppx.fill(0);
+        spx.fill(0);
+        if let Some((&p, secondary)) = px.split_first() {
+            ppx.copy_from_slice(self.row(p));
+            for &x in secondary {
+                for (a, b) in spx.iter_mut().zip(self.row(x)) {
+                    *a |= b;
+                }
+            }
+        }
+    }
+
+    fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
+        for m in &self.mdcs {
+            if !self.eval(m.entry, env) {
+                if T::ON {
+                    t.step(Step::MdcSkipped {
+                        mdc: m.code.clone(),
+                        rule: m.entry_rule.clone(),
+                    });
+                }
+                continue;
+            }
+            if T::ON {
+                t.step(Step::MdcEntered {
+                    mdc: m.code.clone(),
+                    rule: m.entry_rule.clone(),
+                    because: self.witness(m.entry, env),
+                });
+            }
+            for (k, &ei) in m.entries.iter().enumerate() {
+                if let Some(q) = &m.qy
+                    && q.after as usize == k
+                    && self.qy(m, env, t)
+                {
+                    return q.result;
+                }
+                if let Some(r) = self.entry(ei as usize, env, t) {
+                    return r;
+                }
+            }
+            if let Some(q) = &m.qy
+                && q.after as usize >= m.entries.len()
+                && self.qy(m, env, t)
+            {
+                return q.result;
+            }
+            if T::ON {
+                t.step(Step::FallThrough {
+                    mdc: m.code.clone(),
+                });
+            }
+        }
+        if T::ON {
+            t.step(Step::NoMatch {
+                result: self.results[self.no_match as usize].code.clone(),
+            });
+        }
+        self.no_match
+    }
+
+    fn qy<T: Tracer>(&self, m: &crate::compile::CMdc, env: &Env<'_>, t: &mut T) -> bool {
+        let Some(q) = &m.qy else { return false };
+        let matched = self.eval(q.rule, env);
+        if T::ON {
+            t.step(Step::QyCheck {
+                mdc: m.code.clone(),
+                rule: q.rule_text.clone(),
+                matched,
+                because: if matched {
+                    self.witness(q.rule, env)
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        matched
+    }
+
+    fn entry<T: Tracer>(&self, ei: usize, env: &Env<'_>, t: &mut T) -> Option<ResultId> {
+        let e = &self.entries[ei];
+        let matched = self.eval(e.rule, env);
+        if T::ON {
+            t.step(Step::Adrg {
+                entry: e.id.clone(),
+                adrg: e.code.clone(),
+                rule: e.rule_text.clone(),
+                matched,
+                because: if matched {
+                    self.witness(e.rule, env)
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        if !matched {
+            return None;
+        }
+        for test in &e.tests {
+            let ok = self.eval(test.cond, env);
+            if T::ON {
+                t.step(Step::Split {
+                    drg: self.results[test.result as usize].code.clone(),
+                    condition: test.cond_text.clone(),
+                    matched: ok,
+                    because: if ok {
+                        self.witness(test.cond, env)
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
+            if ok {
+                return Some(test.result);
+            }
+        }
+        if let Some(f) = e.fallback {
+            if T::ON {
+                t.step(Step::Fallback {
+                    entry: e.id.clone(),
+                    result: self.results[f as usize].code.clone(),
+                });
+            }
+            return Some(f);
+        }
+        if T::ON {
+            t.step(Step::NoSplit {
+                entry: e.id.clone(),
+            });
+        }
+        None
+    }
+
+    #[inline]
+    fn bit(&self, part: usize, slot: u32, s: &Scratch) -> bool {
+        let word = s.bits[part * self.words + slot as usize / 64];
+        word >> (slot % 64) & 1 != 0
+    }
+
+    fn in_list(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> bool {
+        let s = env.s;
+        match set {
+            CodeSet::PrincipalDx => self.bit(0, slot, s),
+            CodeSet::SecondaryDx => self.bit(1, slot, s),
+            CodeSet::AnyDx => self.bit(0, slot, s) || self.bit(1, slot, s),
+            CodeSet::PrincipalProc => self.bit(2, slot, s),
+            CodeSet::SecondaryProc => self.bit(3, slot, s),
+            CodeSet::AnyProc => self.bit(2, slot, s) || self.bit(3, slot, s),
+        }
+    }
+
+    fn field(field: Field, env: &Env<'_>) -> Option<i64> {
+        match field {
+            Field::Age => env.case.age,
+            Field::AgeDays => env.case.age_days,
+            Field::Weight => env.case.weight,
+            Field::Los => env.case.los,
+            Field::DxCount => Some(env.case.dx.len() as i64),
+            Field::ProcCount => Some(env.px.len() as i64),
+        }
+    }
+
+    fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
+        match self.nodes[id as usize] {
+            Node::Const(b) => b,
+            Node::And(start, len) => self.kids(start, len).iter().all(|&c| self.eval(c, env)),
+            Node::Or(start, len) => self.kids(start, len).iter().any(|&c| self.eval(c, env)),
+            Node::Not(a) => !self.eval(a, env),
+            Node::InList(set, slot) => self.in_list(set, slot, env),
+            Node::HasProcedure => !env.px.is_empty(),
+            Node::SexEq(v) => env.case.sex == Some(v),
+            Node::Present(Field::Weight) => env.case.weight.is_some_and(|w| w != 0),
+            Node::Present(f) => Self::field(f, env).is_some(),
+            Node::Compare(f, cmp, v) => Self::field(f, env).is_some_and(|x| cmp.apply(x, v)),
+            Node::DeptIn(set) => env
+                .s
+                .dept
+                .is_some_and(|d| self.value_sets[set as usize].contains(&d)),
+            Node::DischargeWayIn(set) => env
+                .s
+                .discharge_way
+                .is_some_and(|d| self.value_sets[set as usize].contains(&d)),
+            Node::TraumaSitesMin(t, min) => self.trauma_sites(t, env).count_ones() >= min,
+            Node::HasMcc => env.s.has_mcc,
+            Node::HasCc => env.s.has_cc,
+        }
+    }
+
+    #[inline]
+    fn kids(&self, start: u32, len: u32) -> &[NodeId] {
+        &self.children[start as usize..(start + len) as usize]
+    }
+
+    fn trauma_sites(&self, t: u32, env: &Env<'_>) -> u64 {
+        let table = &self.trauma[t as usize].site_of;
+        env.case
+            .dx
+            .iter()
+            .fold(0u64, |mask, &x| match table[x as usize] {
+                0 => mask,
+                site => mask | 1 << (site - 1),
+            })
+    }
+
+    /// The facts that make a true rule true (explanations only).
+    fn witness(&self, id: NodeId, env: &Env<'_>) -> Vec<String> {
+        match self.nodes[id as usize] {
+            Node::And(start, len) => self
+                .kids(start, len)
+                .iter()
+                .flat_map(|&c| self.witness(c, env))
+                .collect(),
+            Node::Or(start, len) => self
+                .kids(start, len)
+                .iter()
+                .find(|&&c| self.eval(c, env))
+                .map(|&c| self.witness(c, env))
+                .unwrap_or_default(),
+            _ => vec![self.describe(id, env)],
+        }
+    }
+
+    /// One atom, with the values of the case that decide it.
+    fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
+        let case = env.case;
+        let named = |code: CodeId, kind: CodeKind| {
+            let name = self.code_name(code, kind);
+            if name.is_empty() {
+                self.code(code).to_string()
+            } else {
+                format!("{} {}", self.code(code), name)
+            }
+        };
+        let set_codes = |set: CodeSet| -> (&[CodeId], CodeKind) {
+            let dx = case.dx.as_slice();
+            let px = env.px;
+            match set {
+                CodeSet::PrincipalDx => (&dx[..dx.len().min(1)], CodeKind::Diagnosis),
+                CodeSet::SecondaryDx => (dx.get(1..).unwrap_or(&[]), CodeKind::Diagnosis),
+                CodeSet::AnyDx => (dx, CodeKind::Diagnosis),
+                CodeSet::PrincipalProc => (&px[..px.len().min(1)], CodeKind::Procedure),
+                CodeSet::SecondaryProc => (px.get(1..).unwrap_or(&[]), CodeKind::Procedure),
+                CodeSet::AnyProc => (px, CodeKind::Procedure),
+            }
+        };
+        let truth = if self.eval(id, env) { "true" } else { "false" };
+        match self.nodes[id as usize] {
+            Node::InList(set, slot) => {
+                let sl = &self.slots[slot as usize];
+                let list = match &sl.group {
+                    Some(g) => format!("{} group {g}", sl.list),
+                    None => sl.list.clone(),
+                };
+                let (codes, kind) = set_codes(set);
+                let hit = codes
+                    .iter()
+                    .find(|&&c| self.row(c)[slot as usize / 64] >> (slot % 64) & 1 != 0);
+                match hit {
+                    Some(&c) => format!("{set:?} {} is in {list}", named(c, kind)),
+                    None => format!("no {set:?} code is in {list}"),
+                }
+            }
+            Node::HasMcc | Node::HasCc => {
+                let (label, table) = if matches!(self.nodes[id as usize], Node::HasMcc) {
+                    ("MCC", &self.mcc)
+                } else {
+                    ("CC", &self.cc)
+                };
+                let ptable = case.dx.first().map_or(0, |&p| self.pdx_table[p as usize]);
+                let found: Vec<String> = case
+                    .dx
+                    .iter()
+                    .skip(1)
+                    .filter(|&&x| table[x as usize] != 0 && table[x as usize] != ptable)
+                    .map(|&x| {
+                        format!(
+                            "{} (table {})",
+                            named(x, CodeKind::Diagnosis),
+                            self.tables[table[x as usize] as usize - 1]
+                        )
+                    })
+                    .collect();
+                format!("has {label}: {truth} [{}]", found.join(", "))
+            }
+            Node::Not(a) => format!("not ({})", self.describe(a, env)),
+            Node::Const(b) => format!("always {b}"),
+            Node::HasProcedure => format!("has a procedure: {truth} ({} procedures)", env.px.len()),
+            Node::SexEq(v) => format!("sex == {v}: {truth} (sex {:?})", case.sex),
+            Node::Present(f) => format!("{} present: {truth}", f.name()),
+            Node::Compare(f, cmp, v) => match Self::field(f, env) {
+                Some(x) => format!("{} {x} {} {v}: {truth}", f.name(), cmp.symbol()),
+                None => format!(
+                    "{} missing: {} {} {v} is false",
+                    f.name(),
+                    f.name(),
+                    cmp.symbol()
+                ),
+            },
+            Node::DeptIn(set) => format!(
+                "dept {:?} in {:?}: {truth}",
+                case.dept,
+                self.value_sets[set as usize]
+                    .iter()
+                    .map(|&i| &self.depts[i as usize])
+                    .collect::<Vec<_>>()
+            ),
+            Node::DischargeWayIn(set) => format!(
+                "discharge way {:?} in {:?}: {truth}",
+                case.discharge_way,
+                self.value_sets[set as usize]
+                    .iter()
+                    .map(|&i| &self.discharge_ways[i as usize])
+                    .collect::<Vec<_>>()
+            ),
+            Node::TraumaSitesMin(t, min) => {
+                let table = &self.trauma[t as usize];
+                let mask = self.trauma_sites(t, env);
+                let sites: Vec<&str> = (0..64)
+                    .filter(|i| mask >> i & 1 != 0)
+                    .map(|i| table.sites[i].as_str())
+                    .collect();
+                format!(
+                    "trauma sites in {} {sites:?}: {} >= {min}: {truth}",
+                    table.list,
+                    sites.len()
+                )
+            }
+            Node::And(..) | Node::Or(..) => format!("compound rule: {truth}"),
+        }
+    }
+}
+
+fn find(pool: &[String], value: &str) -> Option<u16> {
+    if value.is_empty() {
+        return None;
+    }
+    pool.iter().position(|p| p == value).map(|i| i as u16)
+}

@@ -1,0 +1,223 @@
+//! The DRG grouping job: case rows in, `case_id,status,mdc,adrg,drg,…` rows out.
+
+use std::fmt::Write as _;
+
+use drgdip_grouper::{Case, CodeKind, Grouper, Scratch, Status};
+
+use crate::fields::{self, FieldError};
+use crate::stream::{Column, Job, Row};
+
+/// Input columns of a case file (see `docs/input-format.md`).
+pub const CASE_COLUMNS: [Column; 10] = [
+    Column {
+        name: "case_id",
+        required: true,
+    },
+    Column {
+        name: "sex",
+        required: true,
+    },
+    Column {
+        name: "age",
+        required: true,
+    },
+    Column {
+        name: "age_days",
+        required: false,
+    },
+    Column {
+        name: "weight",
+        required: false,
+    },
+    Column {
+        name: "dept",
+        required: false,
+    },
+    Column {
+        name: "los",
+        required: false,
+    },
+    Column {
+        name: "discharge_way",
+        required: false,
+    },
+    Column {
+        name: "diagnoses",
+        required: true,
+    },
+    Column {
+        name: "procedures",
+        required: false,
+    },
+];
+
+/// The output header of `drgdip group`.
+pub const GROUP_HEADER: [&str; 9] = [
+    "case_id", "status", "mdc", "adrg", "drg", "drg_name", "scheme", "warnings", "message",
+];
+
+/// Fills a [`Case`] from a row of [`CASE_COLUMNS`]; unknown codes are reported in
+/// `warnings` (`; `-separated), bad fields as an error naming line and field.
+pub fn parse_case(
+    grouper: &Grouper,
+    map_codes: bool,
+    row: &Row<'_>,
+    case: &mut Case,
+    warnings: &mut String,
+) -> Result<(), FieldError> {
+    case.clear();
+    warnings.clear();
+    if let Some(p) = &row.problem {
+        return Err(FieldError(p.clone()));
+    }
+    let line = row.line;
+    let id = fields::text(line, "case_id", row.get(0))?;
+    if id.trim().is_empty() {
+        return Err(FieldError(format!("line {line}, field `case_id`: empty")));
+    }
+    case.sex = fields::sex(line, row.get(1))?;
+    case.age = fields::count(line, "age", row.get(2))?;
+    case.age_days = fields::count(line, "age_days", row.get(3))?;
+    case.weight = fields::count(line, "weight", row.get(4))?;
+    case.dept.push_str(fields::text(line, "dept", row.get(5))?);
+    case.los = fields::count(line, "los", row.get(6))?;
+    case.discharge_way
+        .push_str(fields::text(line, "discharge_way", row.get(7))?.trim());
+    for (field, idx, kind) in [
+        ("diagnoses", 8, CodeKind::Diagnosis),
+        ("procedures", 9, CodeKind::Procedure),
+    ] {
+        for code in fields::codes(line, field, row.get(idx))? {
+            let found = grouper.lookup(code, kind, map_codes);
+            if !found.known {
+                if !warnings.is_empty() {
+                    warnings.push_str("; ");
+                }
+                let what = if kind == CodeKind::Diagnosis {
+                    "diagnosis"
+                } else {
+                    "procedure"
+                };
+                let _ = write!(
+                    warnings,
+                    "{what} `{code}` is not in the scheme's dictionaries"
+                );
+            }
+            match kind {
+                CodeKind::Diagnosis => case.dx.push(found.id),
+                CodeKind::Procedure => case.px.push(found.id),
+            }
+        }
+    }
+    if case.dx.is_empty() {
+        return Err(FieldError(format!(
+            "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
+        )));
+    }
+    Ok(())
+}
+
+/// Groups every row with a compiled scheme.
+pub struct GroupJob<'g> {
+    /// The compiled scheme.
+    pub grouper: &'g Grouper,
+    /// Map clinical codes to insurance codes first (`dx_code_map.csv`, `proc_code_map.csv`).
+    pub map_codes: bool,
+    label: String,
+}
+
+impl<'g> GroupJob<'g> {
+    /// A job grouping with `grouper`.
+    pub fn new(grouper: &'g Grouper, map_codes: bool) -> Self {
+        GroupJob {
+            grouper,
+            map_codes,
+            label: grouper.info().label(),
+        }
+    }
+}
+
+/// Per-thread state of [`GroupJob`].
+pub struct GroupState {
+    case: Case,
+    scratch: Scratch,
+    warnings: String,
+    message: String,
+}
+
+/// Category index of a status in [`GroupJob`]'s summary.
+pub fn category(status: Status) -> usize {
+    match status {
+        Status::Grouped => 0,
+        Status::Ungroupable => 1,
+        Status::Ambiguous => 2,
+        Status::Invalid => 3,
+    }
+}
+
+impl Job for GroupJob<'_> {
+    type State = GroupState;
+
+    fn columns(&self) -> &[Column] {
+        &CASE_COLUMNS
+    }
+
+    fn header(&self) -> Vec<String> {
+        GROUP_HEADER.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &["grouped", "ungroupable", "ambiguous", "invalid"]
+    }
+
+    fn state(&self) -> GroupState {
+        GroupState {
+            case: Case::default(),
+            scratch: self.grouper.scratch(),
+            warnings: String::new(),
+            message: String::new(),
+        }
+    }
+
+    fn row(&self, st: &mut GroupState, row: &Row<'_>, out: &mut csv::Writer<Vec<u8>>) -> usize {
+        let g = self.grouper;
+        let _ = out.write_field(row.get(0));
+        st.message.clear();
+        let status = match parse_case(g, self.map_codes, row, &mut st.case, &mut st.warnings) {
+            Err(FieldError(msg)) => {
+                for f in ["invalid", "0000", "00", "0000", ""] {
+                    let _ = out.write_field(f);
+                }
+                st.message = msg;
+                Status::Invalid
+            }
+            Ok(()) => {
+                let outcome = g.group(&st.case, &mut st.scratch);
+                let r = g.result(&outcome);
+                for f in [outcome.status.as_str(), &r.mdc, &r.adrg, &r.drg, &r.name] {
+                    let _ = out.write_field(f);
+                }
+                if let Some(reason) = outcome.invalid {
+                    let _ = write!(
+                        st.message,
+                        "line {}, field `{}`: {}",
+                        row.line,
+                        reason.field(),
+                        reason.message()
+                    );
+                } else if let Some(i) = outcome.retry_procedure {
+                    let _ = write!(
+                        st.message,
+                        "grouped on retry with secondary procedure #{i} `{}` alone",
+                        g.code(st.case.px[i as usize])
+                    );
+                }
+                outcome.status
+            }
+        };
+        let _ = out.write_field(&self.label);
+        let _ = out.write_field(&st.warnings);
+        let _ = out.write_field(&st.message);
+        category(status)
+    }
+}

@@ -1,0 +1,15 @@
+//! # drgdip-io
+//!
+//! Case files in and result files out: a streaming pipeline ([`stream::run`]) that cuts
+//! CSV or JSON Lines input into blocks at record boundaries, runs a [`stream::Job`] on
+//! the blocks in parallel and writes results in input order, with memory bounded by one
+//! batch. Every input row gives exactly one output row; bad rows get status `invalid`
+//! and a message naming the line and the field.
+
+pub mod drg;
+pub mod fields;
+pub mod stream;
+pub mod synth;
+
+pub use drg::{GroupJob, parse_case};
+pub use stream::{Column, Format, Job, Options, Row, StreamError, Summary, run};

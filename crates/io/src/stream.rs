@@ -1,0 +1,474 @@
+//! The streaming pipeline: input is cut into blocks at record boundaries, blocks are
+//! processed in parallel (rayon) while the next batch is read, and outputs are written
+//! in input order. Memory is bounded by one batch, whatever the file size.
+
+use std::io::{self, Read, Write};
+
+use memchr::memchr2_iter;
+use rayon::prelude::*;
+
+/// Input file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with a header row (BOM and CRLF accepted).
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl Format {
+    /// Guesses the format from a file name (`.jsonl`/`.ndjson` → JSON Lines).
+    pub fn from_path(path: &str) -> Format {
+        if path.ends_with(".jsonl") || path.ends_with(".ndjson") || path.ends_with(".json") {
+            Format::JsonLines
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// A column a job reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Header name.
+    pub name: &'static str,
+    /// A file without it is rejected as a whole (exit 2).
+    pub required: bool,
+}
+
+/// One input row as a job sees it.
+pub struct Row<'a> {
+    /// 1-based line of the row in the input file (the header is line 1 in CSV).
+    pub line: u64,
+    /// The job's columns, in the order of [`Job::columns`]; `None` when absent.
+    pub fields: &'a [Option<&'a [u8]>],
+    /// A problem with the row as a whole (wrong field count, bad JSON), if any.
+    pub problem: Option<String>,
+}
+
+impl Row<'_> {
+    /// The bytes of column `i` (empty when absent).
+    pub fn get(&self, i: usize) -> &[u8] {
+        self.fields.get(i).copied().flatten().unwrap_or(b"")
+    }
+}
+
+/// A per-row computation run by the pipeline: one output record per input row.
+pub trait Job: Sync {
+    /// Per-thread working memory.
+    type State: Send;
+    /// The columns read from the input.
+    fn columns(&self) -> &[Column];
+    /// The output header.
+    fn header(&self) -> Vec<String>;
+    /// Names of the outcome categories counted in the summary.
+    fn categories(&self) -> &[&'static str];
+    /// Fresh working memory.
+    fn state(&self) -> Self::State;
+    /// Processes one row, writing exactly one record's fields (not the terminator) and
+    /// returning its category.
+    fn row(&self, state: &mut Self::State, row: &Row<'_>, out: &mut csv::Writer<Vec<u8>>) -> usize;
+}
+
+/// Pipeline options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Input format.
+    pub format: Format,
+    /// Append the input's own columns after the job's (CSV input only; columns whose
+    /// name the job already writes are not repeated).
+    pub carry: bool,
+    /// Bytes per block.
+    pub block_size: usize,
+    /// Blocks per batch (processed in parallel).
+    pub batch_blocks: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            format: Format::Csv,
+            carry: false,
+            block_size: 1 << 20,
+            batch_blocks: 4 * rayon::current_num_threads().max(2),
+        }
+    }
+}
+
+/// Counts of a finished run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Data rows read (= rows written).
+    pub rows: u64,
+    /// Rows per category of [`Job::categories`].
+    pub counts: Vec<u64>,
+    /// Input bytes read.
+    pub bytes: u64,
+}
+
+/// Why a whole file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// A required column is missing from the header.
+    #[error("the input has no `{0}` column (required); its header is: {1}")]
+    MissingColumn(String, String),
+    /// The CSV header cannot be read.
+    #[error("cannot read the CSV header: {0}")]
+    Header(String),
+    /// One record is larger than the limit: the file is probably not what it should be.
+    #[error("line {0}: a single record is longer than {1} bytes (unbalanced quotes?)")]
+    RecordTooLong(u64, usize),
+}
+
+/// The most columns a job may read.
+pub const MAX_COLUMNS: usize = 48;
+
+/// The longest record accepted (an unbalanced quote would otherwise swallow the file).
+pub const MAX_RECORD: usize = 64 << 20;
+
+struct Block {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+/// Cuts a byte stream into blocks ending at record boundaries.
+struct Blocks<R> {
+    input: R,
+    pending: Vec<u8>,
+    eof: bool,
+    line: u64,
+    quotes: bool,
+    read: u64,
+}
+
+impl<R: Read> Blocks<R> {
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        while !self.eof && self.pending.len() < want {
+            let start = self.pending.len();
+            self.pending.resize(start + (want - start).max(64 << 10), 0);
+            let n = loop {
+                match self.input.read(&mut self.pending[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            self.pending.truncate(start + n);
+            self.read += n as u64;
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the last complete record in `bytes` (just after its `\n`).
+    fn boundary(&self, bytes: &[u8]) -> Option<usize> {
+        let mut in_quotes = false;
+        let mut last = None;
+        if self.quotes {
+            for i in memchr2_iter(b'"', b'\n', bytes) {
+                if bytes[i] == b'"' {
+                    in_quotes = !in_quotes;
+                } else if !in_quotes {
+                    last = Some(i + 1);
+                }
+            }
+        } else {
+            last = memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+        }
+        last
+    }
+
+    fn next(&mut self, size: usize) -> Result<Option<Block>, StreamError> {
+        let mut want = size;
+        loop {
+            self.fill(want)?;
+            if self.pending.is_empty() {
+                return Ok(None);
+            }
+            let cut = if self.eof && self.pending.len() <= want {
+                Some(self.pending.len())
+            } else {
+                self.boundary(&self.pending[..want.min(self.pending.len())])
+            };
+            match cut {
+                Some(cut) => {
+                    let rest = self.pending.split_off(cut);
+                    let bytes = std::mem::replace(&mut self.pending, rest);
+                    let first_line = self.line;
+                    self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    return Ok(Some(Block { bytes, first_line }));
+                }
+                None if want >= MAX_RECORD => {
+                    return Err(StreamError::RecordTooLong(self.line, MAX_RECORD));
+                }
+                None => want *= 2,
+            }
+        }
+    }
+}
+
+/// Runs a job over an input stream, writing the output CSV. `progress` is called after
+/// every batch with (input bytes read, rows done).
+pub fn run<J: Job, R: Read + Send, W: Write>(
+    job: &J,
+    input: R,
+    output: W,
+    options: &Options,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Summary, StreamError> {
+    let mut out = io::BufWriter::with_capacity(1 << 20, output);
+    let mut blocks = Blocks {
+        input,
+        pending: Vec::new(),
+        eof: false,
+        line: 1,
+        quotes: options.format == Format::Csv,
+        read: 0,
+    };
+    // Strip a UTF-8 byte order mark.
+    blocks.fill(3)?;
+    if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
+        blocks.pending.drain(..3);
+    }
+    let mut header = job.header();
+    let (mapping, carry) = match options.format {
+        Format::Csv => {
+            let (names, mapping) = csv_header(&mut blocks, job.columns())?;
+            let carry: Vec<usize> = if options.carry {
+                (0..names.len())
+                    .filter(|&i| !header.contains(&names[i]))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            header.extend(carry.iter().map(|&i| names[i].clone()));
+            (mapping, carry)
+        }
+        Format::JsonLines => (Vec::new(), Vec::new()),
+    };
+    {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&header).map_err(csv_io)?;
+        out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+    }
+    let ctx = BlockCtx {
+        job,
+        format: options.format,
+        mapping: &mapping,
+        carry: &carry,
+        width: carry.len(),
+    };
+    let mut summary = Summary {
+        counts: vec![0; job.categories().len()],
+        ..Summary::default()
+    };
+    let mut batch = read_batch(&mut blocks, options)?;
+    while !batch.is_empty() {
+        let (next, results) = rayon::join(
+            || read_batch(&mut blocks, options),
+            || {
+                batch
+                    .par_iter()
+                    .map_init(|| job.state(), |state, b| ctx.process(state, b))
+                    .collect::<Vec<_>>()
+            },
+        );
+        for (bytes, counts) in results {
+            out.write_all(&bytes)?;
+            for (total, c) in summary.counts.iter_mut().zip(counts) {
+                *total += c;
+            }
+        }
+        summary.rows = summary.counts.iter().sum();
+        progress(blocks.read, summary.rows);
+        batch = next?;
+    }
+    out.flush()?;
+    summary.bytes = blocks.read;
+    Ok(summary)
+}
+
+fn csv_io(e: csv::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn read_batch<R: Read>(
+    blocks: &mut Blocks<R>,
+    options: &Options,
+) -> Result<Vec<Block>, StreamError> {
+    let mut batch = Vec::with_capacity(options.batch_blocks);
+    while batch.len() < options.batch_blocks {
+        match blocks.next(options.block_size)? {
+            Some(b) => batch.push(b),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// Reads the header record; returns the header names and, per job column, its index.
+fn csv_header<R: Read>(
+    blocks: &mut Blocks<R>,
+    columns: &[Column],
+) -> Result<(Vec<String>, Vec<Option<usize>>), StreamError> {
+    let mut want = 64 << 10;
+    let (names, used) = loop {
+        blocks.fill(want)?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&blocks.pending[..]);
+        let mut rec = csv::ByteRecord::new();
+        let complete = blocks.boundary(&blocks.pending).is_some() || blocks.eof;
+        if complete
+            && rdr
+                .read_byte_record(&mut rec)
+                .map_err(|e| StreamError::Header(e.to_string()))?
+        {
+            let names: Vec<String> = rec
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                .collect();
+            break (names, rdr.position().byte() as usize);
+        }
+        if blocks.eof {
+            return Err(StreamError::Header("the input is empty".into()));
+        }
+        if want >= MAX_RECORD {
+            return Err(StreamError::RecordTooLong(1, MAX_RECORD));
+        }
+        want *= 2;
+    };
+    blocks.line += memchr::memchr_iter(b'\n', &blocks.pending[..used]).count() as u64;
+    blocks.pending.drain(..used);
+    let mut mapping = Vec::with_capacity(columns.len());
+    for c in columns {
+        let idx = names.iter().position(|n| n == c.name);
+        if idx.is_none() && c.required {
+            return Err(StreamError::MissingColumn(c.name.into(), names.join(",")));
+        }
+        mapping.push(idx);
+    }
+    Ok((names, mapping))
+}
+
+struct BlockCtx<'a, J> {
+    job: &'a J,
+    format: Format,
+    mapping: &'a [Option<usize>],
+    carry: &'a [usize],
+    width: usize,
+}
+
+impl<J: Job> BlockCtx<'_, J> {
+    fn process(&self, state: &mut J::State, block: &Block) -> (Vec<u8>, Vec<u64>) {
+        let mut counts = vec![0u64; self.job.categories().len()];
+        let mut out = csv::Writer::from_writer(Vec::with_capacity(block.bytes.len()));
+        let n = self.job.columns().len().min(MAX_COLUMNS);
+        match self.format {
+            Format::Csv => {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&block.bytes[..]);
+                let mut rec = csv::ByteRecord::new();
+                let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
+                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                    let line = block.first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+                    for (f, m) in fields.iter_mut().zip(self.mapping) {
+                        *f = m.and_then(|i| rec.get(i));
+                    }
+                    let problem = (rec.len() < expected).then(|| {
+                        format!(
+                            "line {line}: the row has {} fields, fewer than the header",
+                            rec.len()
+                        )
+                    });
+                    let row = Row {
+                        line,
+                        fields: &fields[..n],
+                        problem,
+                    };
+                    let k = self.job.row(state, &row, &mut out);
+                    counts[k] += 1;
+                    for &i in self.carry {
+                        let _ = out.write_field(rec.get(i).unwrap_or(b""));
+                    }
+                    let _ = out.write_record(None::<&[u8]>);
+                }
+            }
+            Format::JsonLines => {
+                let mut line = block.first_line;
+                for text in block.bytes.split(|&b| b == b'\n') {
+                    let this = line;
+                    line += 1;
+                    if text.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    let (values, problem) = json_values(text, self.job.columns(), this);
+                    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+                    for (f, v) in fields.iter_mut().zip(&values) {
+                        *f = v.as_deref();
+                    }
+                    let row = Row {
+                        line: this,
+                        fields: &fields[..n],
+                        problem,
+                    };
+                    let k = self.job.row(state, &row, &mut out);
+                    counts[k] += 1;
+                    for _ in 0..self.width {
+                        let _ = out.write_field(b"");
+                    }
+                    let _ = out.write_record(None::<&[u8]>);
+                }
+            }
+        }
+        (out.into_inner().unwrap_or_default(), counts)
+    }
+}
+
+/// The job's columns of one JSON object line (arrays of codes are joined with `|`).
+fn json_values(
+    text: &[u8],
+    columns: &[Column],
+    line: u64,
+) -> (Vec<Option<Vec<u8>>>, Option<String>) {
+    use serde_json::Value;
+    let object: serde_json::Map<String, Value> = match serde_json::from_slice(text) {
+        Ok(m) => m,
+        Err(e) => {
+            // Still try to recover the case id for the output row.
+            let values = columns.iter().map(|_| None).collect();
+            return (values, Some(format!("line {line}: not a JSON object: {e}")));
+        }
+    };
+    let scalar = |v: &Value| -> Option<Vec<u8>> {
+        match v {
+            Value::Null => None,
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Number(n) => Some(n.to_string().into_bytes()),
+            Value::Bool(b) => Some(if *b { b"1".to_vec() } else { b"0".to_vec() }),
+            other => Some(other.to_string().into_bytes()),
+        }
+    };
+    let values = columns
+        .iter()
+        .map(|c| match object.get(c.name)? {
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(scalar)
+                    .collect::<Vec<_>>()
+                    .join(&b'|'),
+            ),
+            v => scalar(v),
+        })
+        .collect();
+    (values, None)
+}
