@@ -11,7 +11,7 @@ use crate::error::ArtifactError;
 /// The first bytes of every compiled scheme file.
 const LABEL: &[u8; 16] = b"drgdip-scheme\0\0\0";
 /// Bumped whenever the compiled layout changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// label + version + payload length + checksum.
 const HEADER: usize = 16 + 4 + 8 + 32;
 

@@ -12,4 +12,4 @@ pub mod stream;
 pub mod synth;
 
 pub use drg::{GroupJob, parse_case};
-pub use stream::{Column, Format, Job, Options, Row, StreamError, Summary, run};
+pub use stream::{Column, Format, Job, Options, Out, Row, StreamError, Summary, run};
