@@ -40,6 +40,8 @@ enum Command {
     Explain(cmd::explain::Args),
     /// Generate deterministic synthetic cases for a scheme.
     Gen(cmd::gen_cases::Args),
+    /// Run the whole job on the demo data in `data/` (generate, group, summarise).
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Group(a) => cmd::group::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Gen(a) => cmd::gen_cases::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
