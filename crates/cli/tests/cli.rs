@@ -397,3 +397,26 @@ fn scheme_compile_info_check_graph_and_corrupt_artifacts() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn clinical_codes_are_mapped_only_when_asked() {
+    let input = format!("{HEADER}c1,1,67,,,,9,1,I63.901,\n");
+    let plain = drgdip(
+        &["group", "--scheme", &demo(), "--input", "-"],
+        Some(input.as_bytes()),
+    );
+    let r = rows(&plain);
+    assert_eq!(r[0][1..5], ["ungroupable", "0000", "00", "0000"]);
+    assert!(
+        r[0][7].contains("`I63.901` is not in the scheme"),
+        "{:?}",
+        r[0]
+    );
+    let mapped = drgdip(
+        &["group", "--scheme", &demo(), "--input", "-", "--map-codes"],
+        Some(input.as_bytes()),
+    );
+    let r = rows(&mapped);
+    assert_eq!(r[0][1..5], ["grouped", "MDCB", "BR2", "BR25"]);
+    assert_eq!(r[0][7], "", "a mapped code is known");
+}

@@ -32,10 +32,15 @@ pub struct Args {
 /// Runs `drgdip demo`.
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let scheme = args.data.join("demo-scheme");
     let path = |name: &str| args.out.join(name).display().to_string();
-    eprintln!("== 1. generate {} cases for {}", args.cases, scheme.display());
+    eprintln!(
+        "== 1. generate {} cases for {}",
+        args.cases,
+        scheme.display()
+    );
     super::gen_cases::run(super::gen_cases::Args {
         scheme: scheme.clone(),
         cases: args.cases,
@@ -56,7 +61,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         map_codes: false,
     })?;
     print_drg_summary(&path("grouped.csv"))?;
-    eprintln!("demo done in {:.2} s; files in {}", started.elapsed().as_secs_f64(), args.out.display());
+    eprintln!(
+        "demo done in {:.2} s; files in {}",
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
     Ok(grouped)
 }
 
@@ -69,7 +78,9 @@ fn print_drg_summary(grouped: &str) -> Result<()> {
         let r = r?;
         *status.entry(r[1].to_string()).or_default() += 1;
         if &r[1] == "grouped" {
-            *drgs.entry((r[4].to_string(), r[5].to_string())).or_default() += 1;
+            *drgs
+                .entry((r[4].to_string(), r[5].to_string()))
+                .or_default() += 1;
         }
     }
     println!("DRG grouping by status:");
