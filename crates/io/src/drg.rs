@@ -181,7 +181,7 @@ impl Job for GroupJob<'_> {
 
     fn row(&self, st: &mut GroupState, row: &Row<'_>, out: &mut Out) -> usize {
         let g = self.grouper;
-        out.write_field(row.get(0));
+        out.write_field(String::from_utf8_lossy(row.get(0)).as_bytes());
         st.message.clear();
         let status = match parse_case(g, self.map_codes, row, &mut st.case, &mut st.warnings) {
             Err(FieldError(msg)) => {
