@@ -1,0 +1,1 @@
+//! Trimmed, year-weighted statistics.
