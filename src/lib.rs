@@ -1,6 +1,18 @@
 //! # drgdip
 //!
-//! Groups hospital discharges into CHS-DRG groups and DIP disease types and turns them
-//! into money. This façade re-exports the workspace's library crates:
+//! Groups hospital discharges into CHS-DRG groups (and DIP disease types) and turns
+//! them into money. This façade re-exports the workspace's library crates:
 //!
-//! - [`grouper`]: scheme → compiled tables → DRG group, with explanations.
+//! - [`grouper`]: scheme → compiled tables → DRG group, with explanations;
+//! - [`io`]: streaming, parallel reading and writing of case files, synthetic cases.
+//!
+//! ```no_run
+//! use drgdip::grouper::{Grouper, Scheme};
+//!
+//! let grouper = Grouper::compile(&Scheme::from_dir("data/demo-scheme")?)?;
+//! println!("{}", grouper.info().label());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use drgdip_grouper as grouper;
+pub use drgdip_io as io;
