@@ -1,6 +1,8 @@
 //! One module per command, plus what they share: opening files, thread pools,
 //! progress and the one-line summary.
 
+pub mod dip;
+pub mod drg;
 pub mod explain;
 pub mod gen_cases;
 pub mod group;
