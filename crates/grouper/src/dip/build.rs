@@ -581,6 +581,8 @@ pub fn build(
             )
         });
     }
+    // Core types first, then composite types, each sorted by code.
+    rows.sort_by(|a, b| (a.layer != "core", &a.code).cmp(&(b.layer != "core", &b.code)));
     let mut source = base.clone();
     if let Some(t) = tables {
         source.aux = t.aux.clone();

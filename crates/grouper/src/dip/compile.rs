@@ -108,14 +108,17 @@ pub struct DipType {
     /// Composite types: the attribute (interventional already folded into surgery).
     pub attribute: Option<Attribute>,
     /// Score.
+    #[serde(with = "rust_decimal::serde::str")]
     pub score: Decimal,
     /// Score as written in the output.
     pub score_text: String,
     /// Mean cost in yuan, if given.
+    #[serde(with = "rust_decimal::serde::str_option")]
     pub mean_cost: Option<Decimal>,
     /// Primary-care type (基层病种).
     pub primary_care: bool,
     /// Primary-care coefficient, if given.
+    #[serde(with = "rust_decimal::serde::str_option")]
     pub primary_care_coef: Option<Decimal>,
     /// Line in `types.csv`.
     pub line: u64,
@@ -135,6 +138,7 @@ pub struct AuxType {
     /// Kind (severity, tumour, age, icu, cci, other).
     pub kind: String,
     /// Coefficient.
+    #[serde(with = "rust_decimal::serde::str")]
     pub coefficient: Decimal,
     /// Coefficient as written in the output.
     pub coefficient_text: String,
@@ -757,7 +761,10 @@ impl Compiler<'_> {
         let mut covered = Vec::with_capacity(codes.len());
         for c in &codes {
             covered.push(
-                attr_exact.contains_key(&**c) || prefix_lookup(&attr_prefix, c).is_some(),
+                attr_exact.contains_key(&**c)
+                    || prefix_lookup(&attr_prefix, c).is_some()
+                    || excl_exact.contains_key(&**c)
+                    || prefix_lookup(&excl_prefix, c).is_some(),
             );
             attr.push(
                 attr_exact

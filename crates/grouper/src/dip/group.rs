@@ -363,7 +363,7 @@ impl Catalog {
             id: self
                 .px
                 .special(attr.unwrap_or(self.options.unknown_procedure_attribute), excl),
-            known: attr.is_some(),
+            known: attr.is_some() || excl != Excl::None,
         }
     }
 
