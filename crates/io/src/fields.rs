@@ -108,14 +108,16 @@ mod tests {
         assert!(codes(2, "diagnoses", b"|B").is_err());
         assert!(
             codes(2, "diagnoses", &[0xff, b'A'])
-                .unwrap_err()
+                .err()
+                .expect("rejected")
                 .0
                 .contains("UTF-8")
         );
         let long = vec![b'A'; MAX_FIELD + 1];
         assert!(
             codes(2, "diagnoses", &long)
-                .unwrap_err()
+                .err()
+                .expect("rejected")
                 .0
                 .contains("limit")
         );

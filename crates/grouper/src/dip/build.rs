@@ -136,31 +136,44 @@ impl History {
         let dx_codes: Vec<String> = dx_all.into_iter().map(String::from).collect();
         let px_codes: Vec<String> = px_all.into_iter().map(String::from).collect();
         let pos = |codes: &[String], k: &str| codes.binary_search_by(|c| c.as_str().cmp(k)).expect("present") as u32;
-        let mut all: Vec<(u64, HistoryCase)> = Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
-        let mut px = Vec::with_capacity(parts.iter().map(|p| p.px_ids.len()).sum());
-        for p in &parts {
+        // (order, part, case with global diagnosis id, procedures still part-local).
+        let mut all: Vec<(u64, usize, HistoryCase)> =
+            Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
+        let mut px_maps = Vec::with_capacity(parts.len());
+        for (k, p) in parts.iter().enumerate() {
             let mut dx_map = vec![0u32; p.dx.len()];
-            for (k, &v) in &p.dx {
-                dx_map[v as usize] = pos(&dx_codes, k);
+            for (code, &v) in &p.dx {
+                dx_map[v as usize] = pos(&dx_codes, code);
             }
             let mut px_map = vec![0u32; p.px.len()];
-            for (k, &v) in &p.px {
-                px_map[v as usize] = pos(&px_codes, k);
+            for (code, &v) in &p.px {
+                px_map[v as usize] = pos(&px_codes, code);
             }
-            let base = px.len() as u32;
-            px.extend(p.px_ids.iter().map(|&i| px_map[i as usize]));
+            px_maps.push(px_map);
             all.extend(p.cases.iter().map(|&(order, mut c)| {
                 c.dx = dx_map[c.dx as usize];
-                c.px_start += base;
-                (order, c)
+                (order, k, c)
             }));
         }
         all.sort_by_key(|x| x.0);
+        // Lay the procedures out in case order, so that the result does not depend on
+        // how the cases were split into parts.
+        let mut px = Vec::with_capacity(parts.iter().map(|p| p.px_ids.len()).sum());
+        let cases = all
+            .into_iter()
+            .map(|(_, k, mut c)| {
+                let start = c.px_start as usize;
+                let local = &parts[k].px_ids[start..start + c.px_len as usize];
+                c.px_start = px.len() as u32;
+                px.extend(local.iter().map(|&i| px_maps[k][i as usize]));
+                c
+            })
+            .collect();
         History {
             dx_codes,
             px_codes,
             px,
-            cases: all.into_iter().map(|x| x.1).collect(),
+            cases,
         }
     }
 
@@ -492,6 +505,7 @@ pub fn build(
     // Core and related types; composite combinations.
     let mut rows: Vec<TypeRow> = Vec::new();
     let mut composite: BTreeSet<(u32, Attribute)> = BTreeSet::new();
+    let mut related_sets: BTreeSet<(u32, Vec<u32>)> = BTreeSet::new();
     let px_code = |p: u32| history.px_codes[p as usize].as_str();
     for run in &runs {
         let first = &combos[run[0] as usize];
@@ -553,10 +567,17 @@ pub fn build(
             let (s, p) = (&st[k + 1], &st[0]);
             // mean_s ≥ (1 + gain) × mean_p  ⇔  100·S_s·W_p ≥ (100 + gain)·S_p·W_s
             if 100 * s.cost * p.weight >= (100 + config.related_gain_percent as i128) * p.cost * s.weight {
-                let set: Vec<&str> = std::iter::once(first.principal)
+                let ids: Vec<u32> = std::iter::once(first.principal)
                     .chain(rel(&combos[g[0] as usize]).iter().copied())
-                    .map(px_code)
                     .collect();
+                // The same set of procedures reached from another principal procedure
+                // would be the same type to the grouper: keep the first.
+                let mut key = ids.clone();
+                key.sort_unstable();
+                if !related_sets.insert((first.sub, key)) {
+                    continue;
+                }
+                let set: Vec<&str> = ids.into_iter().map(px_code).collect();
                 let joined = set.join("+");
                 rows.push(type_row(
                     format!("{dx_spec}:{joined}"),
@@ -583,6 +604,9 @@ pub fn build(
     }
     // Core types first, then composite types, each sorted by code.
     rows.sort_by(|a, b| (a.layer != "core", &a.code).cmp(&(b.layer != "core", &b.code)));
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.line = i as u64 + 2;
+    }
     let mut source = base.clone();
     if let Some(t) = tables {
         source.aux = t.aux.clone();
