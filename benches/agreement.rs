@@ -11,7 +11,10 @@ use drgdip::grouper::{Grouper, Scheme};
 use rayon::prelude::*;
 
 fn main() {
-    let n: u64 = std::env::var("AGREEMENT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("AGREEMENT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let scheme = Scheme::from_dir(common::scheme_dir()).unwrap();
     let grouper = Grouper::compile(&scheme).unwrap();
     let cases = common::parse_cases(&grouper, &common::csv_cases(&scheme, &grouper, n, 2025));
@@ -36,5 +39,9 @@ fn main() {
         differences.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(differences.is_empty(), "first differing cases: {:?}", &differences[..differences.len().min(10)]);
+    assert!(
+        differences.is_empty(),
+        "first differing cases: {:?}",
+        &differences[..differences.len().min(10)]
+    );
 }

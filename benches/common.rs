@@ -22,7 +22,14 @@ pub fn scheme_dir() -> PathBuf {
 
 /// `n` generated cases as CSV text (with header).
 pub fn csv_cases(scheme: &Scheme, grouper: &Grouper, n: u64, seed: u64) -> Vec<u8> {
-    let generator = Generator::new(scheme, grouper, GenConfig { seed, ..GenConfig::default() });
+    let generator = Generator::new(
+        scheme,
+        grouper,
+        GenConfig {
+            seed,
+            ..GenConfig::default()
+        },
+    );
     let mut out = Vec::with_capacity(n as usize * 160);
     out.extend_from_slice(GEN_HEADER.as_bytes());
     out.push(b'\n');
@@ -39,7 +46,12 @@ pub fn csv_cases(scheme: &Scheme, grouper: &Grouper, n: u64, seed: u64) -> Vec<u
 pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> Vec<(Case, TextCase)> {
     let mut rdr = csv::Reader::from_reader(csv_bytes);
     let num = |s: &str| (!s.is_empty()).then(|| s.parse::<i64>().expect("number"));
-    let codes = |s: &str| -> Vec<String> { s.split('|').filter(|c| !c.is_empty()).map(String::from).collect() };
+    let codes = |s: &str| -> Vec<String> {
+        s.split('|')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
     rdr.records()
         .map(|r| {
             let r = r.expect("generated csv");
@@ -62,8 +74,16 @@ pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> Vec<(Case, TextCase)>
                 los: text.los,
                 dept: text.dept.clone(),
                 discharge_way: text.discharge_way.clone(),
-                dx: text.dx.iter().map(|c| grouper.lookup(c, CodeKind::Diagnosis, false).id).collect(),
-                px: text.px.iter().map(|c| grouper.lookup(c, CodeKind::Procedure, false).id).collect(),
+                dx: text
+                    .dx
+                    .iter()
+                    .map(|c| grouper.lookup(c, CodeKind::Diagnosis, false).id)
+                    .collect(),
+                px: text
+                    .px
+                    .iter()
+                    .map(|c| grouper.lookup(c, CodeKind::Procedure, false).id)
+                    .collect(),
             };
             (case, text)
         })

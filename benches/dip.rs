@@ -28,7 +28,15 @@ fn cases() -> u64 {
 
 /// `n` generated cases of `year` as CSV (header included when `header`).
 fn generate(scheme: &Scheme, g: &Grouper, n: u64, seed: u64, year: i32, header: bool) -> Vec<u8> {
-    let generator = Generator::new(scheme, g, GenConfig { seed, year, ..GenConfig::default() });
+    let generator = Generator::new(
+        scheme,
+        g,
+        GenConfig {
+            seed,
+            year,
+            ..GenConfig::default()
+        },
+    );
     let mut out = Vec::with_capacity(n as usize * 170);
     if header {
         out.extend_from_slice(GEN_HEADER.as_bytes());
@@ -59,8 +67,16 @@ fn parse(c: &Catalog, csv_bytes: &[u8]) -> Vec<DipCase> {
                 vent_hours: num(&r[22]),
                 ..DipCase::default()
             };
-            k.dx.extend(r[8].split('|').filter(|x| !x.is_empty()).map(|x| c.dx(x).id));
-            k.px.extend(r[9].split('|').filter(|x| !x.is_empty()).map(|x| c.px(x).id));
+            k.dx.extend(
+                r[8].split('|')
+                    .filter(|x| !x.is_empty())
+                    .map(|x| c.dx(x).id),
+            );
+            k.px.extend(
+                r[9].split('|')
+                    .filter(|x| !x.is_empty())
+                    .map(|x| c.px(x).id),
+            );
             k
         })
         .collect()
@@ -92,14 +108,27 @@ fn benches(cr: &mut Criterion) {
     grp.bench_function("csv_to_csv_all_cores", |b| {
         let job = DipGroupJob::new(&catalog);
         b.iter(|| {
-            drgdip::io::run(&job, &text[..], std::io::sink(), &Options::default(), &|_, _| {})
-                .expect("runs")
+            drgdip::io::run(
+                &job,
+                &text[..],
+                std::io::sink(),
+                &Options::default(),
+                &|_, _| {},
+            )
+            .expect("runs")
         })
     });
     // Three years of history, n cases in all.
     let mut history = generate(&scheme, &g, n / 10, 1, 2023, true);
     history.extend(generate(&scheme, &g, n * 2 / 10, 2, 2024, false));
-    history.extend(generate(&scheme, &g, n - n / 10 - n * 2 / 10, 3, 2025, false));
+    history.extend(generate(
+        &scheme,
+        &g,
+        n - n / 10 - n * 2 / 10,
+        3,
+        2025,
+        false,
+    ));
     let config = BuildConfig {
         threshold: Threshold::Cases(15),
         ..BuildConfig::default()
@@ -111,7 +140,8 @@ fn benches(cr: &mut Criterion) {
             build::build(&h, Some(&tables), &config).expect("builds")
         })
     });
-    let (h, _) = read_dip_history(&history[..], std::io::sink(), &Options::default()).expect("reads");
+    let (h, _) =
+        read_dip_history(&history[..], std::io::sink(), &Options::default()).expect("reads");
     grp.bench_function("build_from_history_build_only", |b| {
         b.iter(|| build::build(&h, Some(&tables), &config).expect("builds"))
     });

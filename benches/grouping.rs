@@ -37,18 +37,29 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             cases
                 .par_iter()
-                .map_init(|| grouper.scratch(), |s, (case, _)| grouper.group(case, s).status as u64)
+                .map_init(
+                    || grouper.scratch(),
+                    |s, (case, _)| grouper.group(case, s).status as u64,
+                )
                 .sum::<u64>()
         })
     });
     let job = GroupJob::new(&grouper, false);
     for t in [1, threads] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
-        let options = Options { batch_blocks: 4 * t.max(2), ..Options::default() };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
+        let options = Options {
+            batch_blocks: 4 * t.max(2),
+            ..Options::default()
+        };
         g.bench_function(format!("csv to csv, {t} threads"), |b| {
             b.iter(|| {
-                pool.install(|| drgdip::io::run(&job, &csv_bytes[..], std::io::sink(), &options, &|_, _| {}))
-                    .unwrap()
+                pool.install(|| {
+                    drgdip::io::run(&job, &csv_bytes[..], std::io::sink(), &options, &|_, _| {})
+                })
+                .unwrap()
             })
         });
     }
@@ -58,7 +69,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("compile", |b| b.iter(|| Grouper::compile(&scheme).unwrap()));
     let bytes = grouper.to_bytes().unwrap();
-    g.bench_function("load compiled", |b| b.iter(|| Grouper::from_bytes(&bytes).unwrap()));
+    g.bench_function("load compiled", |b| {
+        b.iter(|| Grouper::from_bytes(&bytes).unwrap())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("baseline");
@@ -67,7 +80,12 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(sample.len() as u64));
     let reference = Reference::new(&scheme);
     g.bench_function("reference interpreter, 1 thread", |b| {
-        b.iter(|| sample.iter().filter(|(_, t)| reference.group(t).drg != "0000").count())
+        b.iter(|| {
+            sample
+                .iter()
+                .filter(|(_, t)| reference.group(t).drg != "0000")
+                .count()
+        })
     });
     g.finish();
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use drgdip_grouper::dip::build::{self, BuildConfig, History, HistoryBuilder, Threshold};
 use drgdip_grouper::dip::stats::Trim;
 use drgdip_grouper::dip::{
-    AttributeSource, Catalog, CatalogError, CatalogSource, DipCase, DipReason, DipStatus,
-    DipStep, TieRule,
+    AttributeSource, Catalog, CatalogError, CatalogSource, DipCase, DipReason, DipStatus, DipStep,
+    TieRule,
 };
 
 fn demo_dir() -> PathBuf {
@@ -49,7 +49,10 @@ fn group(c: &Catalog, k: &DipCase) -> (DipStatus, String, String) {
     let code = c.type_of(&o).map(|t| t.code.clone()).unwrap_or_default();
     let aux = c.aux_of(&o).map(|a| a.code.clone()).unwrap_or_default();
     let e = c.explain(k);
-    assert_eq!((e.status, &e.dip_code, &e.aux_type), (o.status, &code, &aux));
+    assert_eq!(
+        (e.status, &e.dip_code, &e.aux_type),
+        (o.status, &code, &aux)
+    );
     (o.status, code, aux)
 }
 
@@ -64,13 +67,25 @@ fn exclusions() {
     let o = c.group(&k, &mut c.scratch());
     assert_eq!(o.status, DipStatus::Ungrouped);
     assert_eq!(o.reason, Some(DipReason::ExcludedPrincipal));
-    assert_eq!(group(&c, &case(&c, &["R99"], &[], &[])).0, DipStatus::Ungrouped);
+    assert_eq!(
+        group(&c, &case(&c, &["R99"], &[], &[])).0,
+        DipStatus::Ungrouped
+    );
     // 93.9600 (oxygen) is ignored: 88.4101 becomes the principal procedure.
-    assert_eq!(code(&c, &["I63.900"], &["93.9600", "88.4101"], &[]), "I63.9:88.4101");
+    assert_eq!(
+        code(&c, &["I63.900"], &["93.9600", "88.4101"], &[]),
+        "I63.9:88.4101"
+    );
     // 57.9400 as principal procedure: the case is conservative.
-    assert_eq!(code(&c, &["I63.900"], &["57.9400", "88.4101"], &[]), "I63.9:-");
+    assert_eq!(
+        code(&c, &["I63.900"], &["57.9400", "88.4101"], &[]),
+        "I63.9:-"
+    );
     // …as a secondary procedure it is only dropped.
-    assert_eq!(code(&c, &["I63.900"], &["88.4101", "57.9400"], &[]), "I63.9:88.4101");
+    assert_eq!(
+        code(&c, &["I63.900"], &["88.4101", "57.9400"], &[]),
+        "I63.9:88.4101"
+    );
     let e = c.explain(&case(&c, &["I63.900"], &["57.9400", "88.4101"], &[]));
     assert!(e.steps.contains(&DipStep::ConservativePrincipal {
         code: "57.9400".into()
@@ -81,10 +96,16 @@ fn exclusions() {
 #[test]
 fn pre_grouping() {
     let c = demo();
-    assert_eq!(code(&c, &["J18.900"], &["96.7201", "31.1x00x005"], &[]), "PRE01");
+    assert_eq!(
+        code(&c, &["J18.900"], &["96.7201", "31.1x00x005"], &[]),
+        "PRE01"
+    );
     assert_eq!(code(&c, &["J18.900"], &["96.7201"], &[]), "PRE02");
     assert_eq!(code(&c, &["J18.900"], &[], &[("vent_hours", 120)]), "PRE03");
-    assert_eq!(code(&c, &["J18.900"], &[], &[("vent_hours", 95)]), "J18.9:-");
+    assert_eq!(
+        code(&c, &["J18.900"], &[], &[("vent_hours", 95)]),
+        "J18.9:-"
+    );
     let nb = |w: i64| vec![("age", 0), ("age_days", 3), ("weight", w)];
     assert_eq!(code(&c, &["P07.100"], &[], &nb(800)), "PRE11");
     assert_eq!(code(&c, &["P07.100"], &[], &nb(1000)), "PRE12");
@@ -97,7 +118,12 @@ fn pre_grouping() {
     assert_eq!(code(&c, &["P07.100"], &[], &nb(2600)), "P00-P96-4");
     // Too old for the newborn rule: the core type of P07.3.
     assert_eq!(
-        code(&c, &["P07.300"], &[], &[("age", 0), ("age_days", 40), ("weight", 1200)]),
+        code(
+            &c,
+            &["P07.300"],
+            &[],
+            &[("age", 0), ("age_days", 40), ("weight", 1200)]
+        ),
         "P07.3:-"
     );
 }
@@ -106,8 +132,14 @@ fn pre_grouping() {
 fn merge_and_refinement() {
     let c = demo();
     // Procedures done together (a+b) come first in file order…
-    assert_eq!(code(&c, &["K40.900"], &["53.0002", "54.2100"], &[]), "MRG01");
-    assert_eq!(code(&c, &["K40.901"], &["54.2100", "53.0002"], &[]), "MRG01");
+    assert_eq!(
+        code(&c, &["K40.900"], &["53.0002", "54.2100"], &[]),
+        "MRG01"
+    );
+    assert_eq!(
+        code(&c, &["K40.901"], &["54.2100", "53.0002"], &[]),
+        "MRG01"
+    );
     // …then interchangeable procedures (a|b|c).
     assert_eq!(code(&c, &["K40.900"], &["53.0201"], &[]), "MRG02");
     assert_eq!(code(&c, &["K40.901"], &["53.0001"], &[]), "MRG02");
@@ -130,11 +162,23 @@ fn core_types() {
     assert_eq!(code(&c, &["I63.300"], &["88.4103"], &[]), "I63:angio");
     assert_eq!(code(&c, &["I63.300"], &[], &[]), "I63.3:-");
     // Most matched related procedures wins.
-    assert_eq!(code(&c, &["I25.103"], &["36.0601", "36.0602"], &[]), "I25.1:36.0601+36.0602");
-    assert_eq!(code(&c, &["I25.103"], &["36.0602", "36.0601"], &[]), "I25.1:36.0601+36.0602");
-    assert_eq!(code(&c, &["I25.103"], &["36.0601", "88.4101"], &[]), "I25.1:36.0601");
+    assert_eq!(
+        code(&c, &["I25.103"], &["36.0601", "36.0602"], &[]),
+        "I25.1:36.0601+36.0602"
+    );
+    assert_eq!(
+        code(&c, &["I25.103"], &["36.0602", "36.0601"], &[]),
+        "I25.1:36.0601+36.0602"
+    );
+    assert_eq!(
+        code(&c, &["I25.103"], &["36.0601", "88.4101"], &[]),
+        "I25.1:36.0601"
+    );
     // Then the type with the principal procedure, though 47.0100's scores more.
-    assert_eq!(code(&c, &["K35.300"], &["47.0901", "47.0100"], &[]), "K35.3:47.0901");
+    assert_eq!(
+        code(&c, &["K35.300"], &["47.0901", "47.0100"], &[]),
+        "K35.3:47.0901"
+    );
     let e = c.explain(&case(&c, &["K35.300"], &["47.0901", "47.0100"], &[]));
     assert!(e.steps.iter().any(|s| matches!(s,
         DipStep::Preferred { winner, loser, rule }
@@ -142,7 +186,10 @@ fn core_types() {
     // Primary-care types are flagged.
     let o = c.group(&case(&c, &["I10.x00"], &[], &[]), &mut c.scratch());
     let t = c.type_of(&o).unwrap();
-    assert_eq!((t.code.as_str(), t.primary_care, t.score_text.as_str()), ("I10.x:-", true, "450"));
+    assert_eq!(
+        (t.code.as_str(), t.primary_care, t.score_text.as_str()),
+        ("I10.x:-", true, "450")
+    );
 }
 
 #[test]
@@ -158,7 +205,11 @@ fn tie_rules() {
     assert_eq!(code(&c, &["K35.300"], &px, &[]), "K35.3:47.0901");
     // first_listed: swap the two rows so that 47.0901 comes first.
     src.manifest.options.tie_rule = TieRule::FirstListed;
-    let i = src.types.iter().position(|t| t.code == "K35.3:47.0100").unwrap();
+    let i = src
+        .types
+        .iter()
+        .position(|t| t.code == "K35.3:47.0100")
+        .unwrap();
     src.types.swap(i, i + 1);
     assert_eq!(src.types[i].code, "K35.3:47.0901");
     let c = Catalog::compile(&src).unwrap();
@@ -172,11 +223,17 @@ fn tie_rules() {
 fn composite_types_and_attributes() {
     let c = demo();
     // Principal procedure diagnostic (88.4101), surgery (32.2001) second.
-    assert_eq!(code(&c, &["J18.900"], &["88.4101", "32.2001"], &[]), "J00-J99-3");
+    assert_eq!(
+        code(&c, &["J18.900"], &["88.4101", "32.2001"], &[]),
+        "J00-J99-3"
+    );
     let mut src = demo_source();
     src.manifest.options.attribute_source = AttributeSource::Highest;
     let h = Catalog::compile(&src).unwrap();
-    assert_eq!(code(&h, &["J18.900"], &["88.4101", "32.2001"], &[]), "J00-J99-1");
+    assert_eq!(
+        code(&h, &["J18.900"], &["88.4101", "32.2001"], &[]),
+        "J00-J99-1"
+    );
     // Interventional counts as surgery.
     assert_eq!(code(&c, &["I10.x00"], &["36.0601"], &[]), "I00-I99-1");
     // Therapeutic.
@@ -185,17 +242,29 @@ fn composite_types_and_attributes() {
     // I63 is preferred over the chapter range I00-I99.
     let k = case(&c, &["I63.900"], &["12.3456"], &[]);
     assert!(!c.px("12.3456").known);
-    assert_eq!(group(&c, &k), (DipStatus::Composite, "I63-3".into(), String::new()));
+    assert_eq!(
+        group(&c, &k),
+        (DipStatus::Composite, "I63-3".into(), String::new())
+    );
     assert_eq!(code(&c, &["I10.x00"], &["12.3456"], &[]), "I00-I99-3");
     // Ungrouped: a category no type covers, and a code with no category.
     let u = case(&c, &["U07.100"], &[], &[]);
     let o = c.group(&u, &mut c.scratch());
-    assert_eq!((o.status, o.reason), (DipStatus::Ungrouped, Some(DipReason::NoType)));
+    assert_eq!(
+        (o.status, o.reason),
+        (DipStatus::Ungrouped, Some(DipReason::NoType))
+    );
     assert!(!c.dx("12").known);
-    assert_eq!(group(&c, &case(&c, &["12"], &[], &[])).0, DipStatus::Ungrouped);
+    assert_eq!(
+        group(&c, &case(&c, &["12"], &[], &[])).0,
+        DipStatus::Ungrouped
+    );
     // Invalid: no diagnosis.
     let o = c.group(&DipCase::default(), &mut c.scratch());
-    assert_eq!((o.status, o.reason), (DipStatus::Invalid, Some(DipReason::NoDiagnosis)));
+    assert_eq!(
+        (o.status, o.reason),
+        (DipStatus::Invalid, Some(DipReason::NoDiagnosis))
+    );
 }
 
 #[test]
@@ -205,30 +274,59 @@ fn auxiliary_sub_types_highest_wins() {
     // Death 1.5, severe 1.3, ICU 2-7 1.2, age ≥ 65 1.05 all match: death wins.
     let mut f = base.to_vec();
     f.push(("discharge_way", 5));
-    assert_eq!(group(&c, &case(&c, &["I63.900", "J96.000"], &[], &f)).2, "S-DEATH");
+    assert_eq!(
+        group(&c, &case(&c, &["I63.900", "J96.000"], &[], &f)).2,
+        "S-DEATH"
+    );
     // Without death: severe (J96.0 and LOS > 3).
-    assert_eq!(group(&c, &case(&c, &["I63.900", "J96.000"], &[], &base)).2, "S-SEVERE");
+    assert_eq!(
+        group(&c, &case(&c, &["I63.900", "J96.000"], &[], &base)).2,
+        "S-SEVERE"
+    );
     // LOS 2: not severe; ICU 2-7 (1.2) beats age (1.05).
     let f = [("age", 70), ("icu_days", 3), ("los", 2)];
-    assert_eq!(group(&c, &case(&c, &["I63.900", "J96.000"], &[], &f)).2, "ICU-2-7");
-    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &[("age", 70)])).2, "AGE-65");
-    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &[("age", 40)])).2, "");
+    assert_eq!(
+        group(&c, &case(&c, &["I63.900", "J96.000"], &[], &f)).2,
+        "ICU-2-7"
+    );
+    assert_eq!(
+        group(&c, &case(&c, &["I63.900"], &[], &[("age", 70)])).2,
+        "AGE-65"
+    );
+    assert_eq!(
+        group(&c, &case(&c, &["I63.900"], &[], &[("age", 40)])).2,
+        ""
+    );
     // CCI: I50 + J44 + E11 = 3 → 1.15 beats the moderate severity of E11.9 (1.1).
-    let k = case(&c, &["I63.900", "I50.900", "J44.900", "E11.900"], &[], &[("los", 2)]);
+    let k = case(
+        &c,
+        &["I63.900", "I50.900", "J44.900", "E11.900"],
+        &[],
+        &[("los", 2)],
+    );
     assert_eq!(group(&c, &k).2, "CCI-3");
     let k = case(&c, &["I63.900", "J44.900", "E11.900"], &[], &[("los", 2)]);
     assert_eq!(group(&c, &k).2, "S-MODERATE");
     // Tumours: metastasis 1.25; death 1.6 beats the general death 1.5; cost ≥ 3×.
     assert_eq!(code(&c, &["C34.900"], &[], &[]), "C00-D48-4");
-    assert_eq!(group(&c, &case(&c, &["C34.900", "C78.000"], &[], &[])).2, "T-META");
+    assert_eq!(
+        group(&c, &case(&c, &["C34.900", "C78.000"], &[], &[])).2,
+        "T-META"
+    );
     let f = [("discharge_way", 5)];
-    assert_eq!(group(&c, &case(&c, &["C34.900", "C78.000"], &[], &f)).2, "T-DEATH");
+    assert_eq!(
+        group(&c, &case(&c, &["C34.900", "C78.000"], &[], &f)).2,
+        "T-DEATH"
+    );
     // C00-D48-4 scores 1800, mean cost 18000.00 yuan: 3× = 54000.00 yuan.
     let f = [("total_cost", 5_400_000)];
     assert_eq!(group(&c, &case(&c, &["C34.900"], &[], &f)).2, "T-COST");
     let f = [("total_cost", 5_399_999)];
     assert_eq!(group(&c, &case(&c, &["C34.900"], &[], &f)).2, "");
-    let o = c.group(&case(&c, &["C34.900", "C78.000"], &[], &[]), &mut c.scratch());
+    let o = c.group(
+        &case(&c, &["C34.900", "C78.000"], &[], &[]),
+        &mut c.scratch(),
+    );
     assert_eq!(c.aux_of(&o).unwrap().coefficient_text, "1.25");
 }
 
@@ -243,17 +341,35 @@ fn compiled_round_trip_and_damage() {
         (&["K35.300"], &["54.2100", "47.0100", "47.0901"]),
         (&["C34.900", "C78.000"], &[]),
     ] {
-        assert_eq!(group(&l, &case(&l, dx, px, &[])), group(&c, &case(&c, dx, px, &[])));
+        assert_eq!(
+            group(&l, &case(&l, dx, px, &[])),
+            group(&c, &case(&c, dx, px, &[]))
+        );
     }
     let mut bad = bytes.clone();
     let n = bad.len();
     bad[n - 3] ^= 1;
-    assert!(Catalog::from_bytes(&bad).unwrap_err().to_string().contains("checksum"));
-    assert!(Catalog::from_bytes(&bytes[..n - 10]).unwrap_err().to_string().contains("truncated"));
+    assert!(
+        Catalog::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum")
+    );
+    assert!(
+        Catalog::from_bytes(&bytes[..n - 10])
+            .unwrap_err()
+            .to_string()
+            .contains("truncated")
+    );
     // A DRG scheme artifact is not a catalogue.
     let mut other = bytes.clone();
     other[..16].copy_from_slice(b"drgdip-scheme\0\0\0");
-    assert!(Catalog::from_bytes(&other).unwrap_err().to_string().contains("label"));
+    assert!(
+        Catalog::from_bytes(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("label")
+    );
 }
 
 /// Compiles the demo catalogue with `types.csv` replaced.
@@ -263,7 +379,10 @@ fn with_types(types: &str) -> Result<Catalog, CatalogError> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
         })
         .collect();
     let types = types.as_bytes().to_vec();
@@ -290,7 +409,9 @@ fn bad_catalogue_rows() {
     let ok = format!("{HEAD}A:-,a,core,A01.0,,,100\n");
     assert!(with_types(&ok).is_ok());
     // Malformed record (too many fields).
-    let (f, l, _, m) = fault(&format!("{HEAD}A:-,a,core,A01.0,,,100\nB,b,core,A02,,,1,extra\n"));
+    let (f, l, _, m) = fault(&format!(
+        "{HEAD}A:-,a,core,A01.0,,,100\nB,b,core,A02,,,1,extra\n"
+    ));
     assert_eq!((f.as_str(), l), ("types.csv", 3));
     assert!(m.contains("malformed"), "{m}");
     // Non-numeric score.
@@ -298,7 +419,9 @@ fn bad_catalogue_rows() {
     assert_eq!((f.as_str(), l, fld.as_str()), ("types.csv", 2, "score"));
     assert_eq!(m, "`abc` is not a number");
     // Unparsable procedure spec.
-    let (_, l, fld, _) = fault(&format!("{HEAD}A:-,a,core,A01.0,,,1\nA:p,a,core,A01.0,47.0100++54.51,,1\n"));
+    let (_, l, fld, _) = fault(&format!(
+        "{HEAD}A:-,a,core,A01.0,,,1\nA:p,a,core,A01.0,47.0100++54.51,,1\n"
+    ));
     assert_eq!((l, fld.as_str()), (3, "procedures"));
     // Overlapping ranges with the same attribute: ambiguous.
     let (_, l, fld, m) = fault(&format!(
@@ -307,7 +430,9 @@ fn bad_catalogue_rows() {
     assert_eq!((l, fld.as_str()), (3, "principal_dx"));
     assert!(m.contains("overlaps `A00-A50` of type X-1 (line 2)"), "{m}");
     // The same spec and procedure set twice: ambiguous too.
-    let (_, l, _, m) = fault(&format!("{HEAD}A,a,core,I63.9,88.4101,,1\nB,b,core,I63.9,88.4101|88.4103,,2\n"));
+    let (_, l, _, m) = fault(&format!(
+        "{HEAD}A,a,core,I63.9,88.4101,,1\nB,b,core,I63.9,88.4101|88.4103,,2\n"
+    ));
     assert_eq!(l, 3);
     assert!(m.contains("a case could match both"), "{m}");
     // Disjoint ranges and different levels are fine.
@@ -396,17 +521,61 @@ fn build_from_a_hand_computed_history() {
     assert_eq!(
         rows,
         vec![
-            ("I63.9:-", "core", "", "400.34", "1058.82", "4", "0.1257", "1"),
-            ("I63.9:88.4101", "core", "88.4101", "1172.12", "3100.00", "6", "0.0323", "0"),
-            ("I63.9:88.4101+99.0400", "core", "88.4101+99.0400", "1562.82", "4133.33", "3", "0.0456", "0"),
-            ("J18-2", "composite", "", "756.20", "2000.00", "1", "0.0000", "0"),
-            ("J18-4", "composite", "", "205.86", "544.44", "2", "0.1527", "0"),
+            (
+                "I63.9:-", "core", "", "400.34", "1058.82", "4", "0.1257", "1"
+            ),
+            (
+                "I63.9:88.4101",
+                "core",
+                "88.4101",
+                "1172.12",
+                "3100.00",
+                "6",
+                "0.0323",
+                "0"
+            ),
+            (
+                "I63.9:88.4101+99.0400",
+                "core",
+                "88.4101+99.0400",
+                "1562.82",
+                "4133.33",
+                "3",
+                "0.0456",
+                "0"
+            ),
+            (
+                "J18-2",
+                "composite",
+                "",
+                "756.20",
+                "2000.00",
+                "1",
+                "0.0000",
+                "0"
+            ),
+            (
+                "J18-4",
+                "composite",
+                "",
+                "205.86",
+                "544.44",
+                "2",
+                "0.1527",
+                "0"
+            ),
         ]
     );
     assert_eq!(built.source.types[3].attribute, "therapeutic");
     let r = &built.report;
-    assert_eq!((r.cases, r.excluded, r.malformed, r.ungrouped), (17, 1, 0, 0));
-    assert_eq!((r.core_types, r.related_types, r.composite_types), (3, 1, 2));
+    assert_eq!(
+        (r.cases, r.excluded, r.malformed, r.ungrouped),
+        (17, 1, 0, 0)
+    );
+    assert_eq!(
+        (r.core_types, r.related_types, r.composite_types),
+        (3, 1, 2)
+    );
     assert_eq!((r.threshold, r.core_cases), (3, 13));
     assert_eq!(r.coverage, 13.0 / 16.0);
     assert_eq!(r.overall_mean_cost, "2644.79");
@@ -470,5 +639,13 @@ fn build_by_coverage_and_settings() {
     };
     let built = build::build(&History::merge(vec![h]), None, &config).unwrap();
     let t = &built.source.types[0];
-    assert_eq!((t.code.as_str(), t.mean_cost.as_str(), t.score.as_str(), t.cv.as_str()), ("K29.7:-", "1000.00", "1000.00", "0.0000"));
+    assert_eq!(
+        (
+            t.code.as_str(),
+            t.mean_cost.as_str(),
+            t.score.as_str(),
+            t.cv.as_str()
+        ),
+        ("K29.7:-", "1000.00", "1000.00", "0.0000")
+    );
 }

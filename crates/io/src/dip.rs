@@ -275,7 +275,11 @@ mod tests {
         assert_eq!(fen(2, "total_cost", b""), Ok(None));
         for bad in ["-1", "1.234", "abc", "1e3", ".5", "1,000"] {
             let e = fen(9, "total_cost", bad.as_bytes()).unwrap_err();
-            assert!(e.0.starts_with("line 9, field `total_cost`"), "{bad}: {}", e.0);
+            assert!(
+                e.0.starts_with("line 9, field `total_cost`"),
+                "{bad}: {}",
+                e.0
+            );
         }
     }
 }

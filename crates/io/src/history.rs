@@ -105,7 +105,10 @@ impl Drop for DipHistoryState<'_> {
     fn drop(&mut self) {
         if !self.part.is_empty() {
             let part = std::mem::take(&mut self.part);
-            self.sink.lock().unwrap_or_else(|e| e.into_inner()).push(part);
+            self.sink
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(part);
         }
     }
 }
@@ -233,7 +236,10 @@ impl Drop for DrgHistoryState<'_> {
     fn drop(&mut self) {
         if !self.part.is_empty() {
             let part = std::mem::take(&mut self.part);
-            self.sink.lock().unwrap_or_else(|e| e.into_inner()).push(part);
+            self.sink
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(part);
         }
     }
 }
@@ -272,8 +278,8 @@ impl<'g, 's> Job for DrgHistoryJob<'g, 's> {
         let _ = out.write_field(row.get(0));
         let line = row.line;
         let n = CASE_COLUMNS.len();
-        let parsed = parse_case(self.grouper, false, row, &mut st.case, &mut st.warnings)
-            .and_then(|()| {
+        let parsed =
+            parse_case(self.grouper, false, row, &mut st.case, &mut st.warnings).and_then(|()| {
                 Ok((
                     total_cost(line, row.get(n))?,
                     year(line, row.get(n + 1), row.get(n + 2))?,
@@ -292,7 +298,11 @@ impl<'g, 's> Job for DrgHistoryJob<'g, 's> {
         let r = self.grouper.result(&o);
         st.part.push(DrgRecord {
             line,
-            result: self.result_ids.get(r.drg.as_str()).copied().unwrap_or(u32::MAX),
+            result: self
+                .result_ids
+                .get(r.drg.as_str())
+                .copied()
+                .unwrap_or(u32::MAX),
             grouped: o.status == Status::Grouped,
             year: y,
             cost,

@@ -392,7 +392,8 @@ impl<J: Job> BlockCtx<'_, J> {
                         start += 1;
                     }
                     if start > counted {
-                        line_at += memchr::memchr_iter(b'\n', &block.bytes[counted..start]).count() as u64;
+                        line_at +=
+                            memchr::memchr_iter(b'\n', &block.bytes[counted..start]).count() as u64;
                         counted = start;
                     }
                     let line = line_at;

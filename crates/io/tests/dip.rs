@@ -21,7 +21,10 @@ fn demo_catalog() -> Catalog {
 }
 
 fn run_job(c: &Catalog, input: &[u8], threads: usize, options: Options) -> (String, Vec<u64>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     let job = DipGroupJob::new(c);
     let mut out = Vec::new();
     let s = pool
@@ -42,7 +45,15 @@ fn records(csv_text: &str) -> Vec<Vec<String>> {
 fn generated(n: u64, seed: u64, year: i32) -> Vec<u8> {
     let scheme = Scheme::from_dir(root().join("data/demo-scheme")).unwrap();
     let g = Grouper::compile(&scheme).unwrap();
-    let generator = Generator::new(&scheme, &g, GenConfig { seed, year, ..GenConfig::default() });
+    let generator = Generator::new(
+        &scheme,
+        &g,
+        GenConfig {
+            seed,
+            year,
+            ..GenConfig::default()
+        },
+    );
     let mut out = GEN_HEADER.as_bytes().to_vec();
     out.push(b'\n');
     generator
@@ -80,17 +91,41 @@ fn rows_good_and_bad() {
     );
     let head = |r: &Vec<String>| r[..9].join(",");
     assert_eq!(head(&rows[2]), "a2,invalid,,,,,,,0");
-    assert_eq!(rows[2][11], "line 3, field `age`: `abc` is not a whole number >= 0");
+    assert_eq!(
+        rows[2][11],
+        "line 3, field `age`: `abc` is not a whole number >= 0"
+    );
     assert_eq!(head(&rows[3]), "a3,invalid,,,,,,,0");
-    assert_eq!(rows[3][11], "line 4, field `diagnoses`: empty (the principal diagnosis is required)");
-    assert_eq!(rows[4][11], "line 5, field `discharge_way`: `7x` is not a discharge way 1-9");
+    assert_eq!(
+        rows[3][11],
+        "line 4, field `diagnoses`: empty (the principal diagnosis is required)"
+    );
+    assert_eq!(
+        rows[4][11],
+        "line 5, field `discharge_way`: `7x` is not a discharge way 1-9"
+    );
     assert_eq!(head(&rows[5]), "a5,ungrouped,,,,,,,0");
-    assert_eq!(rows[5][11], "line 6: the principal diagnosis is excluded from DIP grouping (exclusions.csv)");
+    assert_eq!(
+        rows[5][11],
+        "line 6: the principal diagnosis is excluded from DIP grouping (exclusions.csv)"
+    );
     assert_eq!(head(&rows[6]), "a6,ungrouped,,,,,,,0");
-    assert_eq!(rows[6][10], "procedure `12.3456` has no attribute in the catalogue (taken as diagnostic)");
-    assert_eq!(rows[6][11], "line 7: no disease type of the catalogue matches the case");
-    assert_eq!(rows[7][11], "line 8, field `total_cost`: `12.345` is not an amount in yuan with at most 2 decimals");
-    assert_eq!(head(&rows[8]), "a8,grouped,K35.3:-,core,1000,急性阑尾炎伴局限性腹膜炎 保守治疗,AGE-0-5,1.2,0");
+    assert_eq!(
+        rows[6][10],
+        "procedure `12.3456` has no attribute in the catalogue (taken as diagnostic)"
+    );
+    assert_eq!(
+        rows[6][11],
+        "line 7: no disease type of the catalogue matches the case"
+    );
+    assert_eq!(
+        rows[7][11],
+        "line 8, field `total_cost`: `12.345` is not an amount in yuan with at most 2 decimals"
+    );
+    assert_eq!(
+        head(&rows[8]),
+        "a8,grouped,K35.3:-,core,1000,急性阑尾炎伴局限性腹膜炎 保守治疗,AGE-0-5,1.2,0"
+    );
     // grouped, composite, ungrouped, invalid
     assert_eq!(counts, vec![2, 0, 2, 4]);
 
@@ -101,7 +136,9 @@ fn rows_good_and_bad() {
     };
     let (out, _) = run_job(&c, input.as_bytes(), 1, options);
     let first: Vec<&str> = out.lines().take(2).collect();
-    assert!(first[0].ends_with(",message,age,los,discharge_way,diagnoses,procedures,icu_days,total_cost,extra"));
+    assert!(first[0].ends_with(
+        ",message,age,los,discharge_way,diagnoses,procedures,icu_days,total_cost,extra"
+    ));
     assert!(first[1].ends_with(",70,6,5,I63.900|J96.000,88.4101,,1200.50,x"));
 }
 
@@ -119,8 +156,14 @@ fn json_lines_and_missing_columns() {
     assert!(lines[2].contains("line 2: not a JSON object"));
     assert_eq!(counts, vec![1, 0, 0, 1]);
     let job = DipGroupJob::new(&c);
-    let e = drgdip_io::run(&job, &b"case_id,age\n1,2\n"[..], Vec::new(), &Options::default(), &|_, _| {})
-        .unwrap_err();
+    let e = drgdip_io::run(
+        &job,
+        &b"case_id,age\n1,2\n"[..],
+        Vec::new(),
+        &Options::default(),
+        &|_, _| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("no `diagnoses` column"));
 }
 
@@ -139,7 +182,10 @@ fn same_output_for_any_thread_count() {
     assert_eq!(one, four);
     assert_eq!(counts.iter().sum::<u64>(), 30_000);
     assert_eq!(counts[3], 0, "generated cases are valid");
-    assert_eq!(counts[2], 0, "every generated case has a type in the demo catalogue");
+    assert_eq!(
+        counts[2], 0,
+        "every generated case has a type in the demo catalogue"
+    );
     assert!(counts[0] > 15_000, "{counts:?}");
 }
 
@@ -153,12 +199,16 @@ fn history_build_and_group_round_trip() {
         text.extend_from_slice(body);
     }
     let read = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let options = Options {
             block_size: 256 << 10,
             ..Options::default()
         };
-        pool.install(|| read_dip_history(&text[..], std::io::sink(), &options)).unwrap()
+        pool.install(|| read_dip_history(&text[..], std::io::sink(), &options))
+            .unwrap()
     };
     let (h1, s1) = read(1);
     let (h2, _) = read(2);
@@ -202,7 +252,8 @@ fn history_build_and_group_round_trip() {
 fn drg_weights_from_history() {
     let scheme = Scheme::from_dir(root().join("data/demo-scheme")).unwrap();
     let g = Grouper::compile(&scheme).unwrap();
-    let header = "case_id,sex,age,los,diagnoses,procedures,total_cost,discharge_date,hospital_level\n";
+    let header =
+        "case_id,sex,age,los,diagnoses,procedures,total_cost,discharge_date,hospital_level\n";
     // FR3 (I20.000): 100, 300 (2024, w7) and 200 (2023, w2); GW1 (K29.700): 50 ×2.
     let rows = "1,1,60,5,I20.000,,100.00,2024-03-01,3\n\
                 2,1,60,7,I20.000,,300.00,2024-04-01,0\n\
@@ -212,10 +263,21 @@ fn drg_weights_from_history() {
                 6,2,40,4,K29.700,,abc,2024-01-02,0\n";
     let text = format!("{header}{rows}");
     let mut rejects = Vec::new();
-    let (w, s) = drg_weights(&g, text.as_bytes(), &mut rejects, &Options::default(), &[2, 7], Trim::default())
-        .unwrap();
+    let (w, s) = drg_weights(
+        &g,
+        text.as_bytes(),
+        &mut rejects,
+        &Options::default(),
+        &[2, 7],
+        Trim::default(),
+    )
+    .unwrap();
     assert_eq!((s.read.rows, s.read.counts[1], s.grouped), (6, 1, 5));
-    assert!(String::from_utf8(rejects).unwrap().contains("6,rejected,\"line 7, field `total_cost`"));
+    assert!(
+        String::from_utf8(rejects)
+            .unwrap()
+            .contains("6,rejected,\"line 7, field `total_cost`")
+    );
     // FR3: (700 + 2100 + 400) / 16 = 200.00; GW1: 50.00; overall (3200 + 700) / 30 = 130.
     let fr3 = w.iter().find(|r| r.group.starts_with("FR3")).unwrap();
     let gw1 = w.iter().find(|r| r.group.starts_with("GW1")).unwrap();

@@ -7,9 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, Threshold};
 use drgdip_grouper::dip::stats::Trim;
-use drgdip_grouper::dip::{
-    Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer,
-};
+use drgdip_grouper::dip::{Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer};
 use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::history::read_dip_history;
@@ -306,7 +304,9 @@ fn build_cmd(a: BuildArgs) -> Result<Outcome> {
         let ignored = t
             .types
             .iter()
-            .filter(|r| Layer::parse(&r.layer).is_ok_and(|l| l != Layer::Core && l != Layer::Composite))
+            .filter(|r| {
+                Layer::parse(&r.layer).is_ok_and(|l| l != Layer::Core && l != Layer::Composite)
+            })
             .count();
         if ignored > 0 {
             eprintln!(
@@ -403,7 +403,11 @@ pub fn report_text(r: &BuildReport) -> String {
         r.coverage * 100.0,
         r.core_cases
     );
-    let _ = writeln!(s, "mean cost  {} yuan (trimmed, year-weighted)", r.overall_mean_cost);
+    let _ = writeln!(
+        s,
+        "mean cost  {} yuan (trimmed, year-weighted)",
+        r.overall_mean_cost
+    );
     let bands: Vec<String> = r
         .cv_bands
         .iter()
@@ -427,7 +431,11 @@ pub fn report_text(r: &BuildReport) -> String {
 }
 
 /// Explains the DIP grouping of one case given as the values of [`DIP_COLUMNS`].
-pub fn explain(catalog: &Catalog, line: u64, values: &[Vec<u8>]) -> Result<(DipExplanation, String)> {
+pub fn explain(
+    catalog: &Catalog,
+    line: u64,
+    values: &[Vec<u8>],
+) -> Result<(DipExplanation, String)> {
     let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
     for (f, v) in fields.iter_mut().zip(values) {
         *f = Some(v.as_slice());
@@ -453,12 +461,24 @@ pub fn render(e: &DipExplanation, warnings: &str) -> String {
         s,
         "result   {} {} {} score {} aux {} ×{}{}",
         e.status.as_str(),
-        if e.dip_code.is_empty() { "-" } else { &e.dip_code },
+        if e.dip_code.is_empty() {
+            "-"
+        } else {
+            &e.dip_code
+        },
         e.layer,
         if e.score.is_empty() { "-" } else { &e.score },
-        if e.aux_type.is_empty() { "-" } else { &e.aux_type },
+        if e.aux_type.is_empty() {
+            "-"
+        } else {
+            &e.aux_type
+        },
         e.aux_coef,
-        if e.primary_care { " (primary care)" } else { "" }
+        if e.primary_care {
+            " (primary care)"
+        } else {
+            ""
+        }
     );
     if !e.name.is_empty() {
         let _ = writeln!(s, "name     {}", e.name);
@@ -528,7 +548,11 @@ pub fn render(e: &DipExplanation, warnings: &str) -> String {
             } => writeln!(
                 s,
                 "  aux {code} ×{coefficient}: {}\n      {detail}",
-                if *matched { "applies (highest matching)" } else { "no" }
+                if *matched {
+                    "applies (highest matching)"
+                } else {
+                    "no"
+                }
             ),
         };
     }

@@ -131,11 +131,21 @@ impl HistoryBuilder {
 impl History {
     /// Joins collected parts: codes sorted, cases ordered by their `order`.
     pub fn merge(parts: Vec<HistoryBuilder>) -> History {
-        let dx_all: BTreeSet<&str> = parts.iter().flat_map(|p| p.dx.keys().map(|k| &**k)).collect();
-        let px_all: BTreeSet<&str> = parts.iter().flat_map(|p| p.px.keys().map(|k| &**k)).collect();
+        let dx_all: BTreeSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.dx.keys().map(|k| &**k))
+            .collect();
+        let px_all: BTreeSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.px.keys().map(|k| &**k))
+            .collect();
         let dx_codes: Vec<String> = dx_all.into_iter().map(String::from).collect();
         let px_codes: Vec<String> = px_all.into_iter().map(String::from).collect();
-        let pos = |codes: &[String], k: &str| codes.binary_search_by(|c| c.as_str().cmp(k)).expect("present") as u32;
+        let pos = |codes: &[String], k: &str| {
+            codes
+                .binary_search_by(|c| c.as_str().cmp(k))
+                .expect("present") as u32
+        };
         // (order, part, case with global diagnosis id, procedures still part-local).
         let mut all: Vec<(u64, usize, HistoryCase)> =
             Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
@@ -348,7 +358,12 @@ pub fn build(
     if let Some(t) = tables {
         base.attributes = t.attributes.clone();
         base.exclusions = t.exclusions.clone();
-        base.aux = t.aux.iter().filter(|a| a.types.is_empty()).cloned().collect();
+        base.aux = t
+            .aux
+            .iter()
+            .filter(|a| a.types.is_empty())
+            .cloned()
+            .collect();
         base.cci = t.cci.clone();
         base.dx_lists = t.dx_lists.clone();
     }
@@ -399,7 +414,8 @@ pub fn build(
         .iter()
         .zip(&keys)
         .map(|(code, key)| {
-            let ok = key.len() >= 3 && key.is_ascii() && key.bytes().all(|b| b.is_ascii_alphanumeric());
+            let ok =
+                key.len() >= 3 && key.is_ascii() && key.bytes().all(|b| b.is_ascii_alphanumeric());
             if !ok {
                 return DxInfo {
                     sub: NONE,
@@ -409,8 +425,12 @@ pub fn build(
             }
             let sub = &key[..key.len().min(4)];
             DxInfo {
-                sub: sub_keys.binary_search_by(|k| k.as_str().cmp(sub)).expect("listed") as u32,
-                cat: cat_keys.binary_search_by(|k| k.as_str().cmp(&key[..3])).expect("listed") as u32,
+                sub: sub_keys
+                    .binary_search_by(|k| k.as_str().cmp(sub))
+                    .expect("listed") as u32,
+                cat: cat_keys
+                    .binary_search_by(|k| k.as_str().cmp(&key[..3]))
+                    .expect("listed") as u32,
                 excluded: skeleton.class_excluded[skeleton.dx(code).id as usize],
             }
         })
@@ -472,7 +492,9 @@ pub fn build(
         });
     }
     let rel = |c: &Combo| &related[c.rel_start as usize..c.rel_start as usize + c.rel_len as usize];
-    let usable: Vec<u32> = (0..combos.len() as u32).filter(|&i| combos[i as usize].usable).collect();
+    let usable: Vec<u32> = (0..combos.len() as u32)
+        .filter(|&i| combos[i as usize].usable)
+        .collect();
     if usable.is_empty() {
         return Err(BuildError::Empty);
     }
@@ -482,7 +504,9 @@ pub fn build(
         (c.sub, c.principal)
     };
     order.par_sort_unstable_by_key(|&i| (base_key(i), i));
-    let runs: Vec<&[u32]> = order.chunk_by(|&a, &b| base_key(a) == base_key(b)).collect();
+    let runs: Vec<&[u32]> = order
+        .chunk_by(|&a, &b| base_key(a) == base_key(b))
+        .collect();
     let threshold = match config.threshold {
         Threshold::Cases(t) => t.max(1),
         Threshold::Coverage(share) => {
@@ -518,10 +542,18 @@ pub fn build(
         }
         let dx_spec = &subs[sub_keys[first.sub as usize].as_str()];
         let (code, name, procs) = if first.principal == NONE {
-            (format!("{dx_spec}:-"), format!("{dx_spec} 保守治疗"), String::new())
+            (
+                format!("{dx_spec}:-"),
+                format!("{dx_spec} 保守治疗"),
+                String::new(),
+            )
         } else {
             let p = px_code(first.principal);
-            (format!("{dx_spec}:{p}"), format!("{dx_spec} + {p}"), p.to_string())
+            (
+                format!("{dx_spec}:{p}"),
+                format!("{dx_spec} + {p}"),
+                p.to_string(),
+            )
         };
         rows.push(type_row(code, name, "core", dx_spec, procs.clone()));
         // Related-procedure sets.
@@ -529,7 +561,11 @@ pub fn build(
             continue;
         }
         let mut by_rel: Vec<u32> = run.to_vec();
-        by_rel.sort_by(|&a, &b| rel(&combos[a as usize]).cmp(rel(&combos[b as usize])).then(a.cmp(&b)));
+        by_rel.sort_by(|&a, &b| {
+            rel(&combos[a as usize])
+                .cmp(rel(&combos[b as usize]))
+                .then(a.cmp(&b))
+        });
         let groups: Vec<&[u32]> = by_rel
             .chunk_by(|&a, &b| rel(&combos[a as usize]) == rel(&combos[b as usize]))
             .collect();
@@ -566,7 +602,9 @@ pub fn build(
         for (k, g) in candidates.iter().enumerate() {
             let (s, p) = (&st[k + 1], &st[0]);
             // mean_s ≥ (1 + gain) × mean_p  ⇔  100·S_s·W_p ≥ (100 + gain)·S_p·W_s
-            if 100 * s.cost * p.weight >= (100 + config.related_gain_percent as i128) * p.cost * s.weight {
+            if 100 * s.cost * p.weight
+                >= (100 + config.related_gain_percent as i128) * p.cost * s.weight
+            {
                 let ids: Vec<u32> = std::iter::once(first.principal)
                     .chain(rel(&combos[g[0] as usize]).iter().copied())
                     .collect();
@@ -616,7 +654,11 @@ pub fn build(
 
     // Stage 2: group the history with the catalogue.
     let dx_class: Vec<u32> = history.dx_codes.iter().map(|c| catalog.dx(c).id).collect();
-    let px_id: Vec<u32> = history.px_codes.iter().map(|c| catalog.px(&px_key(c)).id).collect();
+    let px_id: Vec<u32> = history
+        .px_codes
+        .iter()
+        .map(|c| catalog.px(&px_key(c)).id)
+        .collect();
     let assigned: Vec<u32> = history
         .cases
         .par_chunks(4096)
@@ -628,7 +670,8 @@ pub fn build(
                     .map(|h| {
                         case.clear();
                         case.dx.push(dx_class[h.dx as usize]);
-                        case.px.extend(history.procedures(h).iter().map(|&p| px_id[p as usize]));
+                        case.px
+                            .extend(history.procedures(h).iter().map(|&p| px_id[p as usize]));
                         let o = catalog.group(case, scratch);
                         match o.status {
                             DipStatus::Grouped | DipStatus::Composite => o.type_id.unwrap_or(NONE),
@@ -680,7 +723,9 @@ pub fn build(
             continue;
         }
         let cv = s.cv();
-        row.score = s.relative(&overall, scale, config.score_decimals).to_string();
+        row.score = s
+            .relative(&overall, scale, config.score_decimals)
+            .to_string();
         row.mean_cost = s.mean_cost_yuan().to_string();
         row.cases = s.cases.to_string();
         row.cv = format!("{cv:.4}");

@@ -16,9 +16,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{CatalogError, Problem};
-use super::source::{
-    self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow,
-};
+use super::source::{self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow};
 use super::spec::{Attribute, DxSpec, ProcSpec, Range, px_key};
 
 /// The layer of a disease type, in matching order.
@@ -534,7 +532,12 @@ impl Compiler<'_> {
         let mut lists: BTreeMap<String, Vec<DxSpec>> = BTreeMap::new();
         for r in &src.dx_lists {
             if r.list.is_empty() || r.list.contains(['|', '@']) {
-                self.problem(source::DX_LISTS, r.line, "list", "a list name may not be empty or contain `|` or `@`");
+                self.problem(
+                    source::DX_LISTS,
+                    r.line,
+                    "list",
+                    "a list name may not be empty or contain `|` or `@`",
+                );
                 continue;
             }
             match DxSpec::parse(&r.code) {
@@ -555,7 +558,12 @@ impl Compiler<'_> {
             if r.code.is_empty() {
                 self.problem(source::TYPES, r.line, "code", "empty type code");
             } else if r.code.contains(',') {
-                self.problem(source::TYPES, r.line, "code", "a type code may not contain a comma");
+                self.problem(
+                    source::TYPES,
+                    r.line,
+                    "code",
+                    "a type code may not contain a comma",
+                );
             } else if let Some(first) = codes.insert(&r.code, r.line) {
                 self.problem(
                     source::TYPES,
@@ -596,7 +604,12 @@ impl Compiler<'_> {
                 }
             };
             if !r.cases.is_empty() && r.cases.parse::<u64>().is_err() {
-                self.problem(f, r.line, "cases", format!("`{}` is not a whole number", r.cases));
+                self.problem(
+                    f,
+                    r.line,
+                    "cases",
+                    format!("`{}` is not a whole number", r.cases),
+                );
             }
             if !r.cv.is_empty()
                 && let Err(msg) = decimal(&r.cv)
@@ -633,7 +646,12 @@ impl Compiler<'_> {
             };
             let (layer, attribute, cond, pdx_text) = match p {
                 Some(p) => (p.layer, p.attribute, p.cond.clone(), r.principal_dx.clone()),
-                None => (Layer::Core, None, Conditions::default(), r.principal_dx.clone()),
+                None => (
+                    Layer::Core,
+                    None,
+                    Conditions::default(),
+                    r.principal_dx.clone(),
+                ),
             };
             types.push(DipType {
                 code: r.code.clone(),
@@ -653,7 +671,10 @@ impl Compiler<'_> {
                 has_cond: false,
                 mean_cost_fen: mean_cost.and_then(|m| {
                     (m * Decimal::ONE_HUNDRED)
-                        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                        .round_dp_with_strategy(
+                            0,
+                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                        )
                         .mantissa()
                         .try_into()
                         .ok()
@@ -736,7 +757,12 @@ impl Compiler<'_> {
             };
             if let Some(&(prev, line)) = map.get(&key) {
                 if prev != excl {
-                    self.problem(f, r.line, "kind", format!("`{key}` is already listed with another kind on line {line}"));
+                    self.problem(
+                        f,
+                        r.line,
+                        "kind",
+                        format!("`{key}` is already listed with another kind on line {line}"),
+                    );
                 }
                 continue;
             }
@@ -840,13 +866,26 @@ impl Compiler<'_> {
             if r.code.is_empty() {
                 self.problem(f, r.line, "code", "empty sub-type code");
             } else if let Some(first) = aux_codes.insert(&r.code, r.line) {
-                self.problem(f, r.line, "code", format!("sub-type `{}` is already defined on line {first}", r.code));
+                self.problem(
+                    f,
+                    r.line,
+                    "code",
+                    format!("sub-type `{}` is already defined on line {first}", r.code),
+                );
             }
             if !matches!(
                 r.kind.as_str(),
                 "severity" | "tumour" | "age" | "icu" | "cci" | "other"
             ) {
-                self.problem(f, r.line, "kind", format!("`{}` is not a sub-type kind (severity, tumour, age, icu, cci, other)", r.kind));
+                self.problem(
+                    f,
+                    r.line,
+                    "kind",
+                    format!(
+                        "`{}` is not a sub-type kind (severity, tumour, age, icu, cci, other)",
+                        r.kind
+                    ),
+                );
             }
             let coefficient = match decimal(&r.coefficient) {
                 Ok(c) if c > Decimal::ZERO => c,
@@ -866,7 +905,9 @@ impl Compiler<'_> {
                 for code in r.types.split('|').map(str::trim) {
                     match type_ids.get(code) {
                         Some(&i) => ids.push(i),
-                        None => self.problem(f, r.line, "types", format!("unknown type code `{code}`")),
+                        None => {
+                            self.problem(f, r.line, "types", format!("unknown type code `{code}`"))
+                        }
                     }
                 }
                 ids.sort_unstable();
@@ -886,7 +927,12 @@ impl Compiler<'_> {
                 for w in r.discharge_way.split('|').map(str::trim) {
                     match w.parse::<u8>() {
                         Ok(d @ 1..=9) => discharge_ways |= 1 << d,
-                        _ => self.problem(f, r.line, "discharge_way", format!("`{w}` is not a discharge way 1-9")),
+                        _ => self.problem(
+                            f,
+                            r.line,
+                            "discharge_way",
+                            format!("`{w}` is not a discharge way 1-9"),
+                        ),
                     }
                 }
             }
@@ -894,11 +940,9 @@ impl Compiler<'_> {
                 None
             } else {
                 match decimal(&r.cost_ratio) {
-                    Ok(v) if v > Decimal::ZERO => (v * Decimal::from(1000))
-                        .round()
-                        .mantissa()
-                        .try_into()
-                        .ok(),
+                    Ok(v) if v > Decimal::ZERO => {
+                        (v * Decimal::from(1000)).round().mantissa().try_into().ok()
+                    }
                     Ok(_) => {
                         self.problem(f, r.line, "cost_ratio", "must be above 0");
                         None
@@ -942,14 +986,27 @@ impl Compiler<'_> {
             let weight = match r.weight.trim().parse::<u32>() {
                 Ok(w) => w,
                 Err(_) => {
-                    self.problem(f, r.line, "weight", format!("`{}` is not a whole number", r.weight));
+                    self.problem(
+                        f,
+                        r.line,
+                        "weight",
+                        format!("`{}` is not a whole number", r.weight),
+                    );
                     continue;
                 }
             };
             let idx = match cci_names.iter().position(|n| *n == r.category) {
                 Some(i) => {
                     if cci_weights[i] != weight {
-                        self.problem(f, r.line, "weight", format!("category `{}` already has weight {}", r.category, cci_weights[i]));
+                        self.problem(
+                            f,
+                            r.line,
+                            "weight",
+                            format!(
+                                "category `{}` already has weight {}",
+                                r.category, cci_weights[i]
+                            ),
+                        );
                     }
                     i
                 }
@@ -1090,7 +1147,9 @@ impl Compiler<'_> {
                     .iter()
                     .enumerate()
                     .filter(|(i, t)| {
-                        a.types.as_ref().is_none_or(|ts| ts.binary_search(&(*i as u32)).is_ok())
+                        a.types
+                            .as_ref()
+                            .is_none_or(|ts| ts.binary_search(&(*i as u32)).is_ok())
                             && t.mean_cost_fen.is_none()
                     })
                     .count();
@@ -1175,7 +1234,12 @@ impl Compiler<'_> {
         }
         let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
         for ((_, rest), mut specs) in groups {
-            specs.sort_by(|a, b| a.0.level().cmp(&b.0.level()).then(a.0.cmp(b.0)).then(a.1.cmp(&b.1)));
+            specs.sort_by(|a, b| {
+                a.0.level()
+                    .cmp(&b.0.level())
+                    .then(a.0.cmp(b.0))
+                    .then(a.1.cmp(&b.1))
+            });
             for (x, &(sa, ra)) in specs.iter().enumerate() {
                 for &(sb, rb) in &specs[x + 1..] {
                     if sb.level() != sa.level() {
@@ -1221,8 +1285,13 @@ fn proc_pattern(text: &str) -> Result<(bool, String), String> {
     if k.is_empty() {
         return Err("empty procedure code".into());
     }
-    if let Some(bad) = k.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '.')) {
-        return Err(format!("`{t}`: character `{bad}` is not allowed in a procedure code (a prefix ends with `*`)"));
+    if let Some(bad) = k
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.'))
+    {
+        return Err(format!(
+            "`{t}`: character `{bad}` is not allowed in a procedure code (a prefix ends with `*`)"
+        ));
     }
     Ok((prefix, k))
 }

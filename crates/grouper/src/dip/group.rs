@@ -360,9 +360,10 @@ impl Catalog {
             .find(|(p, _)| upper.starts_with(&**p))
             .map_or(Excl::None, |x| x.1);
         CodeLookup {
-            id: self
-                .px
-                .special(attr.unwrap_or(self.options.unknown_procedure_attribute), excl),
+            id: self.px.special(
+                attr.unwrap_or(self.options.unknown_procedure_attribute),
+                excl,
+            ),
             known: attr.is_some() || excl != Excl::None,
         }
     }
@@ -503,15 +504,16 @@ impl Catalog {
             }
         }
         out.attribute = match self.options.attribute_source {
-            AttributeSource::Principal => s.px.first().map_or(Attribute::Conservative, |&p| {
-                self.px.attr[p as usize]
-            }),
-            AttributeSource::Highest => s
-                .px
-                .iter()
-                .map(|&p| self.px.attr[p as usize])
-                .max()
-                .unwrap_or(Attribute::Conservative),
+            AttributeSource::Principal => {
+                s.px.first()
+                    .map_or(Attribute::Conservative, |&p| self.px.attr[p as usize])
+            }
+            AttributeSource::Highest => {
+                s.px.iter()
+                    .map(|&p| self.px.attr[p as usize])
+                    .max()
+                    .unwrap_or(Attribute::Conservative)
+            }
         };
         if T::ON {
             t.step(DipStep::Attribute {
@@ -554,7 +556,11 @@ impl Catalog {
             }
         }
         // 5. Core types, most specific principal-diagnosis level first.
-        if T::ON && cands.get(i).is_none_or(|c| self.types[c.row as usize].layer != Layer::Core) {
+        if T::ON
+            && cands
+                .get(i)
+                .is_none_or(|c| self.types[c.row as usize].layer != Layer::Core)
+        {
             t.step(DipStep::LayerEmpty { layer: Layer::Core });
         }
         while i < cands.len() && self.types[cands[i].row as usize].layer == Layer::Core {
@@ -645,8 +651,7 @@ impl Catalog {
         };
         out.type_id = Some(row);
         for (k, a) in self.aux.iter().enumerate() {
-            if a
-                .types
+            if a.types
                 .as_ref()
                 .is_some_and(|ts| ts.binary_search(&row).is_err())
             {
@@ -699,12 +704,11 @@ impl Catalog {
             && a.age_days.is_none_or(|r| r.holds(case.age_days))
             && a.icu_days.is_none_or(|r| r.holds(case.icu_days))
             && a.cci.is_none_or(|r| r.holds(Some(self.cci_score(s))))
-            && a.cost_ratio_permille.is_none_or(|ratio| {
-                match (case.total_cost, ty.mean_cost_fen) {
+            && a.cost_ratio_permille
+                .is_none_or(|ratio| match (case.total_cost, ty.mean_cost_fen) {
                     (Some(c), Some(m)) => c as i128 * 1000 >= ratio as i128 * m as i128,
                     _ => false,
-                }
-            })
+                })
     }
 
     fn conditions(&self, ty: &DipType, case: &DipCase, s: &DipScratch) -> bool {
@@ -768,10 +772,16 @@ impl Catalog {
             let (sw, sl) = (&self.types[w as usize], &self.types[l as usize]);
             match self.options.tie_rule {
                 TieRule::HighestScore if sw.score != sl.score => {
-                    format!("tie rule highest_score ({} > {})", sw.score_text, sl.score_text)
+                    format!(
+                        "tie rule highest_score ({} > {})",
+                        sw.score_text, sl.score_text
+                    )
                 }
                 TieRule::LowestScore if sw.score != sl.score => {
-                    format!("tie rule lowest_score ({} < {})", sw.score_text, sl.score_text)
+                    format!(
+                        "tie rule lowest_score ({} < {})",
+                        sw.score_text, sl.score_text
+                    )
                 }
                 _ => format!("tie rule {}: listed first", self.options.tie_rule.as_str()),
             }
@@ -812,8 +822,7 @@ impl Catalog {
             let yes = Self::bit(&s.bits[..w], k) || Self::bit(&s.bits[w..], k);
             parts.push(format!(
                 "some diagnosis in {}: {}",
-                self.slots[k as usize],
-                yes
+                self.slots[k as usize], yes
             ));
         }
         for (name, r, v) in [
@@ -841,7 +850,10 @@ impl Catalog {
             (None, Procs::Conservative) => parts.push(if s.px.is_empty() {
                 "no grouping procedure: conservative".into()
             } else {
-                format!("the case has {} grouping procedure(s), not conservative", s.px.len())
+                format!(
+                    "the case has {} grouping procedure(s), not conservative",
+                    s.px.len()
+                )
             }),
             (None, Procs::Alts(start, len)) => {
                 for &(cs, cl) in &self.alts[start as usize..(start + len) as usize] {
@@ -870,16 +882,16 @@ impl Catalog {
 
     fn attribute_of(&self, s: &DipScratch) -> Attribute {
         match self.options.attribute_source {
-            AttributeSource::Principal => s
-                .px
-                .first()
-                .map_or(Attribute::Conservative, |&p| self.px.attr[p as usize]),
-            AttributeSource::Highest => s
-                .px
-                .iter()
-                .map(|&p| self.px.attr[p as usize])
-                .max()
-                .unwrap_or(Attribute::Conservative),
+            AttributeSource::Principal => {
+                s.px.first()
+                    .map_or(Attribute::Conservative, |&p| self.px.attr[p as usize])
+            }
+            AttributeSource::Highest => {
+                s.px.iter()
+                    .map(|&p| self.px.attr[p as usize])
+                    .max()
+                    .unwrap_or(Attribute::Conservative)
+            }
         }
     }
 

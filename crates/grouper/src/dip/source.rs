@@ -526,7 +526,7 @@ impl CatalogSource {
         let json = serde_json::to_string_pretty(&self.manifest).expect("a manifest serialises");
         let path = dir.join(MANIFEST);
         std::fs::write(&path, json + "\n").map_err(|e| io(&path, e))?;
-        let mut tables: Vec<(&str, &[(&str, bool)], Vec<Vec<&str>>)> = vec![(
+        let mut tables: Vec<Table<'_>> = vec![(
             TYPES,
             TYPE_COLS,
             self.types
@@ -636,6 +636,9 @@ impl CatalogSource {
         Ok(())
     }
 }
+
+/// A table to write: file name, columns, rows.
+type Table<'a> = (&'a str, &'a [(&'a str, bool)], Vec<Vec<&'a str>>);
 
 /// Reads the named columns of a CSV table; returns (line, values) per data row.
 fn read_csv(

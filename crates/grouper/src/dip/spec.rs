@@ -289,8 +289,9 @@ impl Range {
             if s.is_empty() {
                 return Ok(dflt);
             }
-            s.parse::<i64>()
-                .map_err(|_| format!("`{t}`: `{s}` is not a whole number (write `a-b`, `a-`, `-b` or `a`)"))
+            s.parse::<i64>().map_err(|_| {
+                format!("`{t}`: `{s}` is not a whole number (write `a-b`, `a-`, `-b` or `a`)")
+            })
         };
         let r = match t.split_once('-') {
             Some((a, b)) => Range {
@@ -372,8 +373,20 @@ mod tests {
     #[test]
     fn ranges_and_attributes() {
         assert_eq!(Range::parse(""), Ok(None));
-        assert_eq!(Range::parse("96-"), Ok(Some(Range { min: 96, max: i64::MAX })));
-        assert_eq!(Range::parse("-28"), Ok(Some(Range { min: i64::MIN, max: 28 })));
+        assert_eq!(
+            Range::parse("96-"),
+            Ok(Some(Range {
+                min: 96,
+                max: i64::MAX
+            }))
+        );
+        assert_eq!(
+            Range::parse("-28"),
+            Ok(Some(Range {
+                min: i64::MIN,
+                max: 28
+            }))
+        );
         assert_eq!(Range::parse("5"), Ok(Some(Range { min: 5, max: 5 })));
         assert!(Range::parse("9-1").is_err());
         assert!(Range::parse("x-1").is_err());

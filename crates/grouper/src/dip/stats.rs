@@ -263,7 +263,10 @@ mod tests {
     #[test]
     fn weights_align_to_newest_year() {
         assert_eq!(year_weights(&[2023, 2024], &[1, 2, 7]), Some(vec![2, 7]));
-        assert_eq!(year_weights(&[2022, 2023, 2024], &[1, 2, 7]), Some(vec![1, 2, 7]));
+        assert_eq!(
+            year_weights(&[2022, 2023, 2024], &[1, 2, 7]),
+            Some(vec![1, 2, 7])
+        );
         assert_eq!(year_weights(&[2021, 2022, 2023, 2024], &[1, 2, 7]), None);
     }
 }
