@@ -44,6 +44,17 @@ pub(crate) enum Node {
     HasCc,
 }
 
+/// A necessary condition of a rule, checked before evaluating it: the principal
+/// diagnosis (resp. procedure) must be in slot `pdx` (resp. `ppx`); `NO_SLOT` = no
+/// condition. A rule whose filter fails is false, so skipping it changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Filter {
+    pub pdx: u32,
+    pub ppx: u32,
+}
+
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 /// What a list slot stands for (for explanations).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Slot {
@@ -65,6 +76,7 @@ pub(crate) struct TraumaTable {
 pub(crate) struct CMdc {
     pub code: String,
     pub entry: NodeId,
+    pub filter: Filter,
     pub entry_rule: String,
     pub qy: Option<CQy>,
     pub entries: Vec<u32>,
@@ -235,7 +247,14 @@ pub struct Grouper {
     pub(crate) depts: Vec<String>,
     pub(crate) discharge_ways: Vec<String>,
     pub(crate) mdcs: Vec<CMdc>,
+    /// Per code id (+1): the MDCs (bit i = `mdcs[i]`, at most 64) whose filter the code
+    /// passes as principal diagnosis / as principal procedure. Empty when > 64 MDCs.
+    pub(crate) mdc_by_pdx: Vec<u64>,
+    pub(crate) mdc_by_ppx: Vec<u64>,
     pub(crate) entries: Vec<CEntry>,
+    /// What grouping reads of each entry, packed apart from the explanation texts:
+    /// its filter and its rule.
+    pub(crate) entry_hot: Vec<(Filter, NodeId)>,
     pub(crate) results: Vec<ResultInfo>,
     pub(crate) no_match: ResultId,
     pub(crate) invalid: ResultId,
@@ -542,6 +561,7 @@ impl<'s> Builder<'s> {
             mdcs.push(CMdc {
                 code: m.mdc.clone(),
                 entry,
+                filter: self.filter(entry),
                 entry_rule: m.entry_rule.to_string(),
                 qy,
                 entries: list,
@@ -568,7 +588,15 @@ impl<'s> Builder<'s> {
         }
 
         let (words, membership, trauma) = self.membership(n);
+        let (mdc_by_pdx, mdc_by_ppx) = mdc_masks(&mdcs, &membership, words, n);
+        let entry_hot = entries
+            .iter()
+            .map(|e: &CEntry| (self.filter(e.rule), e.rule))
+            .collect();
         Grouper {
+            entry_hot,
+            mdc_by_pdx,
+            mdc_by_ppx,
             info: s.info.clone(),
             codes: self.codes(n),
             words,
@@ -741,6 +769,31 @@ impl<'s> Builder<'s> {
         self.results.push(ResultInfo::classify(code, name));
         self.result_ids.insert(code.to_string(), id);
         id
+    }
+
+    /// The necessary principal-code condition of a compiled rule (see [`Filter`]).
+    fn filter(&self, id: NodeId) -> Filter {
+        let mut f = Filter {
+            pdx: NO_SLOT,
+            ppx: NO_SLOT,
+        };
+        match self.nodes[id as usize] {
+            Node::InList(CodeSet::PrincipalDx, slot) => f.pdx = slot,
+            Node::InList(CodeSet::PrincipalProc, slot) => f.ppx = slot,
+            Node::And(start, len) => {
+                for &c in &self.children[start as usize..(start + len) as usize] {
+                    let g = self.filter(c);
+                    if f.pdx == NO_SLOT {
+                        f.pdx = g.pdx;
+                    }
+                    if f.ppx == NO_SLOT {
+                        f.ppx = g.ppx;
+                    }
+                }
+            }
+            _ => {}
+        }
+        f
     }
 
     fn push(&mut self, node: Node) -> NodeId {
@@ -986,4 +1039,28 @@ fn by_id<K>(map: &BTreeMap<K, u32>) -> Vec<&K> {
     let mut v: Vec<(&K, u32)> = map.iter().map(|(k, &id)| (k, id)).collect();
     v.sort_by_key(|&(_, id)| id);
     v.into_iter().map(|(k, _)| k).collect()
+}
+
+/// For every code (and the unknown code), the MDCs whose filter it passes as principal
+/// diagnosis and as principal procedure (see [`Grouper::mdc_by_pdx`]).
+fn mdc_masks(mdcs: &[CMdc], membership: &[u64], words: usize, n: usize) -> (Vec<u64>, Vec<u64>) {
+    if mdcs.len() > 64 {
+        return (Vec::new(), Vec::new());
+    }
+    let has = |code: usize, slot: u32| {
+        membership[code * words + slot as usize / 64] >> (slot % 64) & 1 != 0
+    };
+    let mask = |code: usize, pick: fn(&Filter) -> u32| {
+        mdcs.iter().enumerate().fold(0u64, |m, (i, mdc)| {
+            let slot = pick(&mdc.filter);
+            if slot == NO_SLOT || has(code, slot) {
+                m | 1 << i
+            } else {
+                m
+            }
+        })
+    };
+    let pdx = (0..=n).map(|c| mask(c, |f| f.pdx)).collect();
+    let ppx = (0..=n).map(|c| mask(c, |f| f.ppx)).collect();
+    (pdx, ppx)
 }

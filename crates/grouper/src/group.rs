@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{KNOWN_DX, KNOWN_PROC, Node, NodeId, ResultId, ResultInfo};
+use crate::compile::{Filter, KNOWN_DX, KNOWN_PROC, NO_SLOT, Node, NodeId, ResultId, ResultInfo};
 use crate::rule::{CodeSet, Field};
 use crate::{CodeId, Grouper};
 
@@ -152,8 +152,6 @@ pub struct Outcome {
 /// Per-thread working memory for [`Grouper::group`]; create it with [`Grouper::scratch`].
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
-    /// Slot bits of: principal dx, secondary dx, principal px, secondary px.
-    bits: Vec<u64>,
     has_mcc: bool,
     has_cc: bool,
     dept: Option<u16>,
@@ -335,10 +333,7 @@ pub struct Lookup {
 impl Grouper {
     /// Fresh working memory for [`Grouper::group`].
     pub fn scratch(&self) -> Scratch {
-        Scratch {
-            bits: vec![0; 4 * self.words],
-            ..Scratch::default()
-        }
+        Scratch::default()
     }
 
     /// The id given to codes the scheme does not know; it is in no list.
@@ -507,7 +502,6 @@ impl Grouper {
         {
             for i in 1..case.px.len() {
                 let px = std::slice::from_ref(&case.px[i]);
-                self.prepare_px(px, s);
                 if T::ON {
                     t.step(Step::Retry {
                         index: i as u32,
@@ -530,60 +524,47 @@ impl Grouper {
         }
     }
 
-    #[inline]
-    fn row(&self, code: CodeId) -> &[u64] {
-        let start = code as usize * self.words;
-        &self.membership[start..start + self.words]
-    }
-
-    /// Computes the per-case facts every rule reads: the union of the slot rows of each
-    /// code set, MCC/CC presence, department and discharge-way ids.
+    /// Computes the per-case facts several rules read: MCC/CC presence (after
+    /// exclusions), department and discharge-way ids. List tests read the code rows
+    /// directly, so nothing else is prepared.
     fn prepare(&self, case: &Case, s: &mut Scratch) {
-        let w = self.words;
-        s.bits.clear();
-        s.bits.resize(4 * w, 0);
-        let (pdx, rest) = s.bits.split_at_mut(w);
-        let sdx = &mut rest[..w];
+        s.has_mcc = false;
+        s.has_cc = false;
         if let Some((&p, secondary)) = case.dx.split_first() {
-            pdx.copy_from_slice(self.row(p));
-            for &x in secondary {
-                for (a, b) in sdx.iter_mut().zip(self.row(x)) {
-                    *a |= b;
-                }
-            }
             let ptable = self.pdx_table[p as usize];
-            s.has_mcc = secondary.iter().any(|&x| {
+            for &x in secondary {
                 let m = self.mcc[x as usize];
-                m != 0 && m != ptable
-            });
-            s.has_cc = secondary.iter().any(|&x| {
                 let c = self.cc[x as usize];
-                c != 0 && c != ptable
-            });
+                s.has_mcc |= m != 0 && m != ptable;
+                s.has_cc |= c != 0 && c != ptable;
+            }
         }
-        self.prepare_px(&case.px, s);
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
     }
 
-    fn prepare_px(&self, px: &[CodeId], s: &mut Scratch) {
-        let w = self.words;
-        let (ppx, spx) = s.bits[2 * w..].split_at_mut(w);
-        ppx.fill(0);
-        spx.fill(0);
-        if let Some((&p, secondary)) = px.split_first() {
-            ppx.copy_from_slice(self.row(p));
-            for &x in secondary {
-                for (a, b) in spx.iter_mut().zip(self.row(x)) {
-                    *a |= b;
-                }
-            }
+    /// Is `code` in list slot `slot`?
+    #[inline]
+    fn has(&self, code: CodeId, slot: u32) -> bool {
+        self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
+    }
+
+    /// The MDCs whose filter the case passes (all of them when there are more than 64).
+    fn mdc_candidates(&self, env: &Env<'_>) -> u64 {
+        if self.mdc_by_pdx.is_empty() {
+            return u64::MAX;
         }
+        let none = self.unknown_code() as usize;
+        let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
+        let ppx = env.px.first().map_or(none, |&c| c as usize);
+        self.mdc_by_pdx[pdx] & self.mdc_by_ppx[ppx]
     }
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
-        for m in &self.mdcs {
-            if !self.eval(m.entry, env) {
+        let candidates = self.mdc_candidates(env);
+        for (i, m) in self.mdcs.iter().enumerate() {
+            let candidate = i >= 64 || candidates >> i & 1 != 0;
+            if !(candidate && self.eval(m.entry, env)) {
                 if T::ON {
                     t.step(Step::MdcSkipped {
                         mdc: m.code.clone(),
@@ -599,9 +580,10 @@ impl Grouper {
                     because: self.witness(m.entry, env),
                 });
             }
+            let qy_at = m.qy.as_ref().map_or(usize::MAX, |q| q.after as usize);
             for (k, &ei) in m.entries.iter().enumerate() {
-                if let Some(q) = &m.qy
-                    && q.after as usize == k
+                if k == qy_at
+                    && let Some(q) = &m.qy
                     && self.qy(m, env, t)
                 {
                     return q.result;
@@ -649,8 +631,12 @@ impl Grouper {
     }
 
     fn entry<T: Tracer>(&self, ei: usize, env: &Env<'_>, t: &mut T) -> Option<ResultId> {
+        let (filter, rule) = self.entry_hot[ei];
+        let matched = self.pass(filter, env) && self.eval(rule, env);
+        if !T::ON && !matched {
+            return None;
+        }
         let e = &self.entries[ei];
-        let matched = self.eval(e.rule, env);
         if T::ON {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
@@ -702,21 +688,25 @@ impl Grouper {
         None
     }
 
+    /// The rule's necessary condition (a cheap pre-check before [`Self::eval`]).
     #[inline]
-    fn bit(&self, part: usize, slot: u32, s: &Scratch) -> bool {
-        let word = s.bits[part * self.words + slot as usize / 64];
-        word >> (slot % 64) & 1 != 0
+    fn pass(&self, f: Filter, env: &Env<'_>) -> bool {
+        (f.pdx == NO_SLOT || self.in_list(CodeSet::PrincipalDx, f.pdx, env))
+            && (f.ppx == NO_SLOT || self.in_list(CodeSet::PrincipalProc, f.ppx, env))
     }
 
+    #[inline]
     fn in_list(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> bool {
-        let s = env.s;
+        let dx = env.case.dx.as_slice();
+        let px = env.px;
+        let any = |codes: &[CodeId]| codes.iter().any(|&c| self.has(c, slot));
         match set {
-            CodeSet::PrincipalDx => self.bit(0, slot, s),
-            CodeSet::SecondaryDx => self.bit(1, slot, s),
-            CodeSet::AnyDx => self.bit(0, slot, s) || self.bit(1, slot, s),
-            CodeSet::PrincipalProc => self.bit(2, slot, s),
-            CodeSet::SecondaryProc => self.bit(3, slot, s),
-            CodeSet::AnyProc => self.bit(2, slot, s) || self.bit(3, slot, s),
+            CodeSet::PrincipalDx => dx.first().is_some_and(|&c| self.has(c, slot)),
+            CodeSet::SecondaryDx => any(dx.get(1..).unwrap_or_default()),
+            CodeSet::AnyDx => any(dx),
+            CodeSet::PrincipalProc => px.first().is_some_and(|&c| self.has(c, slot)),
+            CodeSet::SecondaryProc => any(px.get(1..).unwrap_or_default()),
+            CodeSet::AnyProc => any(px),
         }
     }
 
@@ -823,9 +813,7 @@ impl Grouper {
                     None => sl.list.clone(),
                 };
                 let (codes, kind) = set_codes(set);
-                let hit = codes
-                    .iter()
-                    .find(|&&c| self.row(c)[slot as usize / 64] >> (slot % 64) & 1 != 0);
+                let hit = codes.iter().find(|&&c| self.has(c, slot));
                 match hit {
                     Some(&c) => format!("{set:?} {} is in {list}", named(c, kind)),
                     None => format!("no {set:?} code is in {list}"),
