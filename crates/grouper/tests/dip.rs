@@ -459,6 +459,18 @@ fn bad_catalogue_rows() {
     assert_eq!((l, fld.as_str()), (1, "score"));
 }
 
+/// code, layer, procedures, score, mean cost, cases, cv, primary care.
+type Row8<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
 /// The hand-computed history of docs/dip-catalog.md's worked example.
 fn small_history() -> History {
     let mut h = HistoryBuilder::default();
@@ -500,7 +512,7 @@ fn build_from_a_hand_computed_history() {
         ..BuildConfig::default()
     };
     let built = build::build(&history, Some(&tables), &config).unwrap();
-    let rows: Vec<(&str, &str, &str, &str, &str, &str, &str, &str)> = built
+    let rows: Vec<Row8<'_>> = built
         .source
         .types
         .iter()

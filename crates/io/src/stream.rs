@@ -421,10 +421,7 @@ impl<J: Job> BlockCtx<'_, J> {
                 }
             }
             Format::JsonLines => {
-                let mut line = block.first_line;
-                for text in block.bytes.split(|&b| b == b'\n') {
-                    let this = line;
-                    line += 1;
+                for (this, text) in (block.first_line..).zip(block.bytes.split(|&b| b == b'\n')) {
                     if text.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
