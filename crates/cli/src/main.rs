@@ -46,6 +46,8 @@ enum Command {
     /// DRG weights from history.
     #[command(subcommand)]
     Drg(cmd::drg::DrgCommand),
+    /// Run the whole job on the demo data in `data/` (generate, group, summarise).
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Gen(a) => cmd::gen_cases::run(a),
         Command::Dip(c) => cmd::dip::run(c),
         Command::Drg(c) => cmd::drg::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

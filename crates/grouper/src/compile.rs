@@ -462,7 +462,7 @@ impl<'s> Builder<'s> {
                         "{at}: DRG `{code}` can never be chosen: an earlier DRG test of the entry is always true"
                     ));
                 }
-                if matches!(d.condition, Rule::True) {
+                if matches!(d.condition, Rule::True {}) {
                     always = true;
                 }
                 let cond = self.rule(

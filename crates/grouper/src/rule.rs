@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 #[allow(missing_docs)] // the variants are the ops of docs/scheme-format.md, one for one
+// Ops without arguments are written `{}` so that `deny_unknown_fields` rejects stray keys.
 pub enum Rule {
-    True,
-    False,
+    True {},
+    False {},
     And { args: Vec<Rule> },
     Or { args: Vec<Rule> },
     Not { arg: Box<Rule> },
@@ -24,7 +25,7 @@ pub enum Rule {
     PrincipalProcIn { list: String },
     AnyProcIn { list: String },
     SecondaryProcIn { list: String },
-    HasProcedure,
+    HasProcedure {},
     ProcGroupPresent { list: String, group: String },
     SexEq { value: u8 },
     AgeYearsEq { value: i64 },
@@ -32,13 +33,13 @@ pub enum Rule {
     AgeYearsLe { value: i64 },
     AgeYearsGt { value: i64 },
     AgeYearsGe { value: i64 },
-    AgeDaysPresent,
+    AgeDaysPresent {},
     AgeDaysLt { value: i64 },
     AgeDaysLe { value: i64 },
     AgeDaysGt { value: i64 },
     AgeDaysGe { value: i64 },
     AgeDaysEq { value: i64 },
-    WeightPresent,
+    WeightPresent {},
     WeightLt { value: i64 },
     WeightLe { value: i64 },
     WeightGt { value: i64 },
@@ -62,8 +63,8 @@ pub enum Rule {
     DeptIn { values: Vec<String> },
     DischargeWayIn { values: Vec<String> },
     TraumaSitesMin { table: String, min: u32 },
-    HasMcc,
-    HasCc,
+    HasMcc {},
+    HasCc {},
 }
 
 /// Which codes of a case a list test looks at.
@@ -204,8 +205,8 @@ impl Rule {
         use Field::*;
         use Rule as R;
         match self {
-            R::True => Shape::Const(true),
-            R::False => Shape::Const(false),
+            R::True {} => Shape::Const(true),
+            R::False {} => Shape::Const(false),
             R::And { args } => Shape::And(args),
             R::Or { args } => Shape::Or(args),
             R::Not { arg } => Shape::Not(arg),
@@ -215,7 +216,7 @@ impl Rule {
             R::PrincipalProcIn { list } => Shape::InList(CodeSet::PrincipalProc, list),
             R::AnyProcIn { list } => Shape::InList(CodeSet::AnyProc, list),
             R::SecondaryProcIn { list } => Shape::InList(CodeSet::SecondaryProc, list),
-            R::HasProcedure => Shape::HasProcedure,
+            R::HasProcedure {} => Shape::HasProcedure,
             R::ProcGroupPresent { list, group } => Shape::ProcGroup(list, group),
             R::SexEq { value } => Shape::SexEq(*value),
             R::AgeYearsEq { value } => Shape::Compare(Age, Eq, *value),
@@ -223,13 +224,13 @@ impl Rule {
             R::AgeYearsLe { value } => Shape::Compare(Age, Le, *value),
             R::AgeYearsGt { value } => Shape::Compare(Age, Gt, *value),
             R::AgeYearsGe { value } => Shape::Compare(Age, Ge, *value),
-            R::AgeDaysPresent => Shape::Present(AgeDays),
+            R::AgeDaysPresent {} => Shape::Present(AgeDays),
             R::AgeDaysLt { value } => Shape::Compare(AgeDays, Lt, *value),
             R::AgeDaysLe { value } => Shape::Compare(AgeDays, Le, *value),
             R::AgeDaysGt { value } => Shape::Compare(AgeDays, Gt, *value),
             R::AgeDaysGe { value } => Shape::Compare(AgeDays, Ge, *value),
             R::AgeDaysEq { value } => Shape::Compare(AgeDays, Eq, *value),
-            R::WeightPresent => Shape::Present(Weight),
+            R::WeightPresent {} => Shape::Present(Weight),
             R::WeightLt { value } => Shape::Compare(Weight, Lt, *value),
             R::WeightLe { value } => Shape::Compare(Weight, Le, *value),
             R::WeightGt { value } => Shape::Compare(Weight, Gt, *value),
@@ -253,8 +254,8 @@ impl Rule {
             R::DeptIn { values } => Shape::DeptIn(values),
             R::DischargeWayIn { values } => Shape::DischargeWayIn(values),
             R::TraumaSitesMin { table, min } => Shape::TraumaSitesMin(table, *min),
-            R::HasMcc => Shape::HasMcc,
-            R::HasCc => Shape::HasCc,
+            R::HasMcc {} => Shape::HasMcc,
+            R::HasCc {} => Shape::HasCc,
         }
     }
 

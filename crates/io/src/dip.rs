@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use drgdip_grouper::dip::{Catalog, DipCase, DipScratch, DipStatus};
 
 use crate::fields::{self, FieldError};
-use crate::stream::{Column, Job, Row};
+use crate::stream::{Column, Job, Out, Row};
 
 const fn col(name: &'static str, required: bool) -> Column {
     Column { name, required }
@@ -88,6 +88,14 @@ fn discharge_way(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
     }
 }
 
+/// Appends a warning (`; `-separated).
+fn warn(warnings: &mut String, w: std::fmt::Arguments<'_>) {
+    if !warnings.is_empty() {
+        warnings.push_str("; ");
+    }
+    let _ = warnings.write_fmt(w);
+}
+
 /// Fills a [`DipCase`] from a row of [`DIP_COLUMNS`]; codes the catalogue cannot place
 /// are reported in `warnings`, bad fields as an error naming line and field.
 pub fn parse_dip_case(
@@ -116,31 +124,29 @@ pub fn parse_dip_case(
     case.icu_days = fields::count(line, "icu_days", row.get(10))?;
     case.vent_hours = fields::count(line, "vent_hours", row.get(11))?;
     case.total_cost = fen(line, "total_cost", row.get(12))?;
-    let mut warn = |w: std::fmt::Arguments<'_>| {
-        if !warnings.is_empty() {
-            warnings.push_str("; ");
-        }
-        let _ = warnings.write_fmt(w);
-    };
-    for code in fields::codes(line, "diagnoses", row.get(8))? {
+    fields::codes(line, "diagnoses", row.get(8), |code| {
         let found = catalog.dx(code);
         if !found.known {
-            warn(format_args!(
-                "diagnosis `{code}` has no ICD-10 category the catalogue knows"
-            ));
+            warn(
+                warnings,
+                format_args!("diagnosis `{code}` has no ICD-10 category the catalogue knows"),
+            );
         }
         case.dx.push(found.id);
-    }
-    for code in fields::codes(line, "procedures", row.get(9))? {
+    })?;
+    fields::codes(line, "procedures", row.get(9), |code| {
         let found = catalog.px(code);
         if !found.known {
-            warn(format_args!(
-                "procedure `{code}` has no attribute in the catalogue (taken as {})",
-                catalog.px_attribute(found.id).as_str()
-            ));
+            warn(
+                warnings,
+                format_args!(
+                    "procedure `{code}` has no attribute in the catalogue (taken as {})",
+                    catalog.px_attribute(found.id).as_str()
+                ),
+            );
         }
         case.px.push(found.id);
-    }
+    })?;
     if case.dx.is_empty() {
         return Err(FieldError(format!(
             "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
@@ -206,22 +212,22 @@ impl Job for DipGroupJob<'_> {
         }
     }
 
-    fn row(&self, st: &mut DipGroupState, row: &Row<'_>, out: &mut csv::Writer<Vec<u8>>) -> usize {
+    fn row(&self, st: &mut DipGroupState, row: &Row<'_>, out: &mut Out) -> usize {
         let c = self.catalog;
-        let _ = out.write_field(row.get(0));
+        out.write_field(row.get(0));
         let status = match parse_dip_case(c, row, &mut st.case, &mut st.warnings) {
             Err(FieldError(msg)) => {
                 for f in ["invalid", "", "", "", "", "", "", "0"] {
-                    let _ = out.write_field(f);
+                    out.write_field(f);
                 }
-                let _ = out.write_field(&self.label);
-                let _ = out.write_field(&st.warnings);
-                let _ = out.write_field(&msg);
+                out.write_field(&self.label);
+                out.write_field(&st.warnings);
+                out.write_field(&msg);
                 return dip_category(DipStatus::Invalid);
             }
             Ok(()) => {
                 let o = c.group(&st.case, &mut st.scratch);
-                let _ = out.write_field(o.status.as_str());
+                out.write_field(o.status.as_str());
                 match c.type_of(&o) {
                     Some(t) => {
                         let aux = c.aux_of(&o);
@@ -234,25 +240,25 @@ impl Job for DipGroupJob<'_> {
                             aux.map_or("1", |a| &a.coefficient_text),
                             if t.primary_care { "1" } else { "0" },
                         ] {
-                            let _ = out.write_field(f);
+                            out.write_field(f);
                         }
                     }
                     None => {
                         for f in ["", "", "", "", "", "", "0"] {
-                            let _ = out.write_field(f);
+                            out.write_field(f);
                         }
                     }
                 }
-                let _ = out.write_field(&self.label);
-                let _ = out.write_field(&st.warnings);
+                out.write_field(&self.label);
+                out.write_field(&st.warnings);
                 match o.reason {
                     Some(r) => {
                         let mut m = String::new();
                         let _ = write!(m, "line {}: {}", row.line, r.message());
-                        let _ = out.write_field(&m);
+                        out.write_field(&m);
                     }
                     None => {
-                        let _ = out.write_field("");
+                        out.write_field("");
                     }
                 }
                 o.status

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use drgdip_grouper::{Case, CodeKind, Grouper, Scratch, Status};
 
 use crate::fields::{self, FieldError};
-use crate::stream::{Column, Job, Row};
+use crate::stream::{Column, Job, Out, Row};
 
 /// Input columns of a case file (see `docs/input-format.md`).
 pub const CASE_COLUMNS: [Column; 10] = [
@@ -87,27 +87,27 @@ pub fn parse_case(
         ("diagnoses", 8, CodeKind::Diagnosis),
         ("procedures", 9, CodeKind::Procedure),
     ] {
-        for code in fields::codes(line, field, row.get(idx))? {
+        let list = match kind {
+            CodeKind::Diagnosis => &mut case.dx,
+            CodeKind::Procedure => &mut case.px,
+        };
+        fields::codes(line, field, row.get(idx), |code| {
             let found = grouper.lookup(code, kind, map_codes);
             if !found.known {
                 if !warnings.is_empty() {
                     warnings.push_str("; ");
                 }
-                let what = if kind == CodeKind::Diagnosis {
-                    "diagnosis"
-                } else {
-                    "procedure"
+                let what = match kind {
+                    CodeKind::Diagnosis => "diagnosis",
+                    CodeKind::Procedure => "procedure",
                 };
                 let _ = write!(
                     warnings,
                     "{what} `{code}` is not in the scheme's dictionaries"
                 );
             }
-            match kind {
-                CodeKind::Diagnosis => case.dx.push(found.id),
-                CodeKind::Procedure => case.px.push(found.id),
-            }
-        }
+            list.push(found.id);
+        })?;
     }
     if case.dx.is_empty() {
         return Err(FieldError(format!(
@@ -179,14 +179,14 @@ impl Job for GroupJob<'_> {
         }
     }
 
-    fn row(&self, st: &mut GroupState, row: &Row<'_>, out: &mut csv::Writer<Vec<u8>>) -> usize {
+    fn row(&self, st: &mut GroupState, row: &Row<'_>, out: &mut Out) -> usize {
         let g = self.grouper;
-        let _ = out.write_field(row.get(0));
+        out.write_field(row.get(0));
         st.message.clear();
         let status = match parse_case(g, self.map_codes, row, &mut st.case, &mut st.warnings) {
             Err(FieldError(msg)) => {
                 for f in ["invalid", "0000", "00", "0000", ""] {
-                    let _ = out.write_field(f);
+                    out.write_field(f);
                 }
                 st.message = msg;
                 Status::Invalid
@@ -195,7 +195,7 @@ impl Job for GroupJob<'_> {
                 let outcome = g.group(&st.case, &mut st.scratch);
                 let r = g.result(&outcome);
                 for f in [outcome.status.as_str(), &r.mdc, &r.adrg, &r.drg, &r.name] {
-                    let _ = out.write_field(f);
+                    out.write_field(f);
                 }
                 if let Some(reason) = outcome.invalid {
                     let _ = write!(
@@ -215,9 +215,9 @@ impl Job for GroupJob<'_> {
                 outcome.status
             }
         };
-        let _ = out.write_field(&self.label);
-        let _ = out.write_field(&st.warnings);
-        let _ = out.write_field(&st.message);
+        out.write_field(&self.label);
+        out.write_field(&st.warnings);
+        out.write_field(&st.message);
         category(status)
     }
 }

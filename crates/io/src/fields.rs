@@ -53,29 +53,37 @@ pub fn sex(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
     }
 }
 
-/// Splits a `|`-separated code field; empty segments are skipped, but an empty first
-/// segment (no principal) is an error when other codes follow.
+/// Calls `each` on every code of a `|`-separated field, trimmed; empty segments are
+/// skipped, but an empty first segment (no principal) is an error when codes follow.
 pub fn codes<'a>(
     line: u64,
     field: &str,
     bytes: &'a [u8],
-) -> Result<impl Iterator<Item = &'a str>, FieldError> {
+    mut each: impl FnMut(&'a str),
+) -> Result<(), FieldError> {
     let s = text(line, field, bytes)?;
-    let mut parts = s.split('|').map(str::trim);
-    let n = s.split('|').filter(|p| !p.trim().is_empty()).count();
-    if n > MAX_CODES {
-        return Err(FieldError(format!(
-            "line {line}, field `{field}`: {n} codes (limit {MAX_CODES})"
-        )));
+    let mut n = 0;
+    let mut first_empty = false;
+    for (i, part) in s.split('|').enumerate() {
+        let code = part.trim_ascii();
+        if code.is_empty() {
+            first_empty |= i == 0;
+            continue;
+        }
+        if first_empty {
+            return Err(FieldError(format!(
+                "line {line}, field `{field}`: the first (principal) code is empty"
+            )));
+        }
+        n += 1;
+        if n > MAX_CODES {
+            return Err(FieldError(format!(
+                "line {line}, field `{field}`: more than {MAX_CODES} codes"
+            )));
+        }
+        each(code);
     }
-    if n > 0 && s.split('|').next().is_some_and(|p| p.trim().is_empty()) {
-        return Err(FieldError(format!(
-            "line {line}, field `{field}`: the first (principal) code is empty"
-        )));
-    }
-    Ok(std::iter::from_fn(move || {
-        parts.by_ref().find(|p| !p.is_empty())
-    }))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,23 +111,22 @@ mod tests {
 
     #[test]
     fn code_lists() {
-        let v: Vec<&str> = codes(2, "diagnoses", b"A| B ||C|").unwrap().collect();
-        assert_eq!(v, ["A", "B", "C"]);
-        assert!(codes(2, "diagnoses", b"|B").is_err());
-        assert!(
-            codes(2, "diagnoses", &[0xff, b'A'])
-                .err()
-                .expect("rejected")
-                .0
-                .contains("UTF-8")
-        );
+        let collect = |b: &[u8]| {
+            let mut v = Vec::new();
+            codes(2, "diagnoses", b, |c| v.push(c.to_string())).map(|_| v)
+        };
+        assert_eq!(collect(b"A| B ||C|").unwrap(), ["A", "B", "C"]);
+        assert_eq!(collect(b"").unwrap(), Vec::<String>::new());
+        assert!(collect(b"|B").unwrap_err().0.contains("principal"));
+        assert!(collect(&[0xff, b'A']).unwrap_err().0.contains("UTF-8"));
         let long = vec![b'A'; MAX_FIELD + 1];
+        assert!(collect(&long).unwrap_err().0.contains("limit"));
+        let many = "A|".repeat(MAX_CODES + 1);
         assert!(
-            codes(2, "diagnoses", &long)
-                .err()
-                .expect("rejected")
+            collect(many.as_bytes())
+                .unwrap_err()
                 .0
-                .contains("limit")
+                .contains("more than")
         );
     }
 }

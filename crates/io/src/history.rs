@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::dip::fen;
 use crate::drg::{CASE_COLUMNS, parse_case};
 use crate::fields::{self, FieldError};
-use crate::stream::{self, Column, Job, Options, Row, StreamError, Summary};
+use crate::stream::{self, Column, Job, Options, Out, Row, StreamError, Summary};
 
 const fn col(name: &'static str, required: bool) -> Column {
     Column { name, required }
@@ -75,16 +75,16 @@ fn total_cost(line: u64, bytes: &[u8]) -> Result<i64, FieldError> {
     })
 }
 
-fn write_status(out: &mut csv::Writer<Vec<u8>>, error: Option<&str>) -> usize {
+fn write_status(out: &mut Out, error: Option<&str>) -> usize {
     match error {
         None => {
-            let _ = out.write_field("ok");
-            let _ = out.write_field("");
+            out.write_field("ok");
+            out.write_field("");
             0
         }
         Some(m) => {
-            let _ = out.write_field("rejected");
-            let _ = out.write_field(m);
+            out.write_field("rejected");
+            out.write_field(m);
             1
         }
     }
@@ -123,23 +123,27 @@ impl DipHistoryJob<'_> {
         if id.trim().is_empty() {
             return Err(FieldError(format!("line {line}, field `case_id`: empty")));
         }
-        let principal = fields::codes(line, "diagnoses", row.get(1))?
-            .next()
-            .ok_or_else(|| {
-                FieldError(format!(
-                    "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
-                ))
-            })?;
+        let mut principal = None;
+        fields::codes(line, "diagnoses", row.get(1), |c| {
+            principal.get_or_insert(c);
+        })?;
+        let principal = principal.ok_or_else(|| {
+            FieldError(format!(
+                "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
+            ))
+        })?;
         if principal.chars().filter(|&c| c != '.').count() < 3 {
             return Err(FieldError(format!(
                 "line {line}, field `diagnoses`: `{principal}` is shorter than an ICD-10 category"
             )));
         }
-        let procedures = fields::codes(line, "procedures", row.get(2))?;
+        let mut procedures: Vec<&str> = Vec::new();
+        fields::codes(line, "procedures", row.get(2), |c| procedures.push(c))?;
         let cost = total_cost(line, row.get(3))?;
         let y = year(line, row.get(4), row.get(5))?;
         let p = primary(line, row.get(6))?;
-        st.part.push(line, principal, procedures, y, cost, p);
+        st.part
+            .push(line, principal, procedures.iter().copied(), y, cost, p);
         Ok(())
     }
 }
@@ -166,13 +170,8 @@ impl<'s> Job for DipHistoryJob<'s> {
         }
     }
 
-    fn row(
-        &self,
-        st: &mut DipHistoryState<'s>,
-        row: &Row<'_>,
-        out: &mut csv::Writer<Vec<u8>>,
-    ) -> usize {
-        let _ = out.write_field(row.get(0));
+    fn row(&self, st: &mut DipHistoryState<'s>, row: &Row<'_>, out: &mut Out) -> usize {
+        out.write_field(row.get(0));
         let r = self.parse(st, row);
         write_status(out, r.err().as_ref().map(|e| e.0.as_str()))
     }
@@ -269,13 +268,8 @@ impl<'g, 's> Job for DrgHistoryJob<'g, 's> {
         }
     }
 
-    fn row(
-        &self,
-        st: &mut DrgHistoryState<'s>,
-        row: &Row<'_>,
-        out: &mut csv::Writer<Vec<u8>>,
-    ) -> usize {
-        let _ = out.write_field(row.get(0));
+    fn row(&self, st: &mut DrgHistoryState<'s>, row: &Row<'_>, out: &mut Out) -> usize {
+        out.write_field(row.get(0));
         let line = row.line;
         let n = CASE_COLUMNS.len();
         let parsed =

@@ -67,7 +67,7 @@ pub trait Job: Sync {
     fn state(&self) -> Self::State;
     /// Processes one row, writing exactly one record's fields (not the terminator) and
     /// returning its category.
-    fn row(&self, state: &mut Self::State, row: &Row<'_>, out: &mut csv::Writer<Vec<u8>>) -> usize;
+    fn row(&self, state: &mut Self::State, row: &Row<'_>, out: &mut Out) -> usize;
 }
 
 /// Pipeline options.
@@ -251,9 +251,10 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
         Format::JsonLines => (Vec::new(), Vec::new()),
     };
     {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(&header).map_err(csv_io)?;
-        out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+        let mut w = Out::default();
+        header.iter().for_each(|h| w.write_field(h));
+        w.end_record();
+        out.write_all(&w.into_inner())?;
     }
     let ctx = BlockCtx {
         job,
@@ -290,10 +291,6 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
     out.flush()?;
     summary.bytes = blocks.read;
     Ok(summary)
-}
-
-fn csv_io(e: csv::Error) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 fn read_batch<R: Read>(
@@ -371,57 +368,96 @@ struct BlockCtx<'a, J> {
 }
 
 impl<J: Job> BlockCtx<'_, J> {
+    /// Hands one record to the job and appends the carried columns.
+    fn emit<'r>(
+        &self,
+        state: &mut J::State,
+        line: u64,
+        len: usize,
+        get: impl Fn(usize) -> Option<&'r [u8]>,
+        out: &mut Out,
+        counts: &mut [u64],
+    ) {
+        let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
+        let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+        for (f, m) in fields.iter_mut().zip(self.mapping) {
+            *f = m.and_then(&get);
+        }
+        let problem = (len < expected)
+            .then(|| format!("line {line}: the row has {len} fields, fewer than the header"));
+        let n = self.job.columns().len().min(MAX_COLUMNS);
+        let row = Row {
+            line,
+            fields: &fields[..n],
+            problem,
+        };
+        counts[self.job.row(state, &row, out)] += 1;
+        for &i in self.carry {
+            out.write_field(get(i).unwrap_or(b""));
+        }
+        out.end_record();
+    }
+
     fn process(&self, state: &mut J::State, block: &Block) -> (Vec<u8>, Vec<u64>) {
         let mut counts = vec![0u64; self.job.categories().len()];
-        let mut out = csv::Writer::from_writer(Vec::with_capacity(block.bytes.len()));
-        let n = self.job.columns().len().min(MAX_COLUMNS);
+        let mut out = Out::with_capacity(block.bytes.len());
+        let bytes = &block.bytes[..];
         match self.format {
+            // Fast path: a block without any quote is split on `,` and `\n` directly.
+            Format::Csv if memchr::memchr(b'"', bytes).is_none() => {
+                let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
+                let mut start = 0;
+                let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+                for (this, end) in (block.first_line..).zip(ends) {
+                    let raw = &bytes[start..end.max(start)];
+                    start = end + 1;
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    if raw.is_empty() {
+                        continue;
+                    }
+                    ranges.clear();
+                    let mut from = 0;
+                    for comma in memchr::memchr_iter(b',', raw) {
+                        ranges.push((from, comma));
+                        from = comma + 1;
+                    }
+                    ranges.push((from, raw.len()));
+                    let get = |i: usize| ranges.get(i).map(|&(a, b)| &raw[a..b]);
+                    self.emit(state, this, ranges.len(), get, &mut out, &mut counts);
+                }
+            }
             Format::Csv => {
                 let mut rdr = csv::ReaderBuilder::new()
                     .has_headers(false)
                     .flexible(true)
-                    .from_reader(&block.bytes[..]);
+                    .from_reader(bytes);
                 let mut rec = csv::ByteRecord::new();
-                let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
                 // Lines are counted from the bytes: the reader's own line count lags
                 // behind after CRLF terminators.
                 let (mut counted, mut line_at) = (0usize, block.first_line);
                 while rdr.read_byte_record(&mut rec).unwrap_or(false) {
                     let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
-                    while block.bytes.get(start) == Some(&b'\n') {
+                    while bytes.get(start) == Some(&b'\n') {
                         start += 1;
                     }
                     if start > counted {
                         line_at +=
-                            memchr::memchr_iter(b'\n', &block.bytes[counted..start]).count() as u64;
+                            memchr::memchr_iter(b'\n', &bytes[counted..start]).count() as u64;
                         counted = start;
                     }
                     let line = line_at;
-                    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
-                    for (f, m) in fields.iter_mut().zip(self.mapping) {
-                        *f = m.and_then(|i| rec.get(i));
-                    }
-                    let problem = (rec.len() < expected).then(|| {
-                        format!(
-                            "line {line}: the row has {} fields, fewer than the header",
-                            rec.len()
-                        )
-                    });
-                    let row = Row {
+                    self.emit(
+                        state,
                         line,
-                        fields: &fields[..n],
-                        problem,
-                    };
-                    let k = self.job.row(state, &row, &mut out);
-                    counts[k] += 1;
-                    for &i in self.carry {
-                        let _ = out.write_field(rec.get(i).unwrap_or(b""));
-                    }
-                    let _ = out.write_record(None::<&[u8]>);
+                        rec.len(),
+                        |i| rec.get(i),
+                        &mut out,
+                        &mut counts,
+                    );
                 }
             }
             Format::JsonLines => {
-                for (this, text) in (block.first_line..).zip(block.bytes.split(|&b| b == b'\n')) {
+                for (this, text) in (block.first_line..).zip(bytes.split(|&b| b == b'\n')) {
                     if text.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
@@ -430,21 +466,70 @@ impl<J: Job> BlockCtx<'_, J> {
                     for (f, v) in fields.iter_mut().zip(&values) {
                         *f = v.as_deref();
                     }
+                    let n = self.job.columns().len().min(MAX_COLUMNS);
                     let row = Row {
                         line: this,
                         fields: &fields[..n],
                         problem,
                     };
-                    let k = self.job.row(state, &row, &mut out);
-                    counts[k] += 1;
+                    counts[self.job.row(state, &row, &mut out)] += 1;
                     for _ in 0..self.width {
-                        let _ = out.write_field(b"");
+                        out.write_field(b"");
                     }
-                    let _ = out.write_record(None::<&[u8]>);
+                    out.end_record();
                 }
             }
         }
-        (out.into_inner().unwrap_or_default(), counts)
+        (out.into_inner(), counts)
+    }
+}
+
+/// A CSV record writer over a byte buffer: fields are quoted only when they must be.
+#[derive(Debug, Default)]
+pub struct Out {
+    buf: Vec<u8>,
+    fields: usize,
+}
+
+impl Out {
+    /// An empty writer.
+    pub fn with_capacity(n: usize) -> Out {
+        Out {
+            buf: Vec::with_capacity(n),
+            fields: 0,
+        }
+    }
+
+    /// Appends one field to the current record.
+    pub fn write_field(&mut self, field: impl AsRef<[u8]>) {
+        let f = field.as_ref();
+        if self.fields > 0 {
+            self.buf.push(b',');
+        }
+        self.fields += 1;
+        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            self.buf.push(b'"');
+            for &b in f {
+                if b == b'"' {
+                    self.buf.push(b'"');
+                }
+                self.buf.push(b);
+            }
+            self.buf.push(b'"');
+        } else {
+            self.buf.extend_from_slice(f);
+        }
+    }
+
+    /// Ends the current record.
+    pub fn end_record(&mut self) {
+        self.buf.push(b'\n');
+        self.fields = 0;
+    }
+
+    /// The bytes written.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.buf
     }
 }
 

@@ -27,13 +27,12 @@ impl Rng {
     /// A stream for item `index` of a run seeded with `seed`.
     pub fn new(seed: u64, index: u64) -> Rng {
         let mut r = Rng(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        r.next();
+        r.next_u64();
         r
     }
 
     /// The next 64 random bits.
-    #[allow(clippy::should_implement_trait)] // an endless stream, not an Iterator
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -43,12 +42,12 @@ impl Rng {
 
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 11) % n as u64) as usize
+        ((self.next_u64() >> 11) % n as u64) as usize
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// True with probability `p`.
@@ -278,7 +277,7 @@ impl<'g> Generator<'g> {
         } else {
             "resident"
         };
-        let person = rng.next() % 900_000;
+        let person = rng.next_u64() % 900_000;
         let (admit, discharge) = dates(&mut rng, self.config.year, los);
         let day_surgery = u8::from(los <= 1 && !px.is_empty() && rng.chance(0.5));
         let referral = match rng.below(100) {
@@ -418,8 +417,8 @@ mod tests {
 
     #[test]
     fn rng_is_deterministic_and_spread() {
-        let a: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next()).collect();
-        let b: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next()).collect();
+        let a: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
+        let b: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
         assert_eq!(a, b);
         let mut r = Rng::new(1, 1);
         let mut buckets = [0u32; 4];
