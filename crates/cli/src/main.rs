@@ -40,6 +40,12 @@ enum Command {
     Explain(cmd::explain::Args),
     /// Generate deterministic synthetic cases for a scheme.
     Gen(cmd::gen_cases::Args),
+    /// DIP: group cases into disease types, build and inspect catalogues.
+    #[command(subcommand)]
+    Dip(cmd::dip::DipCommand),
+    /// DRG weights from history.
+    #[command(subcommand)]
+    Drg(cmd::drg::DrgCommand),
     /// Run the whole job on the demo data in `data/` (generate, group, summarise).
     Demo(cmd::demo::Args),
 }
@@ -51,6 +57,8 @@ fn main() -> ExitCode {
         Command::Group(a) => cmd::group::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Gen(a) => cmd::gen_cases::run(a),
+        Command::Dip(c) => cmd::dip::run(c),
+        Command::Drg(c) => cmd::drg::run(c),
         Command::Demo(a) => cmd::demo::run(a),
     };
     match result {

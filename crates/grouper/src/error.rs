@@ -43,7 +43,7 @@ pub enum SchemeError {
     Invalid(Vec<String>),
 }
 
-/// Why a compiled scheme file could not be loaded.
+/// Why a compiled file (DRG scheme or DIP catalogue) could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     /// The file could not be read or written.
@@ -54,12 +54,14 @@ pub enum ArtifactError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The bytes are not a drgdip compiled scheme (wrong label).
-    #[error("not a drgdip compiled scheme (the file does not start with the drgdip label)")]
-    NotAnArtifact,
-    /// Written by another format version; recompile the scheme with this drgdip.
+    /// The bytes are not a drgdip compiled file of the expected kind (wrong label).
     #[error(
-        "compiled scheme format version {found}, this drgdip reads version {expected}: recompile it with `drgdip scheme compile`"
+        "not a drgdip compiled file of the expected kind (the file does not start with its label: a scheme where a catalogue is expected, or not a drgdip file at all)"
+    )]
+    NotAnArtifact,
+    /// Written by another format version; recompile it with this drgdip.
+    #[error(
+        "compiled file format version {found}, this drgdip reads version {expected}: recompile it with `drgdip scheme compile` or `drgdip dip compile`"
     )]
     Version {
         /// In the file.
@@ -69,7 +71,7 @@ pub enum ArtifactError {
     },
     /// The file is shorter or longer than its header says: it was truncated or appended to.
     #[error(
-        "compiled scheme is truncated or has trailing bytes: header says {expected} payload bytes, file has {found}"
+        "compiled file is truncated or has trailing bytes: header says {expected} payload bytes, file has {found}"
     )]
     Length {
         /// From the header.
@@ -78,12 +80,12 @@ pub enum ArtifactError {
         found: u64,
     },
     /// The payload does not match its checksum: the file is corrupted.
-    #[error("compiled scheme is corrupted: checksum mismatch")]
+    #[error("compiled file is corrupted: checksum mismatch")]
     Checksum,
     /// The payload could not be decoded.
-    #[error("compiled scheme cannot be decoded: {0}")]
+    #[error("compiled file cannot be decoded: {0}")]
     Decode(String),
     /// The payload could not be encoded.
-    #[error("compiled scheme cannot be encoded: {0}")]
+    #[error("compiled file cannot be encoded: {0}")]
     Encode(String),
 }

@@ -22,6 +22,7 @@
 
 mod artifact;
 mod compile;
+pub mod dip;
 pub mod error;
 pub mod graph;
 mod group;

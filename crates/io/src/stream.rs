@@ -330,7 +330,13 @@ fn csv_header<R: Read>(
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).trim().to_string())
                 .collect();
-            break (names, rdr.position().byte() as usize);
+            let mut used = rdr.position().byte() as usize;
+            // After a CRLF header the position is at its `\n`: consume it with the
+            // header so that data lines are numbered from 2.
+            if blocks.pending.get(used) == Some(&b'\n') {
+                used += 1;
+            }
+            break (names, used);
         }
         if blocks.eof {
             return Err(StreamError::Header("the input is empty".into()));
@@ -426,8 +432,20 @@ impl<J: Job> BlockCtx<'_, J> {
                     .flexible(true)
                     .from_reader(bytes);
                 let mut rec = csv::ByteRecord::new();
+                // Lines are counted from the bytes: the reader's own line count lags
+                // behind after CRLF terminators.
+                let (mut counted, mut line_at) = (0usize, block.first_line);
                 while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                    let line = block.first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                    let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
+                    while bytes.get(start) == Some(&b'\n') {
+                        start += 1;
+                    }
+                    if start > counted {
+                        line_at +=
+                            memchr::memchr_iter(b'\n', &bytes[counted..start]).count() as u64;
+                        counted = start;
+                    }
+                    let line = line_at;
                     self.emit(
                         state,
                         line,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use drgdip_grouper::{Case, Explanation, Grouper, Step};
+use drgdip_io::dip::DIP_COLUMNS;
 use drgdip_io::drg::{CASE_COLUMNS, parse_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::stream::{MAX_COLUMNS, Row};
@@ -14,9 +15,12 @@ use crate::Outcome;
 /// Arguments of `drgdip explain`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder or compiled scheme file.
+    /// Scheme folder or compiled scheme file (DRG explanation).
+    #[arg(long, required_unless_present = "catalog")]
+    pub scheme: Option<PathBuf>,
+    /// DIP catalogue folder or compiled file (DIP explanation; with `--scheme`, both).
     #[arg(long)]
-    pub scheme: PathBuf,
+    pub catalog: Option<PathBuf>,
     /// Take the case from this CSV file (with `--case-id`).
     #[arg(long, requires = "case_id")]
     pub input: Option<PathBuf>,
@@ -50,6 +54,15 @@ pub struct Args {
     /// Procedures, principal first, `|`- or `,`-separated.
     #[arg(long)]
     pub px: Option<String>,
+    /// ICU days (DIP auxiliary sub-types).
+    #[arg(long)]
+    pub icu_days: Option<String>,
+    /// Hours of invasive ventilation (DIP pre-grouping).
+    #[arg(long)]
+    pub vent_hours: Option<String>,
+    /// Total cost in yuan (DIP cost-ratio sub-types).
+    #[arg(long)]
+    pub total_cost: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -60,7 +73,6 @@ pub struct Args {
 
 /// Runs `drgdip explain`.
 pub fn run(args: Args) -> Result<Outcome> {
-    let grouper = load_grouper(&args.scheme)?;
     let (line, values) = match &args.input {
         Some(path) => find_row(path, args.case_id.as_deref().unwrap_or_default())?,
         None => {
@@ -80,31 +92,59 @@ pub fn run(args: Args) -> Result<Outcome> {
                     v(&args.discharge_way),
                     codes(&args.dx),
                     codes(&args.px),
+                    v(&args.icu_days),
+                    v(&args.vent_hours),
+                    v(&args.total_cost),
                 ],
             )
         }
     };
-    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
-    for (f, v) in fields.iter_mut().zip(&values) {
-        *f = Some(v.as_slice());
+    let mut json = serde_json::Map::new();
+    if let Some(scheme) = &args.scheme {
+        let grouper = load_grouper(scheme)?;
+        let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+        for (f, v) in fields.iter_mut().zip(&values) {
+            *f = Some(v.as_slice());
+        }
+        let row = Row {
+            line,
+            fields: &fields[..CASE_COLUMNS.len()],
+            problem: None,
+        };
+        let mut case = Case::default();
+        let mut warnings = String::new();
+        if let Err(FieldError(msg)) =
+            parse_case(&grouper, args.map_codes, &row, &mut case, &mut warnings)
+        {
+            bail!("the case is not valid input: {msg}");
+        }
+        let explanation = grouper.explain(&case);
+        if args.json {
+            json.insert("drg".into(), serde_json::to_value(&explanation)?);
+        } else {
+            print!("{}", render(&grouper, &explanation, &warnings));
+        }
     }
-    let row = Row {
-        line,
-        fields: &fields[..CASE_COLUMNS.len()],
-        problem: None,
-    };
-    let mut case = Case::default();
-    let mut warnings = String::new();
-    if let Err(FieldError(msg)) =
-        parse_case(&grouper, args.map_codes, &row, &mut case, &mut warnings)
-    {
-        bail!("the case is not valid input: {msg}");
+    if let Some(path) = &args.catalog {
+        let catalog = super::dip::load_catalog(path)?;
+        let (explanation, warnings) = super::dip::explain(&catalog, line, &values)?;
+        if args.json {
+            json.insert("dip".into(), serde_json::to_value(&explanation)?);
+        } else {
+            if args.scheme.is_some() {
+                println!();
+            }
+            print!("{}", super::dip::render(&explanation, &warnings));
+        }
     }
-    let explanation = grouper.explain(&case);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&explanation)?);
-    } else {
-        print!("{}", render(&grouper, &explanation, &warnings));
+        // One explanation alone is printed as is, as before; both side by side.
+        let value = if json.len() == 1 {
+            json.into_iter().next().map(|x| x.1).unwrap_or_default()
+        } else {
+            serde_json::Value::Object(json)
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
     }
     Ok(Outcome::Clean)
 }
@@ -116,7 +156,7 @@ fn find_row(path: &PathBuf, case_id: &str) -> Result<(u64, Vec<Vec<u8>>)> {
         .from_path(path)
         .with_context(|| format!("opening {}", path.display()))?;
     let header = rdr.byte_headers()?.clone();
-    let index: Vec<Option<usize>> = CASE_COLUMNS
+    let index: Vec<Option<usize>> = DIP_COLUMNS
         .iter()
         .map(|c| {
             header

@@ -2,6 +2,8 @@
 //! progress and the one-line summary.
 
 pub mod demo;
+pub mod dip;
+pub mod drg;
 pub mod explain;
 pub mod gen_cases;
 pub mod group;

@@ -1,0 +1,560 @@
+//! `drgdip dip group|build|compile|info`, and the DIP part of `drgdip explain`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, Threshold};
+use drgdip_grouper::dip::stats::Trim;
+use drgdip_grouper::dip::{Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer};
+use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
+use drgdip_io::fields::FieldError;
+use drgdip_io::history::read_dip_history;
+use drgdip_io::stream::{MAX_COLUMNS, Row};
+use drgdip_io::{DipGroupJob, Job, Options};
+
+use super::group::format_of;
+use super::{open_input, open_output, pool, progress, summary_line};
+use crate::Outcome;
+
+/// DIP subcommands.
+#[derive(clap::Subcommand)]
+pub enum DipCommand {
+    /// Group a file of cases into DIP disease types.
+    Group(GroupArgs),
+    /// Build a catalogue (types, scores, CVs, primary-care candidates) from history.
+    Build(BuildArgs),
+    /// Compile a catalogue folder into one file.
+    Compile {
+        /// Catalogue folder.
+        catalog: PathBuf,
+        /// Output file (e.g. `demo.dipc`).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Print name, version, options and sizes of a catalogue (folder or compiled).
+    Info {
+        /// Catalogue folder or compiled file.
+        catalog: PathBuf,
+    },
+}
+
+/// Arguments of `drgdip dip group`.
+#[derive(clap::Args)]
+pub struct GroupArgs {
+    /// Catalogue folder or compiled catalogue file.
+    #[arg(long)]
+    pub catalog: PathBuf,
+    /// Case file (CSV with header, or JSON Lines); `-` = stdin.
+    #[arg(long)]
+    pub input: String,
+    /// Output CSV; `-` = stdout.
+    #[arg(long, default_value = "-")]
+    pub output: String,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Input format (default: from the file name, `.jsonl` → JSON Lines, else CSV).
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+    /// Append the input's columns after the result columns (for `drgdip price`).
+    #[arg(long)]
+    pub carry: bool,
+}
+
+/// Arguments of `drgdip dip build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// History file: cases with `case_id,diagnoses,procedures,total_cost` and `year` or
+    /// `discharge_date`, optionally `hospital_level` (0 = primary care).
+    #[arg(long)]
+    pub history: String,
+    /// Output catalogue folder (created; `report.json` is written beside the tables).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Core types need at least this many cases [default: 15].
+    #[arg(long, conflicts_with = "coverage")]
+    pub threshold: Option<u64>,
+    /// Instead of a threshold: the share of cases core types must cover (e.g. 0.95).
+    #[arg(long)]
+    pub coverage: Option<f64>,
+    /// Year weights, oldest first; the newest year takes the last.
+    #[arg(long, default_value = "1:2:7")]
+    pub year_weights: String,
+    /// Score of a type whose mean cost equals the overall mean.
+    #[arg(long, default_value_t = 1000)]
+    pub scale: u32,
+    /// Decimal places of the scores.
+    #[arg(long, default_value_t = 2)]
+    pub decimals: u32,
+    /// Lower trimming quantile in percent.
+    #[arg(long, default_value_t = 2.5)]
+    pub trim_low: f64,
+    /// Upper trimming quantile in percent.
+    #[arg(long, default_value_t = 97.5)]
+    pub trim_high: f64,
+    /// Related procedures form their own type when they raise the mean cost by this
+    /// many percent.
+    #[arg(long, default_value_t = 10)]
+    pub related_gain: u32,
+    /// Primary-care candidates: CV at most this.
+    #[arg(long, default_value_t = 0.7)]
+    pub primary_cv: f64,
+    /// Primary-care candidates: at least this share of cases treated in primary care.
+    #[arg(long, default_value_t = 0.3)]
+    pub primary_share: f64,
+    /// A catalogue folder whose tables (procedure attributes, exclusions, auxiliary
+    /// sub-types, CCI, diagnosis lists) and options the built catalogue takes over.
+    #[arg(long)]
+    pub tables: Option<PathBuf>,
+    /// Catalogue name.
+    #[arg(long, default_value = "built-dip")]
+    pub name: String,
+    /// Catalogue version.
+    #[arg(long, default_value = "1")]
+    pub version: String,
+    /// Region.
+    #[arg(long, default_value = "")]
+    pub region: String,
+    /// Write each history row's acceptance (`case_id,status,message`) here.
+    #[arg(long)]
+    pub rejects: Option<String>,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Input format (default: from the file name).
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+}
+
+/// Loads a catalogue: a compiled file (`drgdip dip compile`) or a catalogue folder.
+pub fn load_catalog(path: &Path) -> Result<Catalog> {
+    if path.is_dir() {
+        let source = CatalogSource::from_dir(path)
+            .with_context(|| format!("reading the catalogue folder {}", path.display()))?;
+        Catalog::compile(&source)
+            .with_context(|| format!("compiling the catalogue {}", path.display()))
+    } else {
+        Catalog::load(path)
+            .with_context(|| format!("loading the compiled catalogue {}", path.display()))
+    }
+}
+
+/// Parses `1:2:7`.
+pub fn parse_year_weights(text: &str) -> Result<Vec<u32>> {
+    let w: Vec<u32> = text
+        .split(':')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--year-weights `{text}`: write whole numbers like 1:2:7"))?;
+    if w.is_empty() || w.contains(&0) {
+        bail!("--year-weights `{text}`: every weight must be above 0");
+    }
+    Ok(w)
+}
+
+/// Trimming quantiles in percent → [`Trim`].
+pub fn parse_trim(low: f64, high: f64) -> Result<Trim> {
+    if !(0.0..100.0).contains(&low) || !(0.0..=100.0).contains(&high) || low >= high {
+        bail!("--trim-low {low} / --trim-high {high}: need 0 <= low < high <= 100");
+    }
+    Ok(Trim {
+        low_permille: (low * 10.0).round() as u32,
+        high_permille: (high * 10.0).round() as u32,
+    })
+}
+
+/// Runs a DIP subcommand.
+pub fn run(cmd: DipCommand) -> Result<Outcome> {
+    match cmd {
+        DipCommand::Group(a) => group(a),
+        DipCommand::Build(a) => build_cmd(a),
+        DipCommand::Compile { catalog, output } => {
+            let started = Instant::now();
+            let c = load_catalog(&catalog)?;
+            c.save(&output)
+                .with_context(|| format!("writing {}", output.display()))?;
+            let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "compiled {} into {} ({size} bytes) in {:.2} s",
+                c.info().label(),
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Outcome::Clean)
+        }
+        DipCommand::Info { catalog } => {
+            let c = load_catalog(&catalog)?;
+            print!("{}", info_text(&c));
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+/// The text of `drgdip dip info`.
+pub fn info_text(c: &Catalog) -> String {
+    let i = c.info();
+    let o = c.options();
+    let mut s = String::new();
+    let _ = writeln!(s, "catalog      {}", i.label());
+    let _ = writeln!(s, "name         {}", i.name);
+    let _ = writeln!(s, "version      {}", i.version);
+    let _ = writeln!(s, "region       {}", i.region);
+    let _ = writeln!(s, "score scale  {}", i.score_scale);
+    let _ = writeln!(s, "content hash {}", i.content_hash);
+    let _ = writeln!(
+        s,
+        "options      tie_rule={} attribute_source={} unknown_procedure_attribute={}",
+        o.tie_rule.as_str(),
+        o.attribute_source.as_str(),
+        o.unknown_procedure_attribute.as_str()
+    );
+    let mut counts = [0usize; 5];
+    let mut primary = 0;
+    for t in c.types() {
+        counts[t.layer as usize] += 1;
+        primary += usize::from(t.primary_care);
+    }
+    let _ = writeln!(
+        s,
+        "types        {} (pre {}, merge {}, refine {}, core {}, composite {}); primary care {}",
+        c.types().len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4],
+        primary
+    );
+    let (classes, px) = c.dictionary_sizes();
+    let _ = writeln!(
+        s,
+        "aux types    {}; diagnosis classes {classes}; procedure codes {px}",
+        c.aux_types().len()
+    );
+    for w in c.warnings() {
+        let _ = writeln!(s, "warning      {w}");
+    }
+    s
+}
+
+fn group(args: GroupArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let catalog = load_catalog(&args.catalog)?;
+    let job = DipGroupJob::new(&catalog);
+    let (input, len) = open_input(&args.input)?;
+    let output = open_output(&args.output)?;
+    let pool = pool(args.threads)?;
+    let options = Options {
+        format: format_of(args.format.as_deref(), &args.input),
+        carry: args.carry,
+        batch_blocks: 4 * pool.current_num_threads().max(2),
+        ..Options::default()
+    };
+    let bar = progress(len);
+    let summary = pool.install(|| {
+        drgdip_io::run(&job, input, output, &options, &|bytes, _| {
+            bar.set_position(bytes)
+        })
+    })?;
+    bar.finish_and_clear();
+    let parts: Vec<(&str, u64)> = job
+        .categories()
+        .iter()
+        .copied()
+        .zip(summary.counts.iter().copied())
+        .collect();
+    summary_line("dip group", summary.rows, &parts, started);
+    Ok(if summary.counts[3] > 0 {
+        Outcome::RowsRejected
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn build_cmd(a: BuildArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let tables = match &a.tables {
+        Some(dir) => Some(
+            CatalogSource::from_dir(dir)
+                .with_context(|| format!("reading the tables of {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let mut config = BuildConfig {
+        threshold: match a.coverage {
+            Some(c) => Threshold::Coverage(c),
+            None => Threshold::Cases(a.threshold.unwrap_or(15)),
+        },
+        year_weights: parse_year_weights(&a.year_weights)?,
+        trim: parse_trim(a.trim_low, a.trim_high)?,
+        related_gain_percent: a.related_gain,
+        primary_cv_max: a.primary_cv,
+        primary_share_min: a.primary_share,
+        score_decimals: a.decimals,
+        ..BuildConfig::default()
+    };
+    config.manifest.name = a.name.clone();
+    config.manifest.version = a.version.clone();
+    config.manifest.region = a.region.clone();
+    config.manifest.score_scale = a.scale;
+    if let Some(t) = &tables {
+        config.manifest.options = t.manifest.options.clone();
+        let ignored = t
+            .types
+            .iter()
+            .filter(|r| {
+                Layer::parse(&r.layer).is_ok_and(|l| l != Layer::Core && l != Layer::Composite)
+            })
+            .count();
+        if ignored > 0 {
+            eprintln!(
+                "note: the {ignored} pre/merge/refine type(s) of --tables are not carried into the built catalogue"
+            );
+        }
+    }
+    let (input, _) = open_input(&a.history)?;
+    let rejects: Box<dyn std::io::Write + Send> = match &a.rejects {
+        Some(p) => open_output(p)?,
+        None => Box::new(std::io::sink()),
+    };
+    let pool = pool(a.threads)?;
+    let options = Options {
+        format: format_of(a.format.as_deref(), &a.history),
+        batch_blocks: 4 * pool.current_num_threads().max(2),
+        ..Options::default()
+    };
+    let (history, read) = pool
+        .install(|| read_dip_history(input, rejects, &options))
+        .with_context(|| format!("reading the history {}", a.history))?;
+    let read_secs = started.elapsed().as_secs_f64();
+    let built = pool
+        .install(|| build::build(&history, tables.as_ref(), &config))
+        .context("building the catalogue")?;
+    built
+        .source
+        .write_dir(&a.output)
+        .with_context(|| format!("writing the catalogue to {}", a.output.display()))?;
+    let report_path = a.output.join("report.json");
+    std::fs::write(
+        &report_path,
+        serde_json::to_string_pretty(&report_json(&built.report))? + "\n",
+    )
+    .with_context(|| format!("writing {}", report_path.display()))?;
+    print!("{}", report_text(&built.report));
+    eprintln!(
+        "dip build: {} rows ({} rejected) → {} types in {}; read {read_secs:.2} s, total {:.2} s",
+        read.rows,
+        read.counts[1],
+        built.source.types.len(),
+        a.output.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if read.counts[1] > 0 {
+        Outcome::RowsRejected
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn report_json(r: &BuildReport) -> serde_json::Value {
+    serde_json::json!({
+        "cases": r.cases,
+        "excluded": r.excluded,
+        "malformed": r.malformed,
+        "ungrouped": r.ungrouped,
+        "years": r.years.iter().map(|(y, w)| serde_json::json!({"year": y, "weight": w})).collect::<Vec<_>>(),
+        "threshold": r.threshold,
+        "core_types": r.core_types,
+        "related_types": r.related_types,
+        "composite_types": r.composite_types,
+        "core_cases": r.core_cases,
+        "coverage": r.coverage,
+        "overall_mean_cost": r.overall_mean_cost,
+        "cv_bands": r.cv_bands.iter().map(|(b, n)| serde_json::json!({"band": b, "types": n})).collect::<Vec<_>>(),
+        "primary_care_types": r.primary_care_types,
+        "largest": r.largest,
+    })
+}
+
+/// The readable build report.
+pub fn report_text(r: &BuildReport) -> String {
+    let mut s = String::new();
+    let years: Vec<String> = r.years.iter().map(|(y, w)| format!("{y}×{w}")).collect();
+    let _ = writeln!(
+        s,
+        "history    {} cases ({} excluded principal, {} malformed, {} ungrouped); years {}",
+        r.cases,
+        r.excluded,
+        r.malformed,
+        r.ungrouped,
+        years.join(" ")
+    );
+    let _ = writeln!(s, "threshold  {} cases", r.threshold);
+    let _ = writeln!(
+        s,
+        "types      {} core (of which {} with related procedures), {} composite; {} primary-care candidates",
+        r.core_types, r.related_types, r.composite_types, r.primary_care_types
+    );
+    let _ = writeln!(
+        s,
+        "coverage   {:.2}% of grouped cases in core types ({} cases)",
+        r.coverage * 100.0,
+        r.core_cases
+    );
+    let _ = writeln!(
+        s,
+        "mean cost  {} yuan (trimmed, year-weighted)",
+        r.overall_mean_cost
+    );
+    let bands: Vec<String> = r
+        .cv_bands
+        .iter()
+        .map(|(b, n)| format!("{b}: {n}"))
+        .collect();
+    let _ = writeln!(s, "CV         {}", bands.join(", "));
+    let _ = writeln!(s, "largest types");
+    let _ = writeln!(
+        s,
+        "  {:<28} {:<9} {:>9} {:>10} {:>12} {:>7}",
+        "code", "layer", "cases", "score", "mean cost", "CV"
+    );
+    for t in &r.largest {
+        let _ = writeln!(
+            s,
+            "  {:<28} {:<9} {:>9} {:>10} {:>12} {:>7}",
+            t.code, t.layer, t.cases, t.score, t.mean_cost, t.cv
+        );
+    }
+    s
+}
+
+/// Explains the DIP grouping of one case given as the values of [`DIP_COLUMNS`].
+pub fn explain(
+    catalog: &Catalog,
+    line: u64,
+    values: &[Vec<u8>],
+) -> Result<(DipExplanation, String)> {
+    let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+    for (f, v) in fields.iter_mut().zip(values) {
+        *f = Some(v.as_slice());
+    }
+    let row = Row {
+        line,
+        fields: &fields[..DIP_COLUMNS.len()],
+        problem: None,
+    };
+    let mut case = DipCase::default();
+    let mut warnings = String::new();
+    if let Err(FieldError(msg)) = parse_dip_case(catalog, &row, &mut case, &mut warnings) {
+        bail!("the case is not valid input: {msg}");
+    }
+    Ok((catalog.explain(&case), warnings))
+}
+
+/// The DIP explanation as readable text.
+pub fn render(e: &DipExplanation, warnings: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "catalog  {}", e.catalog);
+    let _ = writeln!(
+        s,
+        "result   {} {} {} score {} aux {} ×{}{}",
+        e.status.as_str(),
+        if e.dip_code.is_empty() {
+            "-"
+        } else {
+            &e.dip_code
+        },
+        e.layer,
+        if e.score.is_empty() { "-" } else { &e.score },
+        if e.aux_type.is_empty() {
+            "-"
+        } else {
+            &e.aux_type
+        },
+        e.aux_coef,
+        if e.primary_care {
+            " (primary care)"
+        } else {
+            ""
+        }
+    );
+    if !e.name.is_empty() {
+        let _ = writeln!(s, "name     {}", e.name);
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(s, "warnings {warnings}");
+    }
+    let _ = writeln!(
+        s,
+        "principal diagnosis class {}; grouping procedures [{}]",
+        e.principal_class,
+        e.grouping_procedures.join(", ")
+    );
+    let _ = writeln!(s, "steps");
+    for step in &e.steps {
+        let _ = match step {
+            DipStep::Invalid { message } => writeln!(s, "  invalid: {message}"),
+            DipStep::ExcludedPrincipal { code } => writeln!(
+                s,
+                "  exclusions: principal diagnosis {code} is excluded from grouping"
+            ),
+            DipStep::ProcedureDropped { code, list } => writeln!(
+                s,
+                "  exclusions: procedure {code} does not count for grouping ({list} list)"
+            ),
+            DipStep::ConservativePrincipal { code } => writeln!(
+                s,
+                "  exclusions: principal procedure {code} is on the conservative list: grouped as conservative"
+            ),
+            DipStep::Attribute { attribute, source } => writeln!(
+                s,
+                "  procedure attribute {} (from the {source} procedure)",
+                attribute.as_str()
+            ),
+            DipStep::LayerEmpty { layer } => writeln!(
+                s,
+                "  {}: no type of this layer covers the principal diagnosis",
+                layer.as_str()
+            ),
+            DipStep::Type {
+                layer,
+                code,
+                principal_dx,
+                procedures,
+                matched,
+                detail,
+            } => writeln!(
+                s,
+                "  {} {code} [{principal_dx} / {procedures}]: {}\n      {detail}",
+                layer.as_str(),
+                if *matched { "matches" } else { "no" }
+            ),
+            DipStep::Preferred {
+                winner,
+                loser,
+                rule,
+            } => writeln!(s, "    {winner} preferred over {loser}: {rule}"),
+            DipStep::Chosen { layer, code } => {
+                writeln!(s, "  => {} type {code}", layer.as_str())
+            }
+            DipStep::Ungrouped { message } => writeln!(s, "  => ungrouped: {message}"),
+            DipStep::Aux {
+                code,
+                coefficient,
+                matched,
+                detail,
+            } => writeln!(
+                s,
+                "  aux {code} ×{coefficient}: {}\n      {detail}",
+                if *matched {
+                    "applies (highest matching)"
+                } else {
+                    "no"
+                }
+            ),
+        };
+    }
+    s
+}

@@ -1,0 +1,807 @@
+//! Building a catalogue from historical cases (本地目录测算).
+//!
+//! 1. Each case's combination is its principal diagnosis at the 亚目 (4-character) level
+//!    with its principal grouping procedure (none = conservative), after the exclusions
+//!    of the supplied tables. Combinations with at least the threshold of cases become
+//!    core types; the threshold is given, or the largest one at which core combinations
+//!    still cover the target share of cases.
+//! 2. Within a core combination, the cases with the same set of related (secondary)
+//!    procedures form their own core type when they reach the threshold too and their
+//!    trimmed mean cost is at least `related_gain_percent` above that of the cases with
+//!    no related procedure (or of the whole combination when there are none).
+//! 3. Every other case folds into a composite type: its 3-character category × its
+//!    procedure attribute (`I63-1` surgery or interventional, `-2` therapeutic, `-3`
+//!    diagnostic, `-4` conservative).
+//! 4. The catalogue is compiled and the history grouped with it; the statistics are taken
+//!    over the cases each type actually receives, so that scores describe what the
+//!    grouper does: year-weighted means after trimming, score = mean / overall mean ×
+//!    scale, CV, and primary-care candidates (CV ≤ limit and a primary-care share ≥
+//!    limit). Types that receive no case are dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::compile::{Catalog, Excl};
+use super::error::BuildError;
+use super::group::{DipCase, DipStatus};
+use super::source::{CatalogSource, Manifest, TypeRow};
+use super::spec::{Attribute, dx_key, px_key};
+use super::stats::{self, Obs, Trim};
+
+/// One historical case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCase {
+    /// Index into [`History::dx_codes`] of the principal diagnosis.
+    pub dx: u32,
+    /// Start of its procedures in [`History::px`].
+    pub px_start: u32,
+    /// Number of procedures.
+    pub px_len: u16,
+    /// Discharge year.
+    pub year: u16,
+    /// Total cost in fen.
+    pub cost: i64,
+    /// Treated in a primary-care (基层) hospital.
+    pub primary: bool,
+}
+
+/// Historical cases with their codes interned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Distinct principal diagnoses (trimmed, upper-case), sorted.
+    pub dx_codes: Vec<String>,
+    /// Distinct procedures (trimmed, upper-case), sorted.
+    pub px_codes: Vec<String>,
+    /// Procedure ids of all cases, principal first, concatenated.
+    pub px: Vec<u32>,
+    /// The cases, in input order.
+    pub cases: Vec<HistoryCase>,
+}
+
+/// Collects historical cases (e.g. one per reading thread); [`History::merge`] joins them.
+#[derive(Debug, Default)]
+pub struct HistoryBuilder {
+    dx: FxHashMap<Box<str>, u32>,
+    px: FxHashMap<Box<str>, u32>,
+    px_ids: Vec<u32>,
+    cases: Vec<(u64, HistoryCase)>,
+}
+
+impl HistoryBuilder {
+    /// Adds a case; `order` (e.g. its line) decides its place after merging.
+    pub fn push<'a>(
+        &mut self,
+        order: u64,
+        dx: &str,
+        procedures: impl IntoIterator<Item = &'a str>,
+        year: u16,
+        cost: i64,
+        primary: bool,
+    ) {
+        let intern = |map: &mut FxHashMap<Box<str>, u32>, code: &str| -> u32 {
+            let code = code.trim();
+            let upper;
+            let key = if code.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = code.to_ascii_uppercase();
+                upper.as_str()
+            } else {
+                code
+            };
+            if let Some(&id) = map.get(key) {
+                return id;
+            }
+            let id = map.len() as u32;
+            map.insert(key.into(), id);
+            id
+        };
+        let d = intern(&mut self.dx, dx);
+        let start = self.px_ids.len() as u32;
+        for p in procedures {
+            let id = intern(&mut self.px, p);
+            self.px_ids.push(id);
+        }
+        let len = (self.px_ids.len() as u32 - start).min(u16::MAX as u32) as u16;
+        self.cases.push((
+            order,
+            HistoryCase {
+                dx: d,
+                px_start: start,
+                px_len: len,
+                year,
+                cost,
+                primary,
+            },
+        ));
+    }
+
+    /// Number of cases collected.
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    /// Whether no case was collected.
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty()
+    }
+}
+
+impl History {
+    /// Joins collected parts: codes sorted, cases ordered by their `order`.
+    pub fn merge(parts: Vec<HistoryBuilder>) -> History {
+        let dx_all: BTreeSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.dx.keys().map(|k| &**k))
+            .collect();
+        let px_all: BTreeSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.px.keys().map(|k| &**k))
+            .collect();
+        let dx_codes: Vec<String> = dx_all.into_iter().map(String::from).collect();
+        let px_codes: Vec<String> = px_all.into_iter().map(String::from).collect();
+        let pos = |codes: &[String], k: &str| {
+            codes
+                .binary_search_by(|c| c.as_str().cmp(k))
+                .expect("present") as u32
+        };
+        // (order, part, case with global diagnosis id, procedures still part-local).
+        let mut all: Vec<(u64, usize, HistoryCase)> =
+            Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
+        let mut px_maps = Vec::with_capacity(parts.len());
+        for (k, p) in parts.iter().enumerate() {
+            let mut dx_map = vec![0u32; p.dx.len()];
+            for (code, &v) in &p.dx {
+                dx_map[v as usize] = pos(&dx_codes, code);
+            }
+            let mut px_map = vec![0u32; p.px.len()];
+            for (code, &v) in &p.px {
+                px_map[v as usize] = pos(&px_codes, code);
+            }
+            px_maps.push(px_map);
+            all.extend(p.cases.iter().map(|&(order, mut c)| {
+                c.dx = dx_map[c.dx as usize];
+                (order, k, c)
+            }));
+        }
+        all.sort_by_key(|x| x.0);
+        // Lay the procedures out in case order, so that the result does not depend on
+        // how the cases were split into parts.
+        let mut px = Vec::with_capacity(parts.iter().map(|p| p.px_ids.len()).sum());
+        let cases = all
+            .into_iter()
+            .map(|(_, k, mut c)| {
+                let start = c.px_start as usize;
+                let local = &parts[k].px_ids[start..start + c.px_len as usize];
+                c.px_start = px.len() as u32;
+                px.extend(local.iter().map(|&i| px_maps[k][i as usize]));
+                c
+            })
+            .collect();
+        History {
+            dx_codes,
+            px_codes,
+            px,
+            cases,
+        }
+    }
+
+    /// The procedures of a case.
+    pub fn procedures(&self, c: &HistoryCase) -> &[u32] {
+        &self.px[c.px_start as usize..c.px_start as usize + c.px_len as usize]
+    }
+}
+
+/// How the core-type threshold is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// Combinations with at least this many cases are core types.
+    Cases(u64),
+    /// The largest case count at which core combinations still cover this share of cases.
+    Coverage(f64),
+}
+
+/// Settings of [`build`].
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Name, version, region, score scale and options of the catalogue built.
+    pub manifest: Manifest,
+    /// Core-type threshold.
+    pub threshold: Threshold,
+    /// Year weights, oldest first (default 1:2:7); the newest year takes the last one.
+    pub year_weights: Vec<u32>,
+    /// Trimming before means.
+    pub trim: Trim,
+    /// A related-procedure set becomes its own type when it raises the mean cost by at
+    /// least this many percent.
+    pub related_gain_percent: u32,
+    /// Primary-care candidates: CV at most this…
+    pub primary_cv_max: f64,
+    /// …and at least this share of cases treated in primary care.
+    pub primary_share_min: f64,
+    /// Decimal places of the scores.
+    pub score_decimals: u32,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        BuildConfig {
+            manifest: Manifest {
+                name: "built-dip".into(),
+                version: "1".into(),
+                region: String::new(),
+                score_scale: 1000,
+                description: String::new(),
+                options: Default::default(),
+            },
+            threshold: Threshold::Cases(15),
+            year_weights: vec![1, 2, 7],
+            trim: Trim::default(),
+            related_gain_percent: 10,
+            primary_cv_max: 0.7,
+            primary_share_min: 0.3,
+            score_decimals: 2,
+        }
+    }
+}
+
+/// A type of the build report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportType {
+    /// Type code.
+    pub code: String,
+    /// Layer.
+    pub layer: String,
+    /// Cases.
+    pub cases: u64,
+    /// Score.
+    pub score: String,
+    /// Mean cost (yuan).
+    pub mean_cost: String,
+    /// CV.
+    pub cv: String,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// Cases read.
+    pub cases: u64,
+    /// Cases whose principal diagnosis is excluded (not in any type).
+    pub excluded: u64,
+    /// Cases with a principal diagnosis shorter than a category (not in any type).
+    pub malformed: u64,
+    /// Cases the built catalogue did not place (always 0 unless the tables conflict).
+    pub ungrouped: u64,
+    /// Years and their weights.
+    pub years: Vec<(u16, u32)>,
+    /// The core threshold used.
+    pub threshold: u64,
+    /// Core types (diagnosis + principal procedure or conservative).
+    pub core_types: usize,
+    /// Of which related-procedure types.
+    pub related_types: usize,
+    /// Composite types.
+    pub composite_types: usize,
+    /// Cases in core types.
+    pub core_cases: u64,
+    /// Share of the grouped cases in core types.
+    pub coverage: f64,
+    /// Overall trimmed, weighted mean cost (yuan).
+    pub overall_mean_cost: String,
+    /// Types per CV band: `< 0.5`, `0.5–0.7`, `0.7–1`, `>= 1`.
+    pub cv_bands: Vec<(String, usize)>,
+    /// Primary-care candidates flagged.
+    pub primary_care_types: usize,
+    /// The largest types by cases (up to 10).
+    pub largest: Vec<ReportType>,
+}
+
+/// A built catalogue and its report.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The catalogue, ready to write with [`CatalogSource::write_dir`].
+    pub source: CatalogSource,
+    /// What the build did.
+    pub report: BuildReport,
+}
+
+/// Per distinct principal diagnosis.
+struct DxInfo {
+    /// Index into the 亚目 keys (or `u32::MAX` when malformed).
+    sub: u32,
+    cat: u32,
+    excluded: bool,
+}
+
+/// Per case, after exclusions.
+#[derive(Clone, Copy)]
+struct Combo {
+    sub: u32,
+    cat: u32,
+    /// Principal grouping procedure, `u32::MAX` = none.
+    principal: u32,
+    /// Related procedures in `related` arena.
+    rel_start: u32,
+    rel_len: u16,
+    attr: Attribute,
+    usable: bool,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Builds a catalogue from history. `tables` supplies the procedure attributes,
+/// exclusions, auxiliary sub-types, CCI and diagnosis lists (its types are ignored).
+pub fn build(
+    history: &History,
+    tables: Option<&CatalogSource>,
+    config: &BuildConfig,
+) -> Result<Built, BuildError> {
+    if config.year_weights.is_empty() || config.year_weights.contains(&0) {
+        return Err(BuildError::Config(
+            "year weights must be whole numbers above 0, e.g. 1:2:7".into(),
+        ));
+    }
+    if config.trim.low_permille >= config.trim.high_permille || config.trim.high_permille > 1000 {
+        return Err(BuildError::Config(
+            "the trimming quantiles must satisfy 0 <= low < high <= 100%".into(),
+        ));
+    }
+    if let Threshold::Coverage(c) = config.threshold
+        && !(c > 0.0 && c <= 1.0)
+    {
+        return Err(BuildError::Config(format!("coverage {c} is not in (0, 1]")));
+    }
+    // The tables alone, compiled: procedure attributes and exclusions.
+    let mut base = CatalogSource::new(config.manifest.clone());
+    if let Some(t) = tables {
+        base.attributes = t.attributes.clone();
+        base.exclusions = t.exclusions.clone();
+        base.aux = t
+            .aux
+            .iter()
+            .filter(|a| a.types.is_empty())
+            .cloned()
+            .collect();
+        base.cci = t.cci.clone();
+        base.dx_lists = t.dx_lists.clone();
+    }
+    let skeleton = Catalog::compile(&base)?;
+
+    // Years.
+    let years: Vec<u16> = history
+        .cases
+        .iter()
+        .map(|c| c.year)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if years.is_empty() {
+        return Err(BuildError::Empty);
+    }
+    let weights = stats::year_weights(&years, &config.year_weights).ok_or(BuildError::Years {
+        years: years.len(),
+        first: years[0],
+        last: *years.last().expect("non-empty"),
+        weights: config.year_weights.len(),
+    })?;
+    let weight_of = |y: u16| weights[years.binary_search(&y).expect("listed")];
+
+    // Diagnoses: 亚目 and category keys.
+    let mut subs: BTreeMap<String, String> = BTreeMap::new(); // key → spec text
+    let mut cats: BTreeSet<String> = BTreeSet::new();
+    let keys: Vec<String> = history.dx_codes.iter().map(|c| dx_key(c)).collect();
+    for (code, key) in history.dx_codes.iter().zip(&keys) {
+        if key.len() < 3 || !key.is_ascii() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let sub = &key[..key.len().min(4)];
+        subs.entry(sub.to_string()).or_insert_with(|| {
+            let t = code.trim();
+            if sub.len() == 4 && t.as_bytes().get(3) == Some(&b'.') {
+                format!("{}.{}", &sub[..3], &sub[3..])
+            } else {
+                sub.to_string()
+            }
+        });
+        cats.insert(key[..3].to_string());
+    }
+    let sub_keys: Vec<&String> = subs.keys().collect();
+    let cat_keys: Vec<&String> = cats.iter().collect();
+    let dx_info: Vec<DxInfo> = history
+        .dx_codes
+        .iter()
+        .zip(&keys)
+        .map(|(code, key)| {
+            let ok =
+                key.len() >= 3 && key.is_ascii() && key.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok {
+                return DxInfo {
+                    sub: NONE,
+                    cat: NONE,
+                    excluded: false,
+                };
+            }
+            let sub = &key[..key.len().min(4)];
+            DxInfo {
+                sub: sub_keys
+                    .binary_search_by(|k| k.as_str().cmp(sub))
+                    .expect("listed") as u32,
+                cat: cat_keys
+                    .binary_search_by(|k| k.as_str().cmp(&key[..3]))
+                    .expect("listed") as u32,
+                excluded: skeleton.class_excluded[skeleton.dx(code).id as usize],
+            }
+        })
+        .collect();
+    // Procedures: exclusion and attribute.
+    let px_props: Vec<(Excl, Attribute)> = history
+        .px_codes
+        .iter()
+        .map(|c| {
+            let id = skeleton.px(c).id as usize;
+            (skeleton.px.excl[id], skeleton.px.attr[id])
+        })
+        .collect();
+
+    // Stage 1: combinations.
+    let highest = skeleton.options.attribute_source == super::source::AttributeSource::Highest;
+    let mut related: Vec<u32> = Vec::new();
+    let mut combos: Vec<Combo> = Vec::with_capacity(history.cases.len());
+    let mut eff: Vec<u32> = Vec::new();
+    for c in &history.cases {
+        let d = &dx_info[c.dx as usize];
+        eff.clear();
+        for &p in history.procedures(c) {
+            match px_props[p as usize].0 {
+                Excl::None => eff.push(p),
+                Excl::Ignore => {}
+                Excl::Conservative if eff.is_empty() => break,
+                Excl::Conservative => {}
+            }
+        }
+        let attr = if highest {
+            eff.iter().map(|&p| px_props[p as usize].1).max()
+        } else {
+            eff.first().map(|&p| px_props[p as usize].1)
+        }
+        .unwrap_or(Attribute::Conservative)
+        .composite();
+        let principal = eff.first().copied().unwrap_or(NONE);
+        let rel_start = related.len() as u32;
+        if eff.len() > 1 {
+            let r = &mut eff[1..];
+            r.sort_unstable();
+            let mut last = NONE;
+            for &p in r.iter() {
+                if p != last && p != principal {
+                    related.push(p);
+                }
+                last = p;
+            }
+        }
+        combos.push(Combo {
+            sub: d.sub,
+            cat: d.cat,
+            principal,
+            rel_start,
+            rel_len: (related.len() as u32 - rel_start) as u16,
+            attr,
+            usable: d.sub != NONE && !d.excluded,
+        });
+    }
+    let rel = |c: &Combo| &related[c.rel_start as usize..c.rel_start as usize + c.rel_len as usize];
+    let usable: Vec<u32> = (0..combos.len() as u32)
+        .filter(|&i| combos[i as usize].usable)
+        .collect();
+    if usable.is_empty() {
+        return Err(BuildError::Empty);
+    }
+    let mut order = usable.clone();
+    let base_key = |i: u32| {
+        let c = &combos[i as usize];
+        (c.sub, c.principal)
+    };
+    order.par_sort_unstable_by_key(|&i| (base_key(i), i));
+    let runs: Vec<&[u32]> = order
+        .chunk_by(|&a, &b| base_key(a) == base_key(b))
+        .collect();
+    let threshold = match config.threshold {
+        Threshold::Cases(t) => t.max(1),
+        Threshold::Coverage(share) => {
+            let mut counts: Vec<u64> = runs.iter().map(|r| r.len() as u64).collect();
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let total: u64 = counts.iter().sum();
+            let mut cum = 0u64;
+            let mut t = 1;
+            for c in counts {
+                cum += c;
+                t = c;
+                if cum as f64 >= share * total as f64 {
+                    break;
+                }
+            }
+            t
+        }
+    };
+
+    // Core and related types; composite combinations.
+    let mut rows: Vec<TypeRow> = Vec::new();
+    let mut composite: BTreeSet<(u32, Attribute)> = BTreeSet::new();
+    let mut related_sets: BTreeSet<(u32, Vec<u32>)> = BTreeSet::new();
+    let px_code = |p: u32| history.px_codes[p as usize].as_str();
+    for run in &runs {
+        let first = &combos[run[0] as usize];
+        if (run.len() as u64) < threshold {
+            for &i in *run {
+                let c = &combos[i as usize];
+                composite.insert((c.cat, c.attr));
+            }
+            continue;
+        }
+        let dx_spec = &subs[sub_keys[first.sub as usize].as_str()];
+        let (code, name, procs) = if first.principal == NONE {
+            (
+                format!("{dx_spec}:-"),
+                format!("{dx_spec} 保守治疗"),
+                String::new(),
+            )
+        } else {
+            let p = px_code(first.principal);
+            (
+                format!("{dx_spec}:{p}"),
+                format!("{dx_spec} + {p}"),
+                p.to_string(),
+            )
+        };
+        rows.push(type_row(code, name, "core", dx_spec, procs.clone()));
+        // Related-procedure sets.
+        if first.principal == NONE {
+            continue;
+        }
+        let mut by_rel: Vec<u32> = run.to_vec();
+        by_rel.sort_by(|&a, &b| {
+            rel(&combos[a as usize])
+                .cmp(rel(&combos[b as usize]))
+                .then(a.cmp(&b))
+        });
+        let groups: Vec<&[u32]> = by_rel
+            .chunk_by(|&a, &b| rel(&combos[a as usize]) == rel(&combos[b as usize]))
+            .collect();
+        let plain: Vec<u32> = groups
+            .iter()
+            .find(|g| rel(&combos[g[0] as usize]).is_empty())
+            .map(|g| g.to_vec())
+            .unwrap_or_else(|| run.to_vec());
+        let candidates: Vec<&&[u32]> = groups
+            .iter()
+            .filter(|g| !rel(&combos[g[0] as usize]).is_empty() && g.len() as u64 >= threshold)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut obs: Vec<Obs> = Vec::new();
+        let obs_of = |g: u32, idx: &[u32], obs: &mut Vec<Obs>| {
+            obs.extend(idx.iter().map(|&i| {
+                let h = &history.cases[i as usize];
+                Obs {
+                    group: g,
+                    weight: weight_of(h.year),
+                    cost: h.cost,
+                    los: 0,
+                    primary: h.primary,
+                }
+            }))
+        };
+        obs_of(0, &plain, &mut obs);
+        for (k, g) in candidates.iter().enumerate() {
+            obs_of(k as u32 + 1, g, &mut obs);
+        }
+        let (st, _) = stats::compute(&obs, candidates.len() + 1, config.trim);
+        for (k, g) in candidates.iter().enumerate() {
+            let (s, p) = (&st[k + 1], &st[0]);
+            // mean_s ≥ (1 + gain) × mean_p  ⇔  100·S_s·W_p ≥ (100 + gain)·S_p·W_s
+            if 100 * s.cost * p.weight
+                >= (100 + config.related_gain_percent as i128) * p.cost * s.weight
+            {
+                let ids: Vec<u32> = std::iter::once(first.principal)
+                    .chain(rel(&combos[g[0] as usize]).iter().copied())
+                    .collect();
+                // The same set of procedures reached from another principal procedure
+                // would be the same type to the grouper: keep the first.
+                let mut key = ids.clone();
+                key.sort_unstable();
+                if !related_sets.insert((first.sub, key)) {
+                    continue;
+                }
+                let set: Vec<&str> = ids.into_iter().map(px_code).collect();
+                let joined = set.join("+");
+                rows.push(type_row(
+                    format!("{dx_spec}:{joined}"),
+                    format!("{dx_spec} + {}", set.join(" + ")),
+                    "core",
+                    dx_spec,
+                    joined,
+                ));
+            }
+        }
+    }
+    for &(cat, attr) in &composite {
+        let c = cat_keys[cat as usize];
+        rows.push(TypeRow {
+            attribute: attr.as_str().into(),
+            ..type_row(
+                format!("{c}-{}", attr.composite_suffix()),
+                format!("{c} 综合病种 {}", attr.as_str()),
+                "composite",
+                c,
+                String::new(),
+            )
+        });
+    }
+    // Core types first, then composite types, each sorted by code.
+    rows.sort_by(|a, b| (a.layer != "core", &a.code).cmp(&(b.layer != "core", &b.code)));
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.line = i as u64 + 2;
+    }
+    let mut source = base.clone();
+    if let Some(t) = tables {
+        source.aux = t.aux.clone();
+    }
+    source.types = rows;
+    let catalog = Catalog::compile(&source)?;
+
+    // Stage 2: group the history with the catalogue.
+    let dx_class: Vec<u32> = history.dx_codes.iter().map(|c| catalog.dx(c).id).collect();
+    let px_id: Vec<u32> = history
+        .px_codes
+        .iter()
+        .map(|c| catalog.px(&px_key(c)).id)
+        .collect();
+    let assigned: Vec<u32> = history
+        .cases
+        .par_chunks(4096)
+        .map_init(
+            || (DipCase::default(), catalog.scratch()),
+            |(case, scratch), chunk| {
+                chunk
+                    .iter()
+                    .map(|h| {
+                        case.clear();
+                        case.dx.push(dx_class[h.dx as usize]);
+                        case.px
+                            .extend(history.procedures(h).iter().map(|&p| px_id[p as usize]));
+                        let o = catalog.group(case, scratch);
+                        match o.status {
+                            DipStatus::Grouped | DipStatus::Composite => o.type_id.unwrap_or(NONE),
+                            _ => NONE,
+                        }
+                    })
+                    .collect::<Vec<u32>>()
+            },
+        )
+        .flatten()
+        .collect();
+    let mut excluded = 0u64;
+    let mut malformed = 0u64;
+    let mut ungrouped = 0u64;
+    let mut obs = Vec::with_capacity(history.cases.len());
+    for ((h, &t), c) in history.cases.iter().zip(&assigned).zip(&combos) {
+        if t == NONE {
+            if dx_info[h.dx as usize].sub == NONE {
+                malformed += 1;
+            } else if !c.usable {
+                excluded += 1;
+            } else {
+                ungrouped += 1;
+            }
+            continue;
+        }
+        obs.push(Obs {
+            group: t,
+            weight: weight_of(h.year),
+            cost: h.cost,
+            los: 0,
+            primary: h.primary,
+        });
+    }
+    let ntypes = source.types.len();
+    let (st, overall) = stats::compute(&obs, ntypes, config.trim);
+
+    // Fill the scores, drop empty types.
+    let scale = config.manifest.score_scale;
+    let mut kept_rows = Vec::with_capacity(ntypes);
+    let mut primary_types = 0;
+    let mut bands = [0usize; 4];
+    let mut core_cases = 0u64;
+    let mut grouped_cases = 0u64;
+    let (mut core_n, mut related_n, mut composite_n) = (0, 0, 0);
+    let mut largest: Vec<ReportType> = Vec::new();
+    for (mut row, s) in source.types.drain(..).zip(&st) {
+        if s.cases == 0 {
+            continue;
+        }
+        let cv = s.cv();
+        row.score = s
+            .relative(&overall, scale, config.score_decimals)
+            .to_string();
+        row.mean_cost = s.mean_cost_yuan().to_string();
+        row.cases = s.cases.to_string();
+        row.cv = format!("{cv:.4}");
+        if cv <= config.primary_cv_max && s.primary_share() >= config.primary_share_min {
+            row.primary_care = "1".into();
+            row.primary_care_coef = "1".into();
+            primary_types += 1;
+        } else {
+            row.primary_care = "0".into();
+        }
+        bands[match cv {
+            x if x < 0.5 => 0,
+            x if x < 0.7 => 1,
+            x if x < 1.0 => 2,
+            _ => 3,
+        }] += 1;
+        grouped_cases += s.cases;
+        if row.layer == "core" {
+            core_cases += s.cases;
+            if row.procedures.contains('+') {
+                related_n += 1;
+            } else {
+                core_n += 1;
+            }
+        } else {
+            composite_n += 1;
+        }
+        largest.push(ReportType {
+            code: row.code.clone(),
+            layer: row.layer.clone(),
+            cases: s.cases,
+            score: row.score.clone(),
+            mean_cost: row.mean_cost.clone(),
+            cv: row.cv.clone(),
+        });
+        kept_rows.push(row);
+    }
+    source.types = kept_rows;
+    largest.sort_by(|a, b| b.cases.cmp(&a.cases).then(a.code.cmp(&b.code)));
+    largest.truncate(10);
+    let report = BuildReport {
+        cases: history.cases.len() as u64,
+        excluded,
+        malformed,
+        ungrouped,
+        years: years.iter().copied().zip(weights.iter().copied()).collect(),
+        threshold,
+        core_types: core_n + related_n,
+        related_types: related_n,
+        composite_types: composite_n,
+        core_cases,
+        coverage: if grouped_cases == 0 {
+            0.0
+        } else {
+            core_cases as f64 / grouped_cases as f64
+        },
+        overall_mean_cost: overall.mean_cost_yuan().to_string(),
+        cv_bands: ["< 0.5", "0.5-0.7", "0.7-1.0", ">= 1.0"]
+            .iter()
+            .map(|s| s.to_string())
+            .zip(bands)
+            .collect(),
+        primary_care_types: primary_types,
+        largest,
+    };
+    Ok(Built { source, report })
+}
+
+fn type_row(code: String, name: String, layer: &str, dx: &str, procedures: String) -> TypeRow {
+    TypeRow {
+        code,
+        name,
+        layer: layer.into(),
+        principal_dx: dx.into(),
+        procedures,
+        score: "0".into(),
+        ..TypeRow::default()
+    }
+}

@@ -1,0 +1,1369 @@
+//! [`CatalogSource`] → [`Catalog`]: every check happens here, once.
+//!
+//! Diagnosis codes are reduced to *classes*: every exact code, 亚目 and category a spec
+//! mentions, plus all 2,600 categories `A00`…`Z99` (so that ranges cover codes no row
+//! names). A case's principal diagnosis is looked up once (exact → 亚目 → category) and
+//! its class carries the precomputed list of candidate rows, sorted by layer and
+//! specificity, and a bit row saying which diagnosis conditions it satisfies. Procedure
+//! codes are interned into dense ids with their attribute and exclusion precomputed, so
+//! grouping compares integers only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::error::{CatalogError, Problem};
+use super::source::{self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow};
+use super::spec::{Attribute, DxSpec, ProcSpec, Range, px_key};
+
+/// The layer of a disease type, in matching order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// 先期分组: transplants, ECMO, long ventilation, low birth weight…
+    Pre,
+    /// 并项: diagnosis category with procedure combinations.
+    Merge,
+    /// 诊断辅助细分: burns, re-treated tumours, drug-resistant TB…
+    Refine,
+    /// 核心病种: diagnosis (亚目) + procedures.
+    Core,
+    /// 综合病种: category × procedure attribute.
+    Composite,
+}
+
+impl Layer {
+    /// The name written in `types.csv` and in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Pre => "pre",
+            Layer::Merge => "merge",
+            Layer::Refine => "refine",
+            Layer::Core => "core",
+            Layer::Composite => "composite",
+        }
+    }
+
+    /// Parses a layer name (English, or 先期分组/并项/辅助细分/核心/综合).
+    pub fn parse(text: &str) -> Result<Layer, String> {
+        Ok(match text.trim() {
+            "pre" | "pre_grouping" | "先期分组" => Layer::Pre,
+            "merge" | "并项" => Layer::Merge,
+            "refine" | "refinement" | "辅助细分" | "诊断辅助细分" => Layer::Refine,
+            "core" | "核心" | "核心病种" => Layer::Core,
+            "composite" | "综合" | "综合病种" => Layer::Composite,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a layer (pre, merge, refine, core, composite)"
+                ));
+            }
+        })
+    }
+}
+
+/// What a row asks of the procedures, compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Procs {
+    Any,
+    Conservative,
+    /// `alts[start..start+len]`, each a range of `alt_codes`.
+    Alts(u32, u32),
+}
+
+/// The optional conditions of a type row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Conditions {
+    pub any_dx: Option<u32>,
+    pub age: Option<Range>,
+    pub age_days: Option<Range>,
+    pub weight: Option<Range>,
+    pub vent_hours: Option<Range>,
+    pub los: Option<Range>,
+}
+
+impl Conditions {
+    fn is_empty(&self) -> bool {
+        *self == Conditions::default()
+    }
+}
+
+/// One disease type of a compiled catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DipType {
+    /// Type code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Layer.
+    pub layer: Layer,
+    /// The principal-diagnosis spec as written.
+    pub principal_dx: String,
+    /// The procedure spec as written.
+    pub procedures: String,
+    /// Composite types: the attribute (interventional already folded into surgery).
+    pub attribute: Option<Attribute>,
+    /// Score.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub score: Decimal,
+    /// Score as written in the output.
+    pub score_text: String,
+    /// Mean cost in yuan, if given.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub mean_cost: Option<Decimal>,
+    /// Primary-care type (基层病种).
+    pub primary_care: bool,
+    /// Primary-care coefficient, if given.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub primary_care_coef: Option<Decimal>,
+    /// Line in `types.csv`.
+    pub line: u64,
+    pub(crate) procs: Procs,
+    pub(crate) cond: Conditions,
+    pub(crate) has_cond: bool,
+    pub(crate) mean_cost_fen: Option<i64>,
+}
+
+/// One auxiliary sub-type of a compiled catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuxType {
+    /// Sub-type code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Kind (severity, tumour, age, icu, cci, other).
+    pub kind: String,
+    /// Coefficient.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub coefficient: Decimal,
+    /// Coefficient as written in the output.
+    pub coefficient_text: String,
+    /// Line in `aux.csv`.
+    pub line: u64,
+    /// Type ids it applies to (sorted); `None` = all.
+    pub(crate) types: Option<Vec<u32>>,
+    pub(crate) principal_dx: Option<u32>,
+    pub(crate) secondary_dx: Option<u32>,
+    /// Bit `d` set: discharge way `d` (1–9) allowed; 0 = no condition.
+    pub(crate) discharge_ways: u16,
+    pub(crate) los: Option<Range>,
+    pub(crate) age: Option<Range>,
+    pub(crate) age_days: Option<Range>,
+    pub(crate) icu_days: Option<Range>,
+    pub(crate) cci: Option<Range>,
+    /// Total cost × 1000 ≥ this × type mean cost.
+    pub(crate) cost_ratio_permille: Option<i64>,
+}
+
+/// A candidate row of a diagnosis class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cand {
+    pub row: u32,
+    /// Specificity of the spec that matched the class (3 exact … 0 range, 4 = any).
+    pub level: u8,
+}
+
+/// How a procedure counts for grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) enum Excl {
+    None,
+    Ignore,
+    Conservative,
+}
+
+const EXCLS: [Excl; 3] = [Excl::None, Excl::Ignore, Excl::Conservative];
+
+/// Who a catalogue is: every result carries this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogInfo {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Region.
+    pub region: String,
+    /// Score scale.
+    pub score_scale: u32,
+    /// SHA-256 of the source files (empty when built in code).
+    pub content_hash: String,
+}
+
+impl CatalogInfo {
+    /// `name@version#hash8`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}@{}#{}",
+            self.name,
+            self.version,
+            &self.content_hash[..8.min(self.content_hash.len())]
+        )
+    }
+}
+
+/// The diagnosis class dictionary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct DxDict {
+    /// Class keys (dot-free, upper-case), sorted; the id is the index.
+    pub keys: Vec<Box<str>>,
+    #[serde(skip)]
+    pub index: FxHashMap<Box<[u8]>, u32>,
+}
+
+/// The procedure dictionary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct PxDict {
+    /// Codes (upper-case), sorted; the id is the index. Ids `codes.len()..+15` stand for
+    /// unknown codes by (attribute, exclusion).
+    pub codes: Vec<Box<str>>,
+    /// Per id: attribute.
+    pub attr: Vec<Attribute>,
+    /// Per id: exclusion.
+    pub excl: Vec<Excl>,
+    /// Per listed code: the attribute table covers it (exactly or by prefix).
+    pub covered: Vec<bool>,
+    /// Attribute prefixes (`prefix`, attribute), longest first.
+    pub attr_prefix: Vec<(Box<str>, Attribute)>,
+    /// Exclusion prefixes, longest first.
+    pub excl_prefix: Vec<(Box<str>, Excl)>,
+    #[serde(skip)]
+    pub index: FxHashMap<Box<[u8]>, u32>,
+}
+
+impl PxDict {
+    /// The id standing for an unknown code with these properties.
+    pub fn special(&self, attr: Attribute, excl: Excl) -> u32 {
+        self.codes.len() as u32 + attr as u32 * 3 + excl as u32
+    }
+}
+
+/// A compiled, immutable DIP catalogue (`Send + Sync`). Build it with
+/// [`Catalog::compile`] or load it with [`Catalog::load`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    pub(crate) info: CatalogInfo,
+    pub(crate) options: CatalogOptions,
+    pub(crate) dx: DxDict,
+    pub(crate) px: PxDict,
+    /// u64 words per class row of condition bits.
+    pub(crate) words: usize,
+    /// `(classes + 1) × words`; the last row (unknown class) is empty.
+    pub(crate) class_bits: Vec<u64>,
+    /// Per class (+1): principal diagnosis excluded.
+    pub(crate) class_excluded: Vec<bool>,
+    /// Per class (+1): CCI categories.
+    pub(crate) class_cci: Vec<u32>,
+    /// `cand[cand_start[c]..cand_start[c+1]]`; `classes + 2` entries.
+    pub(crate) cand_start: Vec<u32>,
+    pub(crate) cand: Vec<Cand>,
+    pub(crate) types: Vec<DipType>,
+    pub(crate) alts: Vec<(u32, u32)>,
+    pub(crate) alt_codes: Vec<u32>,
+    /// Sorted by coefficient, highest first, then by line.
+    pub(crate) aux: Vec<AuxType>,
+    pub(crate) cci_weights: Vec<u32>,
+    pub(crate) cci_names: Vec<String>,
+    /// Text of each diagnosis condition slot.
+    pub(crate) slots: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Catalog {
+    /// Name, version, region and content hash.
+    pub fn info(&self) -> &CatalogInfo {
+        &self.info
+    }
+
+    /// Regional options.
+    pub fn options(&self) -> &CatalogOptions {
+        &self.options
+    }
+
+    /// All disease types, in `types.csv` order (the type id is the index).
+    pub fn types(&self) -> &[DipType] {
+        &self.types
+    }
+
+    /// Auxiliary sub-types, highest coefficient first.
+    pub fn aux_types(&self) -> &[AuxType] {
+        &self.aux
+    }
+
+    /// Non-fatal findings of the compiler.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Number of diagnosis classes and of interned procedure codes.
+    pub fn dictionary_sizes(&self) -> (usize, usize) {
+        (self.dx.keys.len(), self.px.codes.len())
+    }
+
+    pub(crate) fn rebuild_index(&mut self) {
+        self.dx.index = self
+            .dx
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Box::<[u8]>::from(k.as_bytes()), i as u32))
+            .collect();
+        self.px.index = self
+            .px
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Box::<[u8]>::from(k.as_bytes()), i as u32))
+            .collect();
+    }
+
+    /// Checks and compiles a catalogue; every problem found is reported together, each
+    /// naming file, row and field.
+    pub fn compile(source: &CatalogSource) -> Result<Catalog, CatalogError> {
+        let mut c = Compiler {
+            src: source,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            lists: BTreeMap::new(),
+            slots: BTreeMap::new(),
+        };
+        let catalog = c.build();
+        if c.problems.is_empty() {
+            let mut catalog = catalog;
+            catalog.rebuild_index();
+            Ok(catalog)
+        } else {
+            Err(CatalogError::Invalid(c.problems))
+        }
+    }
+}
+
+struct Compiler<'s> {
+    src: &'s CatalogSource,
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+    lists: BTreeMap<String, Vec<DxSpec>>,
+    slots: BTreeMap<Vec<DxSpec>, u32>,
+}
+
+/// A parsed type row, before interning.
+struct TypeParts {
+    layer: Layer,
+    pdx: Vec<DxSpec>,
+    procs: ProcSpec,
+    attribute: Option<Attribute>,
+    any_dx: Vec<DxSpec>,
+    cond: Conditions,
+}
+
+fn decimal(text: &str) -> Result<Decimal, String> {
+    Decimal::from_str(text.trim()).map_err(|_| format!("`{}` is not a number", text.trim()))
+}
+
+impl Compiler<'_> {
+    fn problem(&mut self, file: &str, line: u64, field: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: file.into(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses `|`-separated diagnosis specs with `@list` references.
+    fn dx_specs(&mut self, file: &str, line: u64, field: &str, text: &str) -> Option<Vec<DxSpec>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for part in text.split('|') {
+            let part = part.trim();
+            if let Some(name) = part.strip_prefix('@') {
+                match self.lists.get(name) {
+                    Some(specs) => out.extend(specs.iter().cloned()),
+                    None => {
+                        self.problem(
+                            file,
+                            line,
+                            field,
+                            format!("unknown diagnosis list `@{name}` (define it in dx_lists.csv)"),
+                        );
+                        ok = false;
+                    }
+                }
+                continue;
+            }
+            match DxSpec::parse(part) {
+                Ok(s) => out.push(s),
+                Err(m) => {
+                    self.problem(file, line, field, m);
+                    ok = false;
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        ok.then_some(out)
+    }
+
+    fn range(&mut self, file: &str, line: u64, field: &str, text: &str) -> Option<Range> {
+        match Range::parse(text) {
+            Ok(r) => r,
+            Err(m) => {
+                self.problem(file, line, field, m);
+                None
+            }
+        }
+    }
+
+    fn slot(&mut self, specs: Vec<DxSpec>) -> u32 {
+        let n = self.slots.len() as u32;
+        *self.slots.entry(specs).or_insert(n)
+    }
+
+    fn parse_type(&mut self, r: &TypeRow) -> Option<TypeParts> {
+        let f = source::TYPES;
+        let before = self.problems.len();
+        let layer = match Layer::parse(&r.layer) {
+            Ok(l) => Some(l),
+            Err(m) => {
+                self.problem(f, r.line, "layer", m);
+                None
+            }
+        };
+        let pdx = if r.principal_dx.trim().is_empty() {
+            if let Some(l) = layer
+                && !matches!(l, Layer::Pre | Layer::Refine)
+            {
+                self.problem(
+                    f,
+                    r.line,
+                    "principal_dx",
+                    format!(
+                        "a {} type needs a principal-diagnosis spec (only pre and refine rows may leave it empty)",
+                        l.as_str()
+                    ),
+                );
+            }
+            Vec::new()
+        } else {
+            self.dx_specs(f, r.line, "principal_dx", &r.principal_dx)
+                .unwrap_or_default()
+        };
+        let procs = match ProcSpec::parse(&r.procedures) {
+            Ok(p) => p,
+            Err(m) => {
+                self.problem(f, r.line, "procedures", m);
+                ProcSpec::Any
+            }
+        };
+        let attribute = if r.attribute.trim().is_empty() {
+            if layer == Some(Layer::Composite) {
+                self.problem(
+                    f,
+                    r.line,
+                    "attribute",
+                    "a composite type needs a procedure attribute (surgery, therapeutic, diagnostic, conservative)",
+                );
+            }
+            None
+        } else {
+            match Attribute::parse(&r.attribute) {
+                Ok(a) if layer == Some(Layer::Composite) => Some(a.composite()),
+                Ok(_) => {
+                    self.problem(
+                        f,
+                        r.line,
+                        "attribute",
+                        "only composite types take an attribute; other layers match procedures by `procedures`",
+                    );
+                    None
+                }
+                Err(m) => {
+                    self.problem(f, r.line, "attribute", m);
+                    None
+                }
+            }
+        };
+        if layer == Some(Layer::Composite) && procs != ProcSpec::Conservative {
+            self.problem(
+                f,
+                r.line,
+                "procedures",
+                "a composite type matches by attribute: leave `procedures` empty",
+            );
+        }
+        let any_dx = if r.any_dx.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.dx_specs(f, r.line, "any_dx", &r.any_dx)
+                .unwrap_or_default()
+        };
+        let cond = Conditions {
+            any_dx: None,
+            age: self.range(f, r.line, "age", &r.age),
+            age_days: self.range(f, r.line, "age_days", &r.age_days),
+            weight: self.range(f, r.line, "weight", &r.weight),
+            vent_hours: self.range(f, r.line, "vent_hours", &r.vent_hours),
+            los: self.range(f, r.line, "los", &r.los),
+        };
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(TypeParts {
+            layer: layer?,
+            pdx,
+            procs,
+            attribute,
+            any_dx,
+            cond,
+        })
+    }
+
+    fn build(&mut self) -> Catalog {
+        let src = self.src;
+        let m = &src.manifest;
+        if m.score_scale == 0 {
+            self.problem(source::MANIFEST, 0, "score_scale", "must be above 0");
+        }
+        if m.name.trim().is_empty() {
+            self.problem(source::MANIFEST, 0, "name", "empty catalogue name");
+        }
+
+        // Named diagnosis lists.
+        let mut lists: BTreeMap<String, Vec<DxSpec>> = BTreeMap::new();
+        for r in &src.dx_lists {
+            if r.list.is_empty() || r.list.contains(['|', '@']) {
+                self.problem(
+                    source::DX_LISTS,
+                    r.line,
+                    "list",
+                    "a list name may not be empty or contain `|` or `@`",
+                );
+                continue;
+            }
+            match DxSpec::parse(&r.code) {
+                Ok(s) => lists.entry(r.list.clone()).or_default().push(s),
+                Err(msg) => self.problem(source::DX_LISTS, r.line, "code", msg),
+            }
+        }
+        for v in lists.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        self.lists = lists;
+
+        // Types.
+        let mut parts: Vec<Option<TypeParts>> = Vec::with_capacity(src.types.len());
+        let mut codes: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &src.types {
+            if r.code.is_empty() {
+                self.problem(source::TYPES, r.line, "code", "empty type code");
+            } else if r.code.contains(',') {
+                self.problem(
+                    source::TYPES,
+                    r.line,
+                    "code",
+                    "a type code may not contain a comma",
+                );
+            } else if let Some(first) = codes.insert(&r.code, r.line) {
+                self.problem(
+                    source::TYPES,
+                    r.line,
+                    "code",
+                    format!("type `{}` is already defined on line {first}", r.code),
+                );
+            }
+            parts.push(self.parse_type(r));
+        }
+        let mut types = Vec::with_capacity(src.types.len());
+        for (r, p) in src.types.iter().zip(&parts) {
+            let f = source::TYPES;
+            let score = match decimal(&r.score) {
+                Ok(s) if s.is_sign_negative() => {
+                    self.problem(f, r.line, "score", "a score may not be negative");
+                    Decimal::ZERO
+                }
+                Ok(s) => s,
+                Err(msg) => {
+                    self.problem(f, r.line, "score", msg);
+                    Decimal::ZERO
+                }
+            };
+            let mean_cost = if r.mean_cost.is_empty() {
+                None
+            } else {
+                match decimal(&r.mean_cost) {
+                    Ok(v) if !v.is_sign_negative() => Some(v),
+                    Ok(_) => {
+                        self.problem(f, r.line, "mean_cost", "a cost may not be negative");
+                        None
+                    }
+                    Err(msg) => {
+                        self.problem(f, r.line, "mean_cost", msg);
+                        None
+                    }
+                }
+            };
+            if !r.cases.is_empty() && r.cases.parse::<u64>().is_err() {
+                self.problem(
+                    f,
+                    r.line,
+                    "cases",
+                    format!("`{}` is not a whole number", r.cases),
+                );
+            }
+            if !r.cv.is_empty()
+                && let Err(msg) = decimal(&r.cv)
+            {
+                self.problem(f, r.line, "cv", msg);
+            }
+            let primary_care = match r.primary_care.as_str() {
+                "" | "0" | "false" | "否" => false,
+                "1" | "true" | "是" => true,
+                other => {
+                    self.problem(
+                        f,
+                        r.line,
+                        "primary_care",
+                        format!("`{other}` is not 0 or 1"),
+                    );
+                    false
+                }
+            };
+            let primary_care_coef = if r.primary_care_coef.is_empty() {
+                None
+            } else {
+                match decimal(&r.primary_care_coef) {
+                    Ok(v) if v > Decimal::ZERO => Some(v),
+                    Ok(_) => {
+                        self.problem(f, r.line, "primary_care_coef", "must be above 0");
+                        None
+                    }
+                    Err(msg) => {
+                        self.problem(f, r.line, "primary_care_coef", msg);
+                        None
+                    }
+                }
+            };
+            let (layer, attribute, cond, pdx_text) = match p {
+                Some(p) => (p.layer, p.attribute, p.cond.clone(), r.principal_dx.clone()),
+                None => (
+                    Layer::Core,
+                    None,
+                    Conditions::default(),
+                    r.principal_dx.clone(),
+                ),
+            };
+            types.push(DipType {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                layer,
+                principal_dx: pdx_text,
+                procedures: r.procedures.clone(),
+                attribute,
+                score,
+                score_text: score.normalize().to_string(),
+                mean_cost,
+                primary_care,
+                primary_care_coef,
+                line: r.line,
+                procs: Procs::Any,
+                cond,
+                has_cond: false,
+                mean_cost_fen: mean_cost.and_then(|m| {
+                    (m * Decimal::ONE_HUNDRED)
+                        .round_dp_with_strategy(
+                            0,
+                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                        )
+                        .mantissa()
+                        .try_into()
+                        .ok()
+                }),
+            });
+        }
+        self.ambiguity(&parts);
+
+        // Procedure dictionary.
+        let mut px_codes: BTreeSet<String> = BTreeSet::new();
+        for p in parts.iter().flatten() {
+            if let ProcSpec::Alternatives(alts) = &p.procs {
+                for a in alts {
+                    px_codes.extend(a.iter().cloned());
+                }
+            }
+        }
+        let mut attr_exact: BTreeMap<String, (Attribute, u64)> = BTreeMap::new();
+        let mut attr_prefix: BTreeMap<String, (Attribute, u64)> = BTreeMap::new();
+        for r in &src.attributes {
+            let f = source::ATTRIBUTES;
+            let attr = match Attribute::parse(&r.attribute) {
+                Ok(Attribute::Conservative) => {
+                    self.problem(f, r.line, "attribute", "a procedure cannot be `conservative`; list it in exclusions.csv as procedure_conservative instead");
+                    continue;
+                }
+                Ok(a) => a,
+                Err(msg) => {
+                    self.problem(f, r.line, "attribute", msg);
+                    continue;
+                }
+            };
+            let (map, key) = match proc_pattern(&r.code) {
+                Ok((true, k)) => (&mut attr_prefix, k),
+                Ok((false, k)) => (&mut attr_exact, k),
+                Err(msg) => {
+                    self.problem(f, r.line, "code", msg);
+                    continue;
+                }
+            };
+            if let Some(&(prev, line)) = map.get(&key) {
+                if prev != attr {
+                    self.problem(
+                        f,
+                        r.line,
+                        "attribute",
+                        format!("`{key}` is already `{}` on line {line}", prev.as_str()),
+                    );
+                }
+                continue;
+            }
+            map.insert(key, (attr, r.line));
+        }
+        let mut excl_exact: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
+        let mut excl_prefix: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
+        let mut excluded_pdx: Vec<DxSpec> = Vec::new();
+        for r in &src.exclusions {
+            let f = source::EXCLUSIONS;
+            let excl = match r.kind.as_str() {
+                "principal_dx" => {
+                    if let Some(specs) = self.dx_specs(f, r.line, "code", &r.code) {
+                        excluded_pdx.extend(specs);
+                    }
+                    continue;
+                }
+                "procedure_ignore" => Excl::Ignore,
+                "procedure_conservative" => Excl::Conservative,
+                other => {
+                    self.problem(f, r.line, "kind", format!("`{other}` is not an exclusion kind (principal_dx, procedure_ignore, procedure_conservative)"));
+                    continue;
+                }
+            };
+            let (map, key) = match proc_pattern(&r.code) {
+                Ok((true, k)) => (&mut excl_prefix, k),
+                Ok((false, k)) => (&mut excl_exact, k),
+                Err(msg) => {
+                    self.problem(f, r.line, "code", msg);
+                    continue;
+                }
+            };
+            if let Some(&(prev, line)) = map.get(&key) {
+                if prev != excl {
+                    self.problem(
+                        f,
+                        r.line,
+                        "kind",
+                        format!("`{key}` is already listed with another kind on line {line}"),
+                    );
+                }
+                continue;
+            }
+            map.insert(key, (excl, r.line));
+        }
+        px_codes.extend(attr_exact.keys().cloned());
+        px_codes.extend(excl_exact.keys().cloned());
+        let unknown_attr = m.options.unknown_procedure_attribute;
+        let mut attr_prefix: Vec<(Box<str>, Attribute)> = attr_prefix
+            .into_iter()
+            .map(|(k, (a, _))| (k.into_boxed_str(), a))
+            .collect();
+        attr_prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let mut excl_prefix: Vec<(Box<str>, Excl)> = excl_prefix
+            .into_iter()
+            .map(|(k, (e, _))| (k.into_boxed_str(), e))
+            .collect();
+        excl_prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let codes: Vec<Box<str>> = px_codes.into_iter().map(String::into_boxed_str).collect();
+        let mut attr = Vec::with_capacity(codes.len() + 15);
+        let mut excl = Vec::with_capacity(codes.len() + 15);
+        let mut covered = Vec::with_capacity(codes.len());
+        for c in &codes {
+            covered.push(
+                attr_exact.contains_key(&**c)
+                    || prefix_lookup(&attr_prefix, c).is_some()
+                    || excl_exact.contains_key(&**c)
+                    || prefix_lookup(&excl_prefix, c).is_some(),
+            );
+            attr.push(
+                attr_exact
+                    .get(&**c)
+                    .map(|x| x.0)
+                    .or_else(|| prefix_lookup(&attr_prefix, c))
+                    .unwrap_or(unknown_attr),
+            );
+            excl.push(
+                excl_exact
+                    .get(&**c)
+                    .map(|x| x.0)
+                    .or_else(|| prefix_lookup(&excl_prefix, c))
+                    .unwrap_or(Excl::None),
+            );
+        }
+        for a in Attribute::ALL {
+            for e in EXCLS {
+                attr.push(a);
+                excl.push(e);
+            }
+        }
+        let px = PxDict {
+            codes,
+            attr,
+            excl,
+            covered,
+            attr_prefix,
+            excl_prefix,
+            index: FxHashMap::default(),
+        };
+        let px_id = |code: &str| -> u32 {
+            px.codes
+                .binary_search_by(|c| (**c).cmp(code))
+                .expect("interned") as u32
+        };
+
+        // Procedures and conditions of the types.
+        let mut alts: Vec<(u32, u32)> = Vec::new();
+        let mut alt_codes: Vec<u32> = Vec::new();
+        for (t, p) in types.iter_mut().zip(&parts) {
+            let Some(p) = p else { continue };
+            t.procs = match &p.procs {
+                ProcSpec::Any => Procs::Any,
+                ProcSpec::Conservative => Procs::Conservative,
+                ProcSpec::Alternatives(list) => {
+                    let start = alts.len() as u32;
+                    for a in list {
+                        let s = alt_codes.len() as u32;
+                        alt_codes.extend(a.iter().map(|c| px_id(c)));
+                        alts.push((s, a.len() as u32));
+                    }
+                    Procs::Alts(start, list.len() as u32)
+                }
+            };
+            if !p.any_dx.is_empty() {
+                t.cond.any_dx = Some(self.slot(p.any_dx.clone()));
+            }
+            t.has_cond = !t.cond.is_empty();
+        }
+
+        // Auxiliary sub-types.
+        let type_ids: BTreeMap<&str, u32> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.code.as_str(), i as u32))
+            .collect();
+        let mut aux = Vec::new();
+        let mut aux_codes: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &src.aux {
+            let f = source::AUX;
+            let before = self.problems.len();
+            if r.code.is_empty() {
+                self.problem(f, r.line, "code", "empty sub-type code");
+            } else if let Some(first) = aux_codes.insert(&r.code, r.line) {
+                self.problem(
+                    f,
+                    r.line,
+                    "code",
+                    format!("sub-type `{}` is already defined on line {first}", r.code),
+                );
+            }
+            if !matches!(
+                r.kind.as_str(),
+                "severity" | "tumour" | "age" | "icu" | "cci" | "other"
+            ) {
+                self.problem(
+                    f,
+                    r.line,
+                    "kind",
+                    format!(
+                        "`{}` is not a sub-type kind (severity, tumour, age, icu, cci, other)",
+                        r.kind
+                    ),
+                );
+            }
+            let coefficient = match decimal(&r.coefficient) {
+                Ok(c) if c > Decimal::ZERO => c,
+                Ok(_) => {
+                    self.problem(f, r.line, "coefficient", "must be above 0");
+                    Decimal::ONE
+                }
+                Err(msg) => {
+                    self.problem(f, r.line, "coefficient", msg);
+                    Decimal::ONE
+                }
+            };
+            let types_filter = if r.types.trim().is_empty() {
+                None
+            } else {
+                let mut ids = Vec::new();
+                for code in r.types.split('|').map(str::trim) {
+                    match type_ids.get(code) {
+                        Some(&i) => ids.push(i),
+                        None => {
+                            self.problem(f, r.line, "types", format!("unknown type code `{code}`"))
+                        }
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                Some(ids)
+            };
+            let dx_slot = |c: &mut Self, field: &str, text: &str| -> Option<u32> {
+                if text.trim().is_empty() {
+                    return None;
+                }
+                c.dx_specs(f, r.line, field, text).map(|s| c.slot(s))
+            };
+            let principal_dx = dx_slot(self, "principal_dx", &r.principal_dx);
+            let secondary_dx = dx_slot(self, "secondary_dx", &r.secondary_dx);
+            let mut discharge_ways = 0u16;
+            if !r.discharge_way.trim().is_empty() {
+                for w in r.discharge_way.split('|').map(str::trim) {
+                    match w.parse::<u8>() {
+                        Ok(d @ 1..=9) => discharge_ways |= 1 << d,
+                        _ => self.problem(
+                            f,
+                            r.line,
+                            "discharge_way",
+                            format!("`{w}` is not a discharge way 1-9"),
+                        ),
+                    }
+                }
+            }
+            let cost_ratio_permille = if r.cost_ratio.trim().is_empty() {
+                None
+            } else {
+                match decimal(&r.cost_ratio) {
+                    Ok(v) if v > Decimal::ZERO => {
+                        (v * Decimal::from(1000)).round().mantissa().try_into().ok()
+                    }
+                    Ok(_) => {
+                        self.problem(f, r.line, "cost_ratio", "must be above 0");
+                        None
+                    }
+                    Err(msg) => {
+                        self.problem(f, r.line, "cost_ratio", msg);
+                        None
+                    }
+                }
+            };
+            let a = AuxType {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                coefficient,
+                coefficient_text: coefficient.normalize().to_string(),
+                line: r.line,
+                types: types_filter,
+                principal_dx,
+                secondary_dx,
+                discharge_ways,
+                los: self.range(f, r.line, "los", &r.los),
+                age: self.range(f, r.line, "age", &r.age),
+                age_days: self.range(f, r.line, "age_days", &r.age_days),
+                icu_days: self.range(f, r.line, "icu_days", &r.icu_days),
+                cci: self.range(f, r.line, "cci", &r.cci),
+                cost_ratio_permille,
+            };
+            if self.problems.len() == before {
+                aux.push(a);
+            }
+        }
+        aux.sort_by(|a, b| b.coefficient.cmp(&a.coefficient).then(a.line.cmp(&b.line)));
+
+        // CCI.
+        let mut cci_names: Vec<String> = Vec::new();
+        let mut cci_weights: Vec<u32> = Vec::new();
+        let mut cci_specs: Vec<(DxSpec, u32)> = Vec::new();
+        for r in &src.cci {
+            let f = source::CCI;
+            let weight = match r.weight.trim().parse::<u32>() {
+                Ok(w) => w,
+                Err(_) => {
+                    self.problem(
+                        f,
+                        r.line,
+                        "weight",
+                        format!("`{}` is not a whole number", r.weight),
+                    );
+                    continue;
+                }
+            };
+            let idx = match cci_names.iter().position(|n| *n == r.category) {
+                Some(i) => {
+                    if cci_weights[i] != weight {
+                        self.problem(
+                            f,
+                            r.line,
+                            "weight",
+                            format!(
+                                "category `{}` already has weight {}",
+                                r.category, cci_weights[i]
+                            ),
+                        );
+                    }
+                    i
+                }
+                None if cci_names.len() >= 32 => {
+                    self.problem(f, r.line, "category", "at most 32 CCI categories");
+                    continue;
+                }
+                None => {
+                    cci_names.push(r.category.clone());
+                    cci_weights.push(weight);
+                    cci_names.len() - 1
+                }
+            };
+            if let Some(specs) = self.dx_specs(f, r.line, "code", &r.code) {
+                cci_specs.extend(specs.into_iter().map(|s| (s, idx as u32)));
+            }
+        }
+
+        // Diagnosis classes.
+        let mut keys: BTreeSet<String> = BTreeSet::new();
+        let mut add_key = |k: &str| {
+            keys.insert(k.to_string());
+            if k.len() > 4 {
+                keys.insert(k[..4].to_string());
+            }
+            if k.len() > 3 {
+                keys.insert(k[..3].to_string());
+            }
+        };
+        let mut spec_sets: Vec<&DxSpec> = Vec::new();
+        for p in parts.iter().flatten() {
+            spec_sets.extend(&p.pdx);
+        }
+        for s in self.slots.keys() {
+            spec_sets.extend(s);
+        }
+        spec_sets.extend(&excluded_pdx);
+        spec_sets.extend(cci_specs.iter().map(|x| &x.0));
+        for s in spec_sets {
+            if let Some(k) = s.key() {
+                add_key(k);
+            }
+        }
+        for letter in b'A'..=b'Z' {
+            for n in 0..100 {
+                keys.insert(format!("{}{n:02}", letter as char));
+            }
+        }
+        let keys: Vec<Box<str>> = keys.into_iter().map(String::into_boxed_str).collect();
+        let classes = keys.len();
+
+        // Candidate rows per class.
+        let mut pdx_index = SpecIndex::default();
+        let mut any_rows: Vec<u32> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if p.pdx.is_empty() {
+                any_rows.push(i as u32);
+            }
+            for s in &p.pdx {
+                pdx_index.add(s, i as u32);
+            }
+        }
+        let mut cand_start = Vec::with_capacity(classes + 2);
+        let mut cand: Vec<Cand> = Vec::new();
+        let mut hits: Vec<(u32, u8)> = Vec::new();
+        for k in &keys {
+            cand_start.push(cand.len() as u32);
+            hits.clear();
+            pdx_index.query(k, &mut hits);
+            hits.extend(any_rows.iter().map(|&r| (r, 4)));
+            // Keep the most specific level per row.
+            hits.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            hits.dedup_by_key(|h| h.0);
+            let start = cand.len();
+            cand.extend(hits.iter().map(|&(row, level)| Cand { row, level }));
+            cand[start..].sort_by_key(|c| {
+                let t = &types[c.row as usize];
+                let level = match t.layer {
+                    Layer::Core | Layer::Composite => 4 - c.level.min(4),
+                    _ => 0,
+                };
+                (t.layer, level, c.row)
+            });
+        }
+        cand_start.push(cand.len() as u32);
+        cand_start.push(cand.len() as u32);
+
+        // Condition bits, exclusions and CCI per class.
+        let nslots = self.slots.len();
+        let words = nslots.div_ceil(64).max(1);
+        let mut class_bits = vec![0u64; (classes + 1) * words];
+        let mut slot_index = SpecIndex::default();
+        for (specs, &slot) in &self.slots {
+            for s in specs {
+                slot_index.add(s, slot);
+            }
+        }
+        let mut excl_index = SpecIndex::default();
+        for s in &excluded_pdx {
+            excl_index.add(s, 0);
+        }
+        let mut cci_index = SpecIndex::default();
+        for (s, cat) in &cci_specs {
+            cci_index.add(s, *cat);
+        }
+        let mut class_excluded = vec![false; classes + 1];
+        let mut class_cci = vec![0u32; classes + 1];
+        for (c, k) in keys.iter().enumerate() {
+            hits.clear();
+            slot_index.query(k, &mut hits);
+            for &(slot, _) in &hits {
+                class_bits[c * words + slot as usize / 64] |= 1 << (slot % 64);
+            }
+            hits.clear();
+            excl_index.query(k, &mut hits);
+            class_excluded[c] = !hits.is_empty();
+            hits.clear();
+            cci_index.query(k, &mut hits);
+            for &(cat, _) in &hits {
+                class_cci[c] |= 1 << cat;
+            }
+        }
+        let mut slot_text = vec![String::new(); nslots];
+        for (specs, &slot) in &self.slots {
+            slot_text[slot as usize] = specs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("|");
+        }
+
+        // Warnings: types that no class reaches cannot happen (every spec interns its
+        // key); report composite attributes never produced and cost ratios without cost.
+        for a in &aux {
+            if a.cost_ratio_permille.is_some() {
+                let missing = types
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| {
+                        a.types
+                            .as_ref()
+                            .is_none_or(|ts| ts.binary_search(&(*i as u32)).is_ok())
+                            && t.mean_cost_fen.is_none()
+                    })
+                    .count();
+                if missing > 0 {
+                    self.warnings.push(format!(
+                        "aux.csv line {}: sub-type {} compares cost with the type's mean cost, but {missing} type(s) it applies to have no mean_cost (the condition is false for them)",
+                        a.line, a.code
+                    ));
+                }
+            }
+        }
+
+        Catalog {
+            info: CatalogInfo {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                region: m.region.clone(),
+                score_scale: m.score_scale,
+                content_hash: src.content_hash.clone(),
+            },
+            options: m.options.clone(),
+            dx: DxDict {
+                keys,
+                index: FxHashMap::default(),
+            },
+            px,
+            words,
+            class_bits,
+            class_excluded,
+            class_cci,
+            cand_start,
+            cand,
+            types,
+            alts,
+            alt_codes,
+            aux,
+            cci_weights,
+            cci_names,
+            slots: slot_text,
+            warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+
+    /// Rejects core and composite rows that a case could match equally: same layer,
+    /// overlapping principal-diagnosis specs of the same specificity, the same procedure
+    /// alternative (or attribute) and the same conditions.
+    fn ambiguity(&mut self, parts: &[Option<TypeParts>]) {
+        // (layer, rest key) → specs with their row.
+        let mut groups: BTreeMap<(Layer, String), Vec<(&DxSpec, usize)>> = BTreeMap::new();
+        for (i, p) in parts.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if !matches!(p.layer, Layer::Core | Layer::Composite) {
+                continue;
+            }
+            let cond = format!(
+                "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+                p.any_dx, p.cond.age, p.cond.age_days, p.cond.weight, p.cond.vent_hours, p.cond.los
+            );
+            let mut rests: Vec<String> = match (&p.procs, p.attribute) {
+                (_, Some(a)) => vec![format!("attr:{}", a.as_str())],
+                (ProcSpec::Alternatives(alts), _) => alts
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        a.sort();
+                        format!("procs:{}", a.join("+"))
+                    })
+                    .collect(),
+                (ProcSpec::Any, _) => vec!["procs:*".into()],
+                (ProcSpec::Conservative, _) => vec!["procs:".into()],
+            };
+            rests.sort();
+            rests.dedup();
+            for rest in rests {
+                for s in &p.pdx {
+                    groups
+                        .entry((p.layer, format!("{rest}#{cond}")))
+                        .or_default()
+                        .push((s, i));
+                }
+            }
+        }
+        let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for ((_, rest), mut specs) in groups {
+            specs.sort_by(|a, b| {
+                a.0.level()
+                    .cmp(&b.0.level())
+                    .then(a.0.cmp(b.0))
+                    .then(a.1.cmp(&b.1))
+            });
+            for (x, &(sa, ra)) in specs.iter().enumerate() {
+                for &(sb, rb) in &specs[x + 1..] {
+                    if sb.level() != sa.level() {
+                        break;
+                    }
+                    if !matches!(sa, DxSpec::Range(..)) && sa != sb {
+                        break;
+                    }
+                    if ra == rb || !sa.overlaps(sb) {
+                        continue;
+                    }
+                    let (first, second) = (ra.min(rb), ra.max(rb));
+                    if !seen.insert((first, second)) {
+                        continue;
+                    }
+                    let t1 = &self.src.types[first];
+                    let t2 = &self.src.types[second];
+                    let what = rest.split('#').next().unwrap_or_default().to_string();
+                    let (s1, s2) = if ra == first { (sa, sb) } else { (sb, sa) };
+                    self.problem(
+                        source::TYPES,
+                        t2.line,
+                        "principal_dx",
+                        format!(
+                            "`{s2}` overlaps `{s1}` of type {} (line {}) with the same {what} and conditions: a case could match both; make the specs disjoint",
+                            t1.code, t1.line
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `code` or `prefix*` → (is prefix, key).
+fn proc_pattern(text: &str) -> Result<(bool, String), String> {
+    let t = text.trim();
+    let (prefix, body) = match t.strip_suffix('*') {
+        Some(b) => (true, b),
+        None => (false, t),
+    };
+    let k = px_key(body);
+    if k.is_empty() {
+        return Err("empty procedure code".into());
+    }
+    if let Some(bad) = k
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.'))
+    {
+        return Err(format!(
+            "`{t}`: character `{bad}` is not allowed in a procedure code (a prefix ends with `*`)"
+        ));
+    }
+    Ok((prefix, k))
+}
+
+fn prefix_lookup<T: Copy>(table: &[(Box<str>, T)], code: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(p, _)| code.starts_with(&**p))
+        .map(|x| x.1)
+}
+
+/// Diagnosis specs indexed for lookup by a class key.
+#[derive(Default)]
+struct SpecIndex {
+    exact: BTreeMap<String, Vec<u32>>,
+    sub: BTreeMap<String, Vec<u32>>,
+    cat: BTreeMap<String, Vec<u32>>,
+    ranges: Vec<(String, String, u32)>,
+}
+
+impl SpecIndex {
+    fn add(&mut self, s: &DxSpec, payload: u32) {
+        match s {
+            DxSpec::Exact(k) => self.exact.entry(k.clone()).or_default().push(payload),
+            DxSpec::Sub(k) => self.sub.entry(k.clone()).or_default().push(payload),
+            DxSpec::Cat(k) => self.cat.entry(k.clone()).or_default().push(payload),
+            DxSpec::Range(a, b) => self.ranges.push((a.clone(), b.clone(), payload)),
+        }
+    }
+
+    /// Pushes (payload, level) for every spec covering the class key.
+    fn query(&self, key: &str, out: &mut Vec<(u32, u8)>) {
+        if let Some(v) = self.exact.get(key) {
+            out.extend(v.iter().map(|&p| (p, 3)));
+        }
+        if key.len() >= 4
+            && key.is_char_boundary(4)
+            && let Some(v) = self.sub.get(&key[..4])
+        {
+            out.extend(v.iter().map(|&p| (p, 2)));
+        }
+        if key.len() >= 3 && key.is_char_boundary(3) {
+            let c = &key[..3];
+            if let Some(v) = self.cat.get(c) {
+                out.extend(v.iter().map(|&p| (p, 1)));
+            }
+            for (a, b, p) in &self.ranges {
+                if a.as_str() <= c && c <= b.as_str() {
+                    out.push((*p, 0));
+                }
+            }
+        }
+    }
+}
+
+impl TieRule {
+    /// The name in `catalog.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TieRule::HighestScore => "highest_score",
+            TieRule::LowestScore => "lowest_score",
+            TieRule::FirstListed => "first_listed",
+        }
+    }
+}
+
+impl AttributeSource {
+    /// The name in `catalog.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributeSource::Principal => "principal",
+            AttributeSource::Highest => "highest",
+        }
+    }
+}

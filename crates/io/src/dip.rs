@@ -1,0 +1,291 @@
+//! The DIP grouping job: case rows in, `case_id,status,dip_code,layer,score,…` rows out.
+
+use std::fmt::Write as _;
+
+use drgdip_grouper::dip::{Catalog, DipCase, DipScratch, DipStatus};
+
+use crate::fields::{self, FieldError};
+use crate::stream::{Column, Job, Out, Row};
+
+const fn col(name: &'static str, required: bool) -> Column {
+    Column { name, required }
+}
+
+/// Input columns of DIP grouping: the case columns of DRG grouping plus the optional
+/// `icu_days`, `vent_hours` and `total_cost` (auxiliary sub-types, pre-grouping).
+pub const DIP_COLUMNS: [Column; 13] = [
+    col("case_id", true),
+    col("sex", false),
+    col("age", false),
+    col("age_days", false),
+    col("weight", false),
+    col("dept", false),
+    col("los", false),
+    col("discharge_way", false),
+    col("diagnoses", true),
+    col("procedures", false),
+    col("icu_days", false),
+    col("vent_hours", false),
+    col("total_cost", false),
+];
+
+/// The output header of `drgdip dip group`.
+pub const DIP_HEADER: [&str; 12] = [
+    "case_id",
+    "status",
+    "dip_code",
+    "layer",
+    "score",
+    "name",
+    "aux_type",
+    "aux_coef",
+    "primary_care",
+    "catalog",
+    "warnings",
+    "message",
+];
+
+/// Parses an amount of money (`1234.56`, `1234.5`, `1234`) into fen; more than two
+/// decimals, a sign or anything else is an error naming line and field.
+pub fn fen(line: u64, field: &str, bytes: &[u8]) -> Result<Option<i64>, FieldError> {
+    let s = fields::text(line, field, bytes)?.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        FieldError(format!(
+            "line {line}, field `{field}`: `{s}` is not an amount in yuan with at most 2 decimals"
+        ))
+    };
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || whole.len() > 15
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let mut v: i64 = whole.parse().map_err(|_| bad())?;
+    v *= 100;
+    match frac.len() {
+        1 => v += 10 * (frac.as_bytes()[0] - b'0') as i64,
+        2 => v += frac.parse::<i64>().map_err(|_| bad())?,
+        _ => {}
+    }
+    Ok(Some(v))
+}
+
+/// Discharge way 1–9 (empty = `None`).
+fn discharge_way(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
+    let s = fields::text(line, "discharge_way", bytes)?.trim();
+    match s.as_bytes() {
+        [] => Ok(None),
+        [d @ b'1'..=b'9'] => Ok(Some(d - b'0')),
+        _ => Err(FieldError(format!(
+            "line {line}, field `discharge_way`: `{s}` is not a discharge way 1-9"
+        ))),
+    }
+}
+
+/// Appends a warning (`; `-separated).
+fn warn(warnings: &mut String, w: std::fmt::Arguments<'_>) {
+    if !warnings.is_empty() {
+        warnings.push_str("; ");
+    }
+    let _ = warnings.write_fmt(w);
+}
+
+/// Fills a [`DipCase`] from a row of [`DIP_COLUMNS`]; codes the catalogue cannot place
+/// are reported in `warnings`, bad fields as an error naming line and field.
+pub fn parse_dip_case(
+    catalog: &Catalog,
+    row: &Row<'_>,
+    case: &mut DipCase,
+    warnings: &mut String,
+) -> Result<(), FieldError> {
+    case.clear();
+    warnings.clear();
+    if let Some(p) = &row.problem {
+        return Err(FieldError(p.clone()));
+    }
+    let line = row.line;
+    let id = fields::text(line, "case_id", row.get(0))?;
+    if id.trim().is_empty() {
+        return Err(FieldError(format!("line {line}, field `case_id`: empty")));
+    }
+    fields::sex(line, row.get(1))?;
+    case.age = fields::count(line, "age", row.get(2))?;
+    case.age_days = fields::count(line, "age_days", row.get(3))?;
+    case.weight = fields::count(line, "weight", row.get(4))?;
+    fields::text(line, "dept", row.get(5))?;
+    case.los = fields::count(line, "los", row.get(6))?;
+    case.discharge_way = discharge_way(line, row.get(7))?;
+    case.icu_days = fields::count(line, "icu_days", row.get(10))?;
+    case.vent_hours = fields::count(line, "vent_hours", row.get(11))?;
+    case.total_cost = fen(line, "total_cost", row.get(12))?;
+    fields::codes(line, "diagnoses", row.get(8), |code| {
+        let found = catalog.dx(code);
+        if !found.known {
+            warn(
+                warnings,
+                format_args!("diagnosis `{code}` has no ICD-10 category the catalogue knows"),
+            );
+        }
+        case.dx.push(found.id);
+    })?;
+    fields::codes(line, "procedures", row.get(9), |code| {
+        let found = catalog.px(code);
+        if !found.known {
+            warn(
+                warnings,
+                format_args!(
+                    "procedure `{code}` has no attribute in the catalogue (taken as {})",
+                    catalog.px_attribute(found.id).as_str()
+                ),
+            );
+        }
+        case.px.push(found.id);
+    })?;
+    if case.dx.is_empty() {
+        return Err(FieldError(format!(
+            "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
+        )));
+    }
+    Ok(())
+}
+
+/// Groups every row with a compiled DIP catalogue.
+pub struct DipGroupJob<'c> {
+    /// The compiled catalogue.
+    pub catalog: &'c Catalog,
+    label: String,
+}
+
+impl<'c> DipGroupJob<'c> {
+    /// A job grouping with `catalog`.
+    pub fn new(catalog: &'c Catalog) -> Self {
+        DipGroupJob {
+            catalog,
+            label: catalog.info().label(),
+        }
+    }
+}
+
+/// Per-thread state of [`DipGroupJob`].
+pub struct DipGroupState {
+    case: DipCase,
+    scratch: DipScratch,
+    warnings: String,
+}
+
+/// Category index of a status in [`DipGroupJob`]'s summary.
+pub fn dip_category(status: DipStatus) -> usize {
+    match status {
+        DipStatus::Grouped => 0,
+        DipStatus::Composite => 1,
+        DipStatus::Ungrouped => 2,
+        DipStatus::Invalid => 3,
+    }
+}
+
+impl Job for DipGroupJob<'_> {
+    type State = DipGroupState;
+
+    fn columns(&self) -> &[Column] {
+        &DIP_COLUMNS
+    }
+
+    fn header(&self) -> Vec<String> {
+        DIP_HEADER.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &["grouped", "composite", "ungrouped", "invalid"]
+    }
+
+    fn state(&self) -> DipGroupState {
+        DipGroupState {
+            case: DipCase::default(),
+            scratch: self.catalog.scratch(),
+            warnings: String::new(),
+        }
+    }
+
+    fn row(&self, st: &mut DipGroupState, row: &Row<'_>, out: &mut Out) -> usize {
+        let c = self.catalog;
+        out.write_field(row.get(0));
+        let status = match parse_dip_case(c, row, &mut st.case, &mut st.warnings) {
+            Err(FieldError(msg)) => {
+                for f in ["invalid", "", "", "", "", "", "", "0"] {
+                    out.write_field(f);
+                }
+                out.write_field(&self.label);
+                out.write_field(&st.warnings);
+                out.write_field(&msg);
+                return dip_category(DipStatus::Invalid);
+            }
+            Ok(()) => {
+                let o = c.group(&st.case, &mut st.scratch);
+                out.write_field(o.status.as_str());
+                match c.type_of(&o) {
+                    Some(t) => {
+                        let aux = c.aux_of(&o);
+                        for f in [
+                            t.code.as_str(),
+                            t.layer.as_str(),
+                            &t.score_text,
+                            &t.name,
+                            aux.map_or("", |a| &a.code),
+                            aux.map_or("1", |a| &a.coefficient_text),
+                            if t.primary_care { "1" } else { "0" },
+                        ] {
+                            out.write_field(f);
+                        }
+                    }
+                    None => {
+                        for f in ["", "", "", "", "", "", "0"] {
+                            out.write_field(f);
+                        }
+                    }
+                }
+                out.write_field(&self.label);
+                out.write_field(&st.warnings);
+                match o.reason {
+                    Some(r) => {
+                        let mut m = String::new();
+                        let _ = write!(m, "line {}: {}", row.line, r.message());
+                        out.write_field(&m);
+                    }
+                    None => {
+                        out.write_field("");
+                    }
+                }
+                o.status
+            }
+        };
+        dip_category(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_in_fen() {
+        assert_eq!(fen(2, "total_cost", b"1234.56"), Ok(Some(123_456)));
+        assert_eq!(fen(2, "total_cost", b"1234.5"), Ok(Some(123_450)));
+        assert_eq!(fen(2, "total_cost", b" 7 "), Ok(Some(700)));
+        assert_eq!(fen(2, "total_cost", b"0.05"), Ok(Some(5)));
+        assert_eq!(fen(2, "total_cost", b""), Ok(None));
+        for bad in ["-1", "1.234", "abc", "1e3", ".5", "1,000"] {
+            let e = fen(9, "total_cost", bad.as_bytes()).unwrap_err();
+            assert!(
+                e.0.starts_with("line 9, field `total_cost`"),
+                "{bad}: {}",
+                e.0
+            );
+        }
+    }
+}
