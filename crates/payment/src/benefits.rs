@@ -1,0 +1,304 @@
+//! Patient cost sharing: deductibles, reimbursement ratios and annual caps, with
+//! accumulators per insured person per year processed in date order.
+//!
+//! For a claim with total cost *T* and policy-covered cost *C* (政策范围内):
+//!
+//! - `uncovered` = T − C, paid by the patient;
+//! - `deductible` = min(D, C) where D is the deductible still due (see below);
+//! - `fund` = round((C − deductible) × ratio), cut to what is left of the annual cap;
+//! - `coinsurance` = C − deductible − round((C − deductible) × ratio);
+//! - `over_cap` = the part of the fund's share above the annual cap, paid by the patient;
+//! - `patient` = uncovered + deductible + coinsurance + over_cap, and
+//!   `fund = T − patient` exactly.
+//!
+//! Inpatient deductible D: the level's deductible for the insurance type; zero at
+//! primary care when `no_deductible_at_primary_care`; × `day_surgery_deductible_factor`
+//! for day surgery; for an upward referral only the difference between this level's
+//! deductible and that of the person's previous stay this year; none for a downward
+//! referral; with `deductible_basis = "year"` minus what the person already paid this
+//! year. Outpatient schemes have an annual deductible and cap.
+//!
+//! Claims are processed per person in order of discharge date, then admission date,
+//! then claim id, whatever order they are given in; accumulators restart each calendar
+//! year (of the discharge date).
+
+use std::collections::BTreeMap;
+
+use drgdip_pricing::money::round_yuan;
+use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
+use rust_decimal::Decimal;
+
+use crate::policy::{BenefitPolicy, DeductibleBasis, base_deductible};
+
+/// Referral flag of an admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Referral {
+    /// Not referred.
+    #[default]
+    None,
+    /// Referred upward (上转) from a lower-level hospital.
+    Up,
+    /// Referred downward (下转) from a higher-level hospital.
+    Down,
+}
+
+impl Referral {
+    /// Parses empty, `up`/`上转`, `down`/`下转`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "" | "none" | "0" => Some(Self::None),
+            "up" | "上转" => Some(Self::Up),
+            "down" | "下转" => Some(Self::Down),
+            _ => None,
+        }
+    }
+}
+
+/// Kind of claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimKind {
+    /// An inpatient stay (including day surgery).
+    Inpatient,
+    /// An outpatient claim under the named scheme of `[benefits.outpatient]`.
+    Outpatient(String),
+}
+
+/// One claim for the benefit engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Claim (case) id; breaks ties between claims on the same dates.
+    pub id: String,
+    /// Insured person's id.
+    pub person: String,
+    /// Admission (or visit) date.
+    pub admit: Date,
+    /// Discharge (or settlement) date; its year picks the accumulator year.
+    pub discharge: Date,
+    /// Inpatient or an outpatient scheme.
+    pub kind: ClaimKind,
+    /// Level of the treating hospital.
+    pub level: HospitalLevel,
+    /// Insurance type.
+    pub insurance: InsuranceType,
+    /// Total cost, yuan.
+    pub total_cost: Decimal,
+    /// Policy-covered cost, yuan (≤ total).
+    pub covered_cost: Decimal,
+    /// Day surgery (日间手术).
+    pub day_surgery: bool,
+    /// Referral.
+    pub referral: Referral,
+}
+
+/// The patient's and the fund's shares of one claim's item charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// Cost outside the policy range.
+    pub uncovered: Decimal,
+    /// Deductible paid on this claim.
+    pub deductible: Decimal,
+    /// Patient's co-payment on covered cost above the deductible.
+    pub coinsurance: Decimal,
+    /// Covered cost the fund would have paid but for the annual cap.
+    pub over_cap: Decimal,
+    /// Total paid by the patient.
+    pub patient: Decimal,
+    /// Paid by the fund on the item charges (`total − patient`).
+    pub fund: Decimal,
+}
+
+/// Why a claim could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// Costs are negative or covered cost exceeds total cost; fix the claim.
+    #[error("covered cost {covered} must be between 0 and total cost {total}")]
+    Costs {
+        /// Covered cost.
+        covered: Decimal,
+        /// Total cost.
+        total: Decimal,
+    },
+    /// The outpatient scheme is not in `[benefits.outpatient]`.
+    #[error("outpatient scheme `{0}` is not in the policy's [benefits.outpatient]")]
+    UnknownScheme(String),
+    /// The scheme does not cover this insurance type.
+    #[error("outpatient scheme `{scheme}` does not cover {insurance} insurance")]
+    NotCovered {
+        /// Scheme name.
+        scheme: String,
+        /// Insurance type.
+        insurance: InsuranceType,
+    },
+}
+
+#[derive(Default)]
+struct Accumulator {
+    year: u16,
+    inpatient_deductible: Decimal,
+    inpatient_fund: Decimal,
+    last_inpatient_level: Option<HospitalLevel>,
+    outpatient_deductible: BTreeMap<String, Decimal>,
+    outpatient_fund: BTreeMap<String, Decimal>,
+}
+
+/// The order in which claims are processed: person, discharge, admission, id.
+#[must_use]
+pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&claims[a], &claims[b]);
+        x.person
+            .cmp(&y.person)
+            .then(x.discharge.cmp(&y.discharge))
+            .then(x.admit.cmp(&y.admit))
+            .then(x.id.cmp(&y.id))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// Computes every claim's shares; results are in the input order. A claim that fails
+/// does not touch the accumulators.
+#[must_use]
+pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Share, ClaimError>> {
+    let mut out: Vec<Option<Result<Share, ClaimError>>> = vec![None; claims.len()];
+    let order = processing_order(claims);
+    let mut acc = Accumulator::default();
+    let mut current: Option<&str> = None;
+    for i in order {
+        let c = &claims[i];
+        if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
+            acc = Accumulator {
+                year: c.discharge.year,
+                ..Accumulator::default()
+            };
+            current = Some(c.person.as_str());
+        }
+        out[i] = Some(claim_share(policy, c, &mut acc));
+    }
+    out.into_iter()
+        .map(|r| r.expect("every claim processed"))
+        .collect()
+}
+
+/// Like [`apply_benefits`] for claims already sorted by [`processing_order`] and
+/// grouped by person, calling `emit(i, result)` in processing order. Used by callers
+/// that keep only compact records.
+pub fn apply_benefits_sorted<F>(
+    policy: &BenefitPolicy,
+    claims: &[Claim],
+    order: &[usize],
+    mut emit: F,
+) where
+    F: FnMut(usize, Result<Share, ClaimError>),
+{
+    let mut acc = Accumulator::default();
+    let mut current: Option<&str> = None;
+    for &i in order {
+        let c = &claims[i];
+        if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
+            acc = Accumulator {
+                year: c.discharge.year,
+                ..Accumulator::default()
+            };
+            current = Some(c.person.as_str());
+        }
+        emit(i, claim_share(policy, c, &mut acc));
+    }
+}
+
+fn claim_share(
+    policy: &BenefitPolicy,
+    c: &Claim,
+    acc: &mut Accumulator,
+) -> Result<Share, ClaimError> {
+    let total = round_yuan(c.total_cost);
+    let covered = round_yuan(c.covered_cost);
+    if covered < Decimal::ZERO || covered > total {
+        return Err(ClaimError::Costs { covered, total });
+    }
+    let zero = round_yuan(Decimal::ZERO);
+    let (deductible_due, ratio, cap_left) = match &c.kind {
+        ClaimKind::Inpatient => {
+            let rule = &policy.inpatient.by_type[c.insurance.index()];
+            let mut d = base_deductible(policy, c.insurance, c.level);
+            if policy.inpatient.referral_rules {
+                match c.referral {
+                    Referral::None => {}
+                    Referral::Down => d = Decimal::ZERO,
+                    Referral::Up => {
+                        if let Some(prev) = acc.last_inpatient_level {
+                            let prev_d = base_deductible(policy, c.insurance, prev);
+                            d = (d - prev_d).max(Decimal::ZERO);
+                        }
+                    }
+                }
+            }
+            if c.day_surgery {
+                d *= policy.inpatient.day_surgery_deductible_factor;
+            }
+            if policy.inpatient.deductible_basis == DeductibleBasis::Year {
+                d = (d - acc.inpatient_deductible).max(Decimal::ZERO);
+            }
+            let cap_left = rule
+                .annual_cap
+                .map(|cap| (cap - acc.inpatient_fund).max(Decimal::ZERO));
+            (round_yuan(d), rule.ratio[c.level.index()], cap_left)
+        }
+        ClaimKind::Outpatient(name) => {
+            let rule = policy
+                .outpatient
+                .get(name)
+                .ok_or_else(|| ClaimError::UnknownScheme(name.clone()))?;
+            if !rule.insurance.contains(&c.insurance) {
+                return Err(ClaimError::NotCovered {
+                    scheme: name.clone(),
+                    insurance: c.insurance,
+                });
+            }
+            let paid = acc
+                .outpatient_deductible
+                .get(name)
+                .copied()
+                .unwrap_or_default();
+            let mut d = (rule.deductible - paid).max(Decimal::ZERO);
+            if policy.no_deductible_at_primary_care && c.level == HospitalLevel::PrimaryCare {
+                d = Decimal::ZERO;
+            }
+            let used = acc.outpatient_fund.get(name).copied().unwrap_or_default();
+            let cap_left = rule.annual_cap.map(|cap| (cap - used).max(Decimal::ZERO));
+            (round_yuan(d), rule.ratio, cap_left)
+        }
+    };
+    let deductible = deductible_due.min(covered);
+    let eligible = covered - deductible;
+    let fund_raw = round_yuan(eligible * ratio);
+    let coinsurance = eligible - fund_raw;
+    let fund = match cap_left {
+        Some(left) => fund_raw.min(round_yuan(left)),
+        None => fund_raw,
+    };
+    let over_cap = fund_raw - fund;
+    let uncovered = total - covered;
+    let patient = uncovered + deductible + coinsurance + over_cap;
+    match &c.kind {
+        ClaimKind::Inpatient => {
+            acc.inpatient_deductible += deductible;
+            acc.inpatient_fund += fund;
+            acc.last_inpatient_level = Some(c.level);
+        }
+        ClaimKind::Outpatient(name) => {
+            *acc.outpatient_deductible.entry(name.clone()).or_default() += deductible;
+            *acc.outpatient_fund.entry(name.clone()).or_default() += fund;
+        }
+    }
+    Ok(Share {
+        uncovered: uncovered + zero,
+        deductible,
+        coinsurance,
+        over_cap,
+        patient,
+        fund: total - patient,
+    })
+}
