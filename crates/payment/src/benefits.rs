@@ -132,14 +132,79 @@ pub enum ClaimError {
     },
 }
 
-#[derive(Default)]
-struct Accumulator {
+/// A person's running totals for one calendar year: deductibles paid, fund paid
+/// against the caps, and the level of the last inpatient stay (for referrals). Feed it
+/// the person's claims of that year in date order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonYear {
     year: u16,
     inpatient_deductible: Decimal,
     inpatient_fund: Decimal,
     last_inpatient_level: Option<HospitalLevel>,
     outpatient_deductible: BTreeMap<String, Decimal>,
     outpatient_fund: BTreeMap<String, Decimal>,
+}
+
+/// The facts of one claim the benefit rules look at (no ids, so callers can keep
+/// compact records).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimFacts<'a> {
+    /// Inpatient or an outpatient scheme.
+    pub kind: &'a ClaimKind,
+    /// Level of the treating hospital.
+    pub level: HospitalLevel,
+    /// Insurance type.
+    pub insurance: InsuranceType,
+    /// Total cost, yuan.
+    pub total_cost: Decimal,
+    /// Policy-covered cost, yuan.
+    pub covered_cost: Decimal,
+    /// Day surgery.
+    pub day_surgery: bool,
+    /// Referral.
+    pub referral: Referral,
+}
+
+impl PersonYear {
+    /// Fresh totals for `year`.
+    #[must_use]
+    pub fn new(year: u16) -> Self {
+        Self {
+            year,
+            ..Self::default()
+        }
+    }
+
+    /// The accumulator's year.
+    #[must_use]
+    pub fn year(&self) -> u16 {
+        self.year
+    }
+
+    /// Computes one claim's shares and updates the totals (unless the claim fails).
+    pub fn apply(
+        &mut self,
+        policy: &BenefitPolicy,
+        c: &ClaimFacts<'_>,
+    ) -> Result<Share, ClaimError> {
+        claim_share(policy, c, self)
+    }
+}
+
+impl Claim {
+    /// The claim's facts for [`PersonYear::apply`].
+    #[must_use]
+    pub fn facts(&self) -> ClaimFacts<'_> {
+        ClaimFacts {
+            kind: &self.kind,
+            level: self.level,
+            insurance: self.insurance,
+            total_cost: self.total_cost,
+            covered_cost: self.covered_cost,
+            day_surgery: self.day_surgery,
+            referral: self.referral,
+        }
+    }
 }
 
 /// The order in which claims are processed: person, discharge, admission, id.
@@ -163,55 +228,25 @@ pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
 #[must_use]
 pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Share, ClaimError>> {
     let mut out: Vec<Option<Result<Share, ClaimError>>> = vec![None; claims.len()];
-    let order = processing_order(claims);
-    let mut acc = Accumulator::default();
+    let mut acc = PersonYear::default();
     let mut current: Option<&str> = None;
-    for i in order {
+    for i in processing_order(claims) {
         let c = &claims[i];
         if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
-            acc = Accumulator {
-                year: c.discharge.year,
-                ..Accumulator::default()
-            };
+            acc = PersonYear::new(c.discharge.year);
             current = Some(c.person.as_str());
         }
-        out[i] = Some(claim_share(policy, c, &mut acc));
+        out[i] = Some(acc.apply(policy, &c.facts()));
     }
     out.into_iter()
         .map(|r| r.expect("every claim processed"))
         .collect()
 }
 
-/// Like [`apply_benefits`] for claims already sorted by [`processing_order`] and
-/// grouped by person, calling `emit(i, result)` in processing order. Used by callers
-/// that keep only compact records.
-pub fn apply_benefits_sorted<F>(
-    policy: &BenefitPolicy,
-    claims: &[Claim],
-    order: &[usize],
-    mut emit: F,
-) where
-    F: FnMut(usize, Result<Share, ClaimError>),
-{
-    let mut acc = Accumulator::default();
-    let mut current: Option<&str> = None;
-    for &i in order {
-        let c = &claims[i];
-        if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
-            acc = Accumulator {
-                year: c.discharge.year,
-                ..Accumulator::default()
-            };
-            current = Some(c.person.as_str());
-        }
-        emit(i, claim_share(policy, c, &mut acc));
-    }
-}
-
 fn claim_share(
     policy: &BenefitPolicy,
-    c: &Claim,
-    acc: &mut Accumulator,
+    c: &ClaimFacts<'_>,
+    acc: &mut PersonYear,
 ) -> Result<Share, ClaimError> {
     let total = round_yuan(c.total_cost);
     let covered = round_yuan(c.covered_cost);
@@ -219,7 +254,7 @@ fn claim_share(
         return Err(ClaimError::Costs { covered, total });
     }
     let zero = round_yuan(Decimal::ZERO);
-    let (deductible_due, ratio, cap_left) = match &c.kind {
+    let (deductible_due, ratio, cap_left) = match c.kind {
         ClaimKind::Inpatient => {
             let rule = &policy.inpatient.by_type[c.insurance.index()];
             let mut d = base_deductible(policy, c.insurance, c.level);
@@ -282,7 +317,7 @@ fn claim_share(
     let over_cap = fund_raw - fund;
     let uncovered = total - covered;
     let patient = uncovered + deductible + coinsurance + over_cap;
-    match &c.kind {
+    match c.kind {
         ClaimKind::Inpatient => {
             acc.inpatient_deductible += deductible;
             acc.inpatient_fund += fund;

@@ -255,7 +255,8 @@ pub struct CityFigures {
     pub dip_fund_ratio: Option<[Decimal; 2]>,
     /// DIP point value per insurance type (settlement or fixed).
     pub dip_point_value: Option<[Decimal; 2]>,
-    /// DIP budget used per insurance type (both equal to the pool when pooled).
+    /// DIP budget used per insurance type (both equal to the pool when pooled; zero
+    /// when there were no DIP cases of the type).
     pub dip_budget: Option<[Decimal; 2]>,
     /// Σ over all hospitals.
     pub totals: Sums,
@@ -279,9 +280,6 @@ pub struct Settlement {
 /// Why settlement failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettleError {
-    /// DIP settlement point value needs DIP points; none were priced.
-    #[error("DIP settlement point value: no DIP points for {0} (no DIP cases priced)")]
-    NoDipPoints(&'static str),
     /// A community's minimum shares cannot be met.
     #[error("{0}")]
     Community(String),
@@ -368,15 +366,13 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                     for t in &types {
                         s.merge(&kind_totals[1][*t]);
                     }
-                    let label = if types.len() == 2 {
-                        "the pooled DIP budget"
-                    } else if types[0] == 0 {
-                        "employee"
-                    } else {
-                        "resident"
-                    };
                     if s.points.is_zero() {
-                        return Err(SettleError::NoDipPoints(label));
+                        // No DIP cases of these types this year: nothing to divide; the
+                        // provisional point value stands and the budget is not used.
+                        for t in &types {
+                            pv[*t] = dip.point_value[*t];
+                        }
+                        continue;
                     }
                     let ratio = ratio_of(&s);
                     let value = if ratio.is_zero() {

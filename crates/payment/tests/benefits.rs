@@ -82,10 +82,7 @@ fn claim(
 }
 
 fn patient(shares: &[Result<Share, ClaimError>]) -> Vec<Decimal> {
-    shares
-        .iter()
-        .map(|s| s.as_ref().unwrap().patient)
-        .collect()
+    shares.iter().map(|s| s.as_ref().unwrap().patient).collect()
 }
 
 use HospitalLevel::{First, PrimaryCare, Second, Third};
@@ -94,7 +91,16 @@ use InsuranceType::{Employee, Resident};
 #[test]
 fn inpatient_deductible_ratio_and_uncovered_cost() {
     let p = policy(POLICY);
-    let c = claim("A", "p1", "2025-03-01", ClaimKind::Inpatient, Third, Employee, dec!(20000), dec!(18000));
+    let c = claim(
+        "A",
+        "p1",
+        "2025-03-01",
+        ClaimKind::Inpatient,
+        Third,
+        Employee,
+        dec!(20000),
+        dec!(18000),
+    );
     let s = apply_benefits(&p.payment.benefits, &[c]).remove(0).unwrap();
     assert_eq!(s.uncovered, dec!(2000));
     assert_eq!(s.deductible, dec!(1000));
@@ -108,7 +114,16 @@ fn inpatient_deductible_ratio_and_uncovered_cost() {
 #[test]
 fn day_surgery_pays_half_the_deductible() {
     let p = policy(POLICY);
-    let mut c = claim("B", "p1", "2025-03-01", ClaimKind::Inpatient, Third, Employee, dec!(8000), dec!(8000));
+    let mut c = claim(
+        "B",
+        "p1",
+        "2025-03-01",
+        ClaimKind::Inpatient,
+        Third,
+        Employee,
+        dec!(8000),
+        dec!(8000),
+    );
     c.day_surgery = true;
     let s = apply_benefits(&p.payment.benefits, &[c]).remove(0).unwrap();
     assert_eq!(s.deductible, dec!(500));
@@ -118,12 +133,28 @@ fn day_surgery_pays_half_the_deductible() {
 #[test]
 fn no_deductible_at_primary_care_unless_switched_off() {
     let p = policy(POLICY);
-    let c = claim("C", "p1", "2025-03-01", ClaimKind::Inpatient, PrimaryCare, Employee, dec!(3000), dec!(2500));
-    let s = apply_benefits(&p.payment.benefits, std::slice::from_ref(&c)).remove(0).unwrap();
+    let c = claim(
+        "C",
+        "p1",
+        "2025-03-01",
+        ClaimKind::Inpatient,
+        PrimaryCare,
+        Employee,
+        dec!(3000),
+        dec!(2500),
+    );
+    let s = apply_benefits(&p.payment.benefits, std::slice::from_ref(&c))
+        .remove(0)
+        .unwrap();
     assert_eq!(s.deductible, dec!(0));
     assert_eq!(s.patient, dec!(700)); // 500 uncovered + 2500 × 8%
-    let p2 = policy(&POLICY.replace("no_deductible_at_primary_care = true", "no_deductible_at_primary_care = false"));
-    let s = apply_benefits(&p2.payment.benefits, &[c]).remove(0).unwrap();
+    let p2 = policy(&POLICY.replace(
+        "no_deductible_at_primary_care = true",
+        "no_deductible_at_primary_care = false",
+    ));
+    let s = apply_benefits(&p2.payment.benefits, &[c])
+        .remove(0)
+        .unwrap();
     assert_eq!(s.deductible, dec!(200));
     assert_eq!(s.patient, dec!(884)); // 500 + 200 + 2300 × 8%
 }
@@ -131,18 +162,72 @@ fn no_deductible_at_primary_care_unless_switched_off() {
 #[test]
 fn referrals_accumulators_and_cap_across_a_year_in_date_order() {
     let p = policy(POLICY);
-    let mut up = claim("D2", "r1", "2025-02-01", ClaimKind::Inpatient, Third, Resident, dec!(10000), dec!(10000));
+    let mut up = claim(
+        "D2",
+        "r1",
+        "2025-02-01",
+        ClaimKind::Inpatient,
+        Third,
+        Resident,
+        dec!(10000),
+        dec!(10000),
+    );
     up.referral = Referral::Up;
-    let mut down = claim("D3", "r1", "2025-03-01", ClaimKind::Inpatient, Second, Resident, dec!(4000), dec!(4000));
+    let mut down = claim(
+        "D3",
+        "r1",
+        "2025-03-01",
+        ClaimKind::Inpatient,
+        Second,
+        Resident,
+        dec!(4000),
+        dec!(4000),
+    );
     down.referral = Referral::Down;
     let claims = vec![
         // Given out of order on purpose.
-        claim("D5", "r1", "2025-05-01", ClaimKind::Inpatient, First, Resident, dec!(1000), dec!(1000)),
+        claim(
+            "D5",
+            "r1",
+            "2025-05-01",
+            ClaimKind::Inpatient,
+            First,
+            Resident,
+            dec!(1000),
+            dec!(1000),
+        ),
         down,
-        claim("D1", "r1", "2025-01-10", ClaimKind::Inpatient, Second, Resident, dec!(5000), dec!(5000)),
-        claim("D4", "r1", "2025-04-01", ClaimKind::Inpatient, Third, Resident, dec!(20000), dec!(20000)),
+        claim(
+            "D1",
+            "r1",
+            "2025-01-10",
+            ClaimKind::Inpatient,
+            Second,
+            Resident,
+            dec!(5000),
+            dec!(5000),
+        ),
+        claim(
+            "D4",
+            "r1",
+            "2025-04-01",
+            ClaimKind::Inpatient,
+            Third,
+            Resident,
+            dec!(20000),
+            dec!(20000),
+        ),
         up,
-        claim("D6", "r1", "2026-01-05", ClaimKind::Inpatient, Second, Resident, dec!(1000), dec!(1000)),
+        claim(
+            "D6",
+            "r1",
+            "2026-01-05",
+            ClaimKind::Inpatient,
+            Second,
+            Resident,
+            dec!(1000),
+            dec!(1000),
+        ),
     ];
     let shares = apply_benefits(&p.payment.benefits, &claims);
     let by_id = |id: &str| -> Share {
@@ -175,18 +260,63 @@ fn referrals_accumulators_and_cap_across_a_year_in_date_order() {
 #[test]
 fn upward_referral_without_earlier_stay_pays_full_deductible() {
     let p = policy(POLICY);
-    let mut c = claim("U", "x", "2025-06-01", ClaimKind::Inpatient, Third, Employee, dec!(2000), dec!(2000));
+    let mut c = claim(
+        "U",
+        "x",
+        "2025-06-01",
+        ClaimKind::Inpatient,
+        Third,
+        Employee,
+        dec!(2000),
+        dec!(2000),
+    );
     c.referral = Referral::Up;
-    assert_eq!(apply_benefits(&p.payment.benefits, &[c]).remove(0).unwrap().deductible, dec!(1000));
+    assert_eq!(
+        apply_benefits(&p.payment.benefits, &[c])
+            .remove(0)
+            .unwrap()
+            .deductible,
+        dec!(1000)
+    );
 }
 
 #[test]
 fn annual_deductible_basis() {
-    let p = policy(&POLICY.replace("deductible_basis = \"admission\"", "deductible_basis = \"year\""));
+    let p = policy(&POLICY.replace(
+        "deductible_basis = \"admission\"",
+        "deductible_basis = \"year\"",
+    ));
     let claims = vec![
-        claim("Y1", "e", "2025-01-01", ClaimKind::Inpatient, Second, Employee, dec!(5000), dec!(5000)),
-        claim("Y2", "e", "2025-02-01", ClaimKind::Inpatient, Third, Employee, dec!(5000), dec!(5000)),
-        claim("Y3", "e", "2025-03-01", ClaimKind::Inpatient, Third, Employee, dec!(5000), dec!(5000)),
+        claim(
+            "Y1",
+            "e",
+            "2025-01-01",
+            ClaimKind::Inpatient,
+            Second,
+            Employee,
+            dec!(5000),
+            dec!(5000),
+        ),
+        claim(
+            "Y2",
+            "e",
+            "2025-02-01",
+            ClaimKind::Inpatient,
+            Third,
+            Employee,
+            dec!(5000),
+            dec!(5000),
+        ),
+        claim(
+            "Y3",
+            "e",
+            "2025-03-01",
+            ClaimKind::Inpatient,
+            Third,
+            Employee,
+            dec!(5000),
+            dec!(5000),
+        ),
     ];
     let s = apply_benefits(&p.payment.benefits, &claims);
     let ded: Vec<Decimal> = s.iter().map(|x| x.as_ref().unwrap().deductible).collect();
@@ -198,10 +328,46 @@ fn two_diseases_outpatient_30_yuan_a_year() {
     let p = policy(POLICY);
     let td = || ClaimKind::Outpatient("two_diseases".into());
     let claims = vec![
-        claim("O1", "h", "2025-01-20", td(), Second, Employee, dec!(20), dec!(20)),
-        claim("O2", "h", "2025-02-20", td(), Second, Employee, dec!(50), dec!(50)),
-        claim("O3", "h", "2025-03-20", td(), Second, Employee, dec!(100), dec!(100)),
-        claim("O4", "h", "2026-01-02", td(), Second, Employee, dec!(100), dec!(100)),
+        claim(
+            "O1",
+            "h",
+            "2025-01-20",
+            td(),
+            Second,
+            Employee,
+            dec!(20),
+            dec!(20),
+        ),
+        claim(
+            "O2",
+            "h",
+            "2025-02-20",
+            td(),
+            Second,
+            Employee,
+            dec!(50),
+            dec!(50),
+        ),
+        claim(
+            "O3",
+            "h",
+            "2025-03-20",
+            td(),
+            Second,
+            Employee,
+            dec!(100),
+            dec!(100),
+        ),
+        claim(
+            "O4",
+            "h",
+            "2026-01-02",
+            td(),
+            Second,
+            Employee,
+            dec!(100),
+            dec!(100),
+        ),
     ];
     let s = apply_benefits(&p.payment.benefits, &claims);
     // O1: 20 toward the 30 deductible. O2: 10 more, then 40 × 30% = 12. O3: 30%.
@@ -215,11 +381,56 @@ fn ordinary_outpatient_cap_and_coverage() {
     let p = policy(POLICY);
     let ord = || ClaimKind::Outpatient("ordinary".into());
     let claims = vec![
-        claim("Q1", "r", "2025-01-01", ord(), First, Resident, dec!(500), dec!(500)),
-        claim("Q2", "r", "2025-02-01", ord(), First, Resident, dec!(500), dec!(500)),
-        claim("Q3", "e", "2025-02-01", ord(), First, Employee, dec!(500), dec!(500)),
-        claim("Q4", "e", "2025-02-01", ClaimKind::Outpatient("dental".into()), First, Employee, dec!(5), dec!(5)),
-        claim("Q5", "e", "2025-02-02", ClaimKind::Inpatient, First, Employee, dec!(5), dec!(6)),
+        claim(
+            "Q1",
+            "r",
+            "2025-01-01",
+            ord(),
+            First,
+            Resident,
+            dec!(500),
+            dec!(500),
+        ),
+        claim(
+            "Q2",
+            "r",
+            "2025-02-01",
+            ord(),
+            First,
+            Resident,
+            dec!(500),
+            dec!(500),
+        ),
+        claim(
+            "Q3",
+            "e",
+            "2025-02-01",
+            ord(),
+            First,
+            Employee,
+            dec!(500),
+            dec!(500),
+        ),
+        claim(
+            "Q4",
+            "e",
+            "2025-02-01",
+            ClaimKind::Outpatient("dental".into()),
+            First,
+            Employee,
+            dec!(5),
+            dec!(5),
+        ),
+        claim(
+            "Q5",
+            "e",
+            "2025-02-02",
+            ClaimKind::Inpatient,
+            First,
+            Employee,
+            dec!(5),
+            dec!(6),
+        ),
     ];
     let s = apply_benefits(&p.payment.benefits, &claims);
     assert_eq!(s[0].as_ref().unwrap().fund, dec!(250));
@@ -233,12 +444,24 @@ fn ordinary_outpatient_cap_and_coverage() {
 #[test]
 fn rounding_at_the_claim_boundary_keeps_parts_adding_up() {
     let p = policy(POLICY);
-    let c = claim("R", "z", "2025-01-01", ClaimKind::Inpatient, Second, Employee, dec!(1234.57), dec!(1111.11));
+    let c = claim(
+        "R",
+        "z",
+        "2025-01-01",
+        ClaimKind::Inpatient,
+        Second,
+        Employee,
+        dec!(1234.57),
+        dec!(1111.11),
+    );
     let s = apply_benefits(&p.payment.benefits, &[c]).remove(0).unwrap();
     // eligible 511.11 × 88% = 449.7768 → 449.78; coinsurance 61.33.
     assert_eq!(s.fund, dec!(449.78));
     assert_eq!(s.coinsurance, dec!(61.33));
-    assert_eq!(s.uncovered + s.deductible + s.coinsurance + s.over_cap, s.patient);
+    assert_eq!(
+        s.uncovered + s.deductible + s.coinsurance + s.over_cap,
+        s.patient
+    );
     assert_eq!(s.patient + s.fund, dec!(1234.57));
 }
 
@@ -281,7 +504,11 @@ fn any_input_order_gives_the_same_shares() {
             &date,
             kind,
             levels[usize::try_from(rng.below(4)).unwrap()],
-            if rng.below(2) == 0 { Employee } else { Resident },
+            if rng.below(2) == 0 {
+                Employee
+            } else {
+                Resident
+            },
             total,
             covered.round_dp(2),
         );

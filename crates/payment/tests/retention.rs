@@ -12,9 +12,18 @@ fn deficit_bands() -> Vec<Band> {
     // The fund bears half of an over-spend up to 5% of the budget, 30% of the part
     // between 5% and 10%, nothing beyond.
     vec![
-        Band { up_to: Some(dec!(0.05)), share: dec!(0.5) },
-        Band { up_to: Some(dec!(0.10)), share: dec!(0.3) },
-        Band { up_to: None, share: dec!(0) },
+        Band {
+            up_to: Some(dec!(0.05)),
+            share: dec!(0.5),
+        },
+        Band {
+            up_to: Some(dec!(0.10)),
+            share: dec!(0.3),
+        },
+        Band {
+            up_to: None,
+            share: dec!(0),
+        },
     ]
 }
 
@@ -28,7 +37,10 @@ fn surplus(spent: Decimal) -> (Decimal, Decimal, Decimal) {
 #[test]
 fn the_seed_example() {
     // Budget 1,000,000, spent 880,000 → surplus 120,000, kept 50,000 + 35,000 + 6,000.
-    assert_eq!(surplus(dec!(880000)), (dec!(120000), dec!(91000), dec!(29000)));
+    assert_eq!(
+        surplus(dec!(880000)),
+        (dec!(120000), dec!(91000), dec!(29000))
+    );
     let b = apply_bands(BUDGET, dec!(120000), &default_surplus_bands());
     let kept: Vec<Decimal> = b.slices.iter().map(|s| s.share_amount).collect();
     assert_eq!(kept, vec![dec!(50000), dec!(35000), dec!(6000), dec!(0)]);
@@ -45,18 +57,39 @@ fn every_band_and_each_boundary() {
     // Exactly 5% (含5%): still all kept.
     assert_eq!(surplus(dec!(950000)), (dec!(50000), dec!(50000), dec!(0)));
     // One fen past 5%: that fen is 70% kept → 0.007 rounds to 0.01.
-    assert_eq!(surplus(dec!(949999.99)), (dec!(50000.01), dec!(50000.01), dec!(0)));
+    assert_eq!(
+        surplus(dec!(949999.99)),
+        (dec!(50000.01), dec!(50000.01), dec!(0))
+    );
     // Ten fen past: 0.07 kept, 0.03 carried.
-    assert_eq!(surplus(dec!(949999.90)), (dec!(50000.10), dec!(50000.07), dec!(0.03)));
+    assert_eq!(
+        surplus(dec!(949999.90)),
+        (dec!(50000.10), dec!(50000.07), dec!(0.03))
+    );
     // Inside the second band: 50,000 + 30,000 × 70%.
-    assert_eq!(surplus(dec!(920000)), (dec!(80000), dec!(71000), dec!(9000)));
+    assert_eq!(
+        surplus(dec!(920000)),
+        (dec!(80000), dec!(71000), dec!(9000))
+    );
     // Exactly 10%.
-    assert_eq!(surplus(dec!(900000)), (dec!(100000), dec!(85000), dec!(15000)));
+    assert_eq!(
+        surplus(dec!(900000)),
+        (dec!(100000), dec!(85000), dec!(15000))
+    );
     // Exactly 15%: 50,000 + 35,000 + 15,000.
-    assert_eq!(surplus(dec!(850000)), (dec!(150000), dec!(100000), dec!(50000)));
+    assert_eq!(
+        surplus(dec!(850000)),
+        (dec!(150000), dec!(100000), dec!(50000))
+    );
     // Above 15%: nothing more kept.
-    assert_eq!(surplus(dec!(800000)), (dec!(200000), dec!(100000), dec!(100000)));
-    assert_eq!(surplus(dec!(0)), (dec!(1000000), dec!(100000), dec!(900000)));
+    assert_eq!(
+        surplus(dec!(800000)),
+        (dec!(200000), dec!(100000), dec!(100000))
+    );
+    assert_eq!(
+        surplus(dec!(0)),
+        (dec!(1000000), dec!(100000), dec!(900000))
+    );
 }
 
 #[test]
