@@ -49,7 +49,9 @@ insurance = ["resident"]
 "#;
 
 fn policy(text: &str) -> Policy {
-    let dir = std::env::temp_dir().join(format!("drgdip-benefits-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("drgdip-benefits-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
     Policy::from_str_in(text, &dir).unwrap()
