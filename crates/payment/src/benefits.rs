@@ -22,10 +22,11 @@
 //! then claim id, whatever order they are given in; accumulators restart each calendar
 //! year (of the discharge date).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use drgdip_pricing::money::round_yuan;
 use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::policy::{BenefitPolicy, DeductibleBasis, base_deductible};
@@ -207,36 +208,77 @@ impl Claim {
     }
 }
 
-/// The order in which claims are processed: person, discharge, admission, id.
+/// The order in which claims are processed: grouped by person (persons in order of
+/// first appearance), and within a person by discharge date, admission date, claim id.
+/// Only the order *within* a person affects results.
 #[must_use]
 pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..claims.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&claims[a], &claims[b]);
-        x.person
-            .cmp(&y.person)
-            .then(x.discharge.cmp(&y.discharge))
-            .then(x.admit.cmp(&y.admit))
-            .then(x.id.cmp(&y.id))
-            .then(a.cmp(&b))
+    // Intern persons to small numbers so the sort compares integers, not strings.
+    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(claims.len() / 2);
+    let mut keys: Vec<(u32, Date, Date, u32)> = Vec::with_capacity(claims.len());
+    for (i, c) in claims.iter().enumerate() {
+        let next = u32::try_from(ids.len()).expect("fewer than 4 billion persons");
+        let p = *ids.entry(c.person.as_str()).or_insert(next);
+        keys.push((
+            p,
+            c.discharge,
+            c.admit,
+            u32::try_from(i).expect("fewer than 4 billion claims"),
+        ));
+    }
+    keys.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then_with(|| claims[a.3 as usize].id.cmp(&claims[b.3 as usize].id))
+            .then(a.3.cmp(&b.3))
     });
-    order
+    keys.into_iter().map(|k| k.3 as usize).collect()
 }
 
 /// Computes every claim's shares; results are in the input order. A claim that fails
-/// does not touch the accumulators.
+/// does not touch the accumulators. Persons are independent, so they are worked on in
+/// parallel (rayon); the result does not depend on the thread count or input order.
 #[must_use]
 pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Share, ClaimError>> {
-    let mut out: Vec<Option<Result<Share, ClaimError>>> = vec![None; claims.len()];
-    let mut acc = PersonYear::default();
-    let mut current: Option<&str> = None;
-    for i in processing_order(claims) {
-        let c = &claims[i];
-        if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
-            acc = PersonYear::new(c.discharge.year);
-            current = Some(c.person.as_str());
+    let order = processing_order(claims);
+    // Cut the order into pieces at person boundaries.
+    let person_of = |k: usize| claims[order[k]].person.as_str();
+    let step = (order.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
+    let mut cuts = vec![0usize];
+    let mut at = step;
+    while at < order.len() {
+        while at < order.len() && person_of(at) == person_of(at - 1) {
+            at += 1;
         }
-        out[i] = Some(acc.apply(policy, &c.facts()));
+        if at < order.len() {
+            cuts.push(at);
+        }
+        at += step;
+    }
+    cuts.push(order.len());
+    let pieces: Vec<Vec<(usize, Result<Share, ClaimError>)>> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let mut out = Vec::with_capacity(w[1] - w[0]);
+            let mut acc = PersonYear::default();
+            let mut current: Option<&str> = None;
+            for &i in &order[w[0]..w[1]] {
+                let c = &claims[i];
+                if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
+                    acc = PersonYear::new(c.discharge.year);
+                    current = Some(c.person.as_str());
+                }
+                out.push((i, acc.apply(policy, &c.facts())));
+            }
+            out
+        })
+        .collect();
+    let mut out: Vec<Option<Result<Share, ClaimError>>> = vec![None; claims.len()];
+    for piece in pieces {
+        for (i, r) in piece {
+            out[i] = Some(r);
+        }
     }
     out.into_iter()
         .map(|r| r.expect("every claim processed"))

@@ -267,7 +267,11 @@ impl Pricer {
         if payment <= Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
         }
-        let factor = payment / standard;
+        let factor = if payment == standard {
+            Decimal::ONE
+        } else {
+            payment / standard
+        };
         Ok(Priced {
             method: case.method,
             primary_care,
