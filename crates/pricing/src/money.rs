@@ -24,6 +24,15 @@ pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// (so `12` prints as `12.00`). This is the crate's one rounding rule for money.
 #[must_use]
 pub fn round_yuan(amount: Decimal) -> Decimal {
+    if amount.scale() == 2 {
+        return amount;
+    }
+    if amount.scale() < 2 {
+        // Already to the fen: only widen the scale (exact).
+        let mut r = amount;
+        r.rescale(2);
+        return r;
+    }
     let mut r = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     r.rescale(2);
     r
@@ -33,6 +42,9 @@ pub fn round_yuan(amount: Decimal) -> Decimal {
 /// away from zero, for display and for carrying between steps.
 #[must_use]
 pub fn round_qty(value: Decimal, dp: u32) -> Decimal {
+    if value.scale() <= dp {
+        return value;
+    }
     value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
 }
 

@@ -1,18 +1,22 @@
 //! `drgdip price`: grouped cases → payment standard, patient share and fund outlay.
 //!
-//! Two streaming passes over the input (stdin is first spooled to a temporary file):
+//! One streaming pass over the input and one over a spill file:
 //!
-//! 1. every row is parsed and priced; accepted rows leave a compact benefit record
-//!    (person, dates, level, costs: about 80 bytes). The records are sorted per person
-//!    by discharge date, admission date and case id, and the benefit rules are applied
-//!    in that order, so the result does not depend on the input order.
-//! 2. every row is parsed and priced again and written with its shares, in input order.
+//! 1. the input is read once, in batches; every row is parsed and priced in parallel and
+//!    written to a temporary spill file as its finished output text with a gap for the
+//!    benefit columns. Accepted rows also leave a compact benefit record (person,
+//!    dates, level, costs: about 80 bytes) in memory.
+//! 2. the benefit records are sorted per person by discharge date, admission date and
+//!    case id and the benefit rules applied in that order (persons in parallel), so
+//!    the result does not depend on the input order.
+//! 3. the spill file is read back and the benefit columns filled in, in input order.
 //!
-//! Rows are parsed and priced in parallel in batches; output order and content do not
-//! depend on the thread count.
+//! Memory is bounded by the benefit records, not by the rows; output order and content
+//! do not depend on the thread count. `-` reads stdin / writes stdout.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,9 +29,10 @@ use drgdip_pricing::{
 };
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use super::pay_io::{
-    Header, MAX_FIELD, csv_reader, dec, decimal, field, money, open_input, open_output, opt_field,
+    Header, MAX_FIELD, csv_reader, decimal, field, money, open_input, open_output, opt_field,
 };
 use crate::Outcome;
 
@@ -149,7 +154,7 @@ impl Cols {
 struct Row<'r> {
     case_id: &'r str,
     status: GroupStatus,
-    group: String,
+    group: Cow<'r, str>,
     hospital_id: &'r str,
     level: HospitalLevel,
     insurance: InsuranceType,
@@ -182,8 +187,10 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
     };
     let group_raw = field(rec, c.group, group_name)?;
     let group = match c.method {
-        Method::Drg => group_raw.to_ascii_uppercase(),
-        Method::Dip => group_raw.to_owned(),
+        Method::Drg if group_raw.bytes().any(|b| b.is_ascii_lowercase()) => {
+            Cow::Owned(group_raw.to_ascii_uppercase())
+        }
+        _ => Cow::Borrowed(group_raw),
     };
     if group.is_empty() && matches!(status, GroupStatus::Grouped | GroupStatus::Composite) {
         return Err(format!("field `{group_name}` is empty for a grouped case"));
@@ -276,7 +283,7 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
         .map_err(|e| e.to_string())
 }
 
-/// A compact benefit record of pass 1.
+/// A compact benefit record.
 struct BenefitRec {
     person: u32,
     discharge: Date,
@@ -292,10 +299,251 @@ struct BenefitRec {
     covered: Decimal,
 }
 
+/// What the parallel stage hands back for one accepted row.
+struct Accepted<'r> {
+    row: u64,
+    person: &'r str,
+    case_id: &'r str,
+    discharge: Date,
+    admit: Date,
+    level: HospitalLevel,
+    insurance: InsuranceType,
+    day_surgery: bool,
+    referral: Referral,
+    total: Decimal,
+    covered: Decimal,
+}
+
 /// Patient share, deductible, over-cap per row (None: row rejected).
 type Shares = Vec<Option<[Decimal; 3]>>;
 
 const BATCH: usize = 1 << 14;
+const CHUNK: usize = 512;
+
+/// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
+fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().any(|&c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
+        buf.push(b'"');
+        for &c in s {
+            if c == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(c);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s);
+    }
+}
+
+/// Appends an amount of money rounded to the fen, always with two decimals.
+fn push_money(buf: &mut Vec<u8>, d: Decimal) {
+    let m = match d.scale() {
+        2 => d.mantissa(),
+        1 => d.mantissa() * 10,
+        0 => d.mantissa() * 100,
+        _ => round_yuan(d).mantissa(),
+    };
+    if m < 0 {
+        buf.push(b'-');
+    }
+    let m = m.unsigned_abs();
+    let (int, frac) = match u64::try_from(m) {
+        Ok(v) => (u128::from(v / 100), (v % 100) as u8),
+        Err(_) => (m / 100, (m % 100) as u8),
+    };
+    let mut tmp = [0u8; 40];
+    let mut i = tmp.len();
+    let mut v = int;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+    buf.extend_from_slice(&[b'.', b'0' + frac / 10, b'0' + frac % 10]);
+}
+
+/// Appends a non-money decimal in its shortest form (`1.10` → `1.1`, `2.0` → `2`).
+fn push_dec(buf: &mut Vec<u8>, d: Decimal) {
+    let m = d.mantissa();
+    let Ok(mut v) = u64::try_from(m.unsigned_abs()) else {
+        let _ = write!(buf, "{}", d.normalize());
+        return;
+    };
+    let mut scale = d.scale();
+    while scale > 0 && v % 10 == 0 {
+        v /= 10;
+        scale -= 1;
+    }
+    if m < 0 && v != 0 {
+        buf.push(b'-');
+    }
+    let mut tmp = [0u8; 48];
+    let mut i = tmp.len();
+    let mut digits = 0u32;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        digits += 1;
+        if digits == scale {
+            i -= 1;
+            tmp[i] = b'.';
+        }
+        if v == 0 && digits > scale {
+            break;
+        }
+    }
+    if tmp[i] == b'.' {
+        i -= 1;
+        tmp[i] = b'0';
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends a date as `YYYY-MM-DD`.
+fn push_date(buf: &mut Vec<u8>, d: Date) {
+    let y = d.year;
+    buf.extend_from_slice(&[
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + d.month / 10,
+        b'0' + d.month % 10,
+        b'-',
+        b'0' + d.day / 10,
+        b'0' + d.day % 10,
+    ]);
+}
+
+fn push_u32(buf: &mut Vec<u8>, n: usize) {
+    buf.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// Encodes one accepted row into the spill: the output text before the benefit
+/// columns (A, ending after `payment_standard,`), the text between `fund_outlay` and
+/// `deductible` (B, starting with `,` and ending with `,`), the payment standard and
+/// the uncovered cost.
+fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
+    let mut a = Vec::with_capacity(96);
+    push_field(&mut a, row.case_id.as_bytes());
+    a.push(b',');
+    a.extend_from_slice(c.method.key().as_bytes());
+    a.push(b',');
+    push_field(&mut a, row.group.as_bytes());
+    a.push(b',');
+    push_field(&mut a, row.hospital_id.as_bytes());
+    a.push(b',');
+    push_money(&mut a, p.payment_standard);
+    a.push(b',');
+    let mut b = Vec::with_capacity(192);
+    b.push(b',');
+    b.extend_from_slice(if p.primary_care { b"1," } else { b"0," });
+    b.extend_from_slice(p.outlier.key().as_bytes());
+    b.extend_from_slice(b",ok,,");
+    b.extend_from_slice(row.level.code().as_bytes());
+    b.push(b',');
+    b.extend_from_slice(row.insurance.key().as_bytes());
+    b.push(b',');
+    push_field(&mut b, row.person.as_bytes());
+    b.push(b',');
+    push_date(&mut b, row.discharge);
+    b.push(b',');
+    push_field(&mut b, row.los.as_bytes());
+    b.push(b',');
+    push_money(&mut b, row.total);
+    b.push(b',');
+    push_money(&mut b, row.covered);
+    b.push(b',');
+    b.extend_from_slice(row.status.key().as_bytes());
+    b.push(b',');
+    if !p.base.is_zero() {
+        match c.method {
+            Method::Drg => {
+                push_dec(&mut b, p.base);
+                b.push(b',');
+            }
+            Method::Dip => {
+                b.push(b',');
+                push_dec(&mut b, p.base / p.aux_coef);
+            }
+        }
+    } else {
+        b.push(b',');
+    }
+    b.push(b',');
+    push_dec(&mut b, p.aux_coef);
+    b.push(b',');
+    push_dec(&mut b, p.coefficient);
+    b.push(b',');
+    push_dec(&mut b, p.rate);
+    b.push(b',');
+    if !p.standard.is_zero() {
+        push_money(&mut b, p.standard);
+    }
+    b.push(b',');
+    push_dec(&mut b, p.outlier_factor);
+    b.push(b',');
+    if !p.cost_ratio.is_zero() {
+        push_dec(&mut b, p.cost_ratio);
+    }
+    b.push(b',');
+    push_dec(&mut b, p.points);
+    b.push(b',');
+    spill.push(1);
+    push_u32(spill, a.len());
+    spill.extend_from_slice(&a);
+    push_u32(spill, b.len());
+    spill.extend_from_slice(&b);
+    spill.extend_from_slice(&p.payment_standard.serialize());
+    spill.extend_from_slice(&(row.total - row.covered).serialize());
+}
+
+/// Encodes one rejected row: its complete output line.
+fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, row_no: u64, msg: &str) {
+    let clip = |i: usize| -> Vec<u8> {
+        let f = rec.get(i).unwrap_or(b"");
+        let f = String::from_utf8_lossy(f);
+        let f = f.trim();
+        if f.len() > MAX_FIELD {
+            let mut s = f[..f.floor_char_boundary(64)].to_owned();
+            s.push('…');
+            s.into_bytes()
+        } else {
+            f.as_bytes().to_vec()
+        }
+    };
+    let mut line = Vec::with_capacity(160);
+    push_field(&mut line, &clip(c.case_id));
+    line.push(b',');
+    line.extend_from_slice(c.method.key().as_bytes());
+    line.push(b',');
+    push_field(&mut line, &clip(c.group));
+    line.push(b',');
+    push_field(&mut line, &clip(c.hospital_id));
+    line.extend_from_slice(b",,,,,,rejected,");
+    push_field(&mut line, format!("row {row_no}: {msg}").as_bytes());
+    line.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
+    line.push(b'\n');
+    spill.push(0);
+    push_u32(spill, line.len());
+    spill.extend_from_slice(&line);
+}
+
+/// Removes the spill file however the run ends.
+struct Spill(PathBuf);
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 fn read_batch<R: Read>(
     rdr: &mut csv::Reader<R>,
@@ -317,62 +565,118 @@ fn read_batch<R: Read>(
     Ok(n)
 }
 
-/// Pass 1: benefit records of accepted rows, then the shares per row.
-fn pass_one(pricer: &Pricer, policy: &Policy, input: &str) -> Result<(Shares, u64)> {
+/// Stage 1: read, parse, price, spill; collect benefit records.
+fn stage_one(
+    pricer: &Pricer,
+    input: &str,
+    spill: &mut dyn Write,
+) -> Result<(Vec<BenefitRec>, String, u64, u64)> {
     let mut rdr = csv_reader(open_input(input)?);
     let header = Header::read(&mut rdr)?;
     let cols = Cols::new(&header)?;
-    let mut persons: HashMap<Box<str>, u32> = HashMap::new();
+    let mut persons: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
-    let mut batch = Vec::new();
-    let mut rows: u64 = 0;
-    loop {
-        let n = read_batch(&mut rdr, &mut batch)?;
-        if n == 0 {
-            break;
-        }
-        let parsed: Vec<Option<Row<'_>>> = batch[..n]
-            .par_iter()
-            .map(|rec| {
-                let row = parse_row(rec, &cols).ok()?;
-                price_row(pricer, &cols, &row).ok()?;
-                Some(row)
-            })
-            .collect();
-        for (i, p) in parsed.into_iter().enumerate() {
-            let Some(row) = p else { continue };
-            let next = u32::try_from(persons.len()).context("too many persons")?;
-            let person = match persons.get(row.person) {
-                Some(&id) => id,
-                None => {
-                    persons.insert(row.person.into(), next);
-                    next
+    let (mut rows, mut rejected) = (0u64, 0u64);
+    // A reader thread parses CSV records while the pool prices the previous batch.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<csv::ByteRecord>, usize)>>(2);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            loop {
+                let mut batch = back_rx.try_recv().unwrap_or_default();
+                let r = read_batch(&mut rdr, &mut batch);
+                let stop = !matches!(r, Ok(n) if n == BATCH);
+                if tx.send(r.map(|n| (batch, n))).is_err() || stop {
+                    break;
                 }
-            };
-            let id_start = u32::try_from(ids.len()).context("case ids exceed 4 GB")?;
-            ids.push_str(row.case_id);
-            recs.push(BenefitRec {
-                person,
-                discharge: row.discharge,
-                admit: row.admit,
-                id_start,
-                id_len: row.case_id.len() as u32,
-                row: u32::try_from(rows + i as u64).context("more than 4 billion rows")?,
-                level: row.level,
-                insurance: row.insurance,
-                day_surgery: row.day_surgery,
-                referral: row.referral,
-                total: row.total,
-                covered: row.covered,
-            });
+            }
+        });
+        for msg in &rx {
+            let (batch, n) = msg?;
+            if n == 0 {
+                break;
+            }
+            let base = rows;
+            let parts: Vec<(Vec<u8>, Vec<Accepted<'_>>, u64)> = batch[..n]
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(ci, chunk)| {
+                    let mut spill = Vec::with_capacity(chunk.len() * 320);
+                    let mut acc = Vec::with_capacity(chunk.len());
+                    let mut bad = 0u64;
+                    for (j, rec) in chunk.iter().enumerate() {
+                        let row_idx = base + (ci * CHUNK + j) as u64;
+                        let res = parse_row(rec, &cols).and_then(|row| {
+                            let p = price_row(pricer, &cols, &row)?;
+                            Ok((row, p))
+                        });
+                        match res {
+                            Ok((row, p)) => {
+                                spill_ok(&mut spill, &row, &p, &cols);
+                                acc.push(Accepted {
+                                    row: row_idx,
+                                    person: row.person,
+                                    case_id: row.case_id,
+                                    discharge: row.discharge,
+                                    admit: row.admit,
+                                    level: row.level,
+                                    insurance: row.insurance,
+                                    day_surgery: row.day_surgery,
+                                    referral: row.referral,
+                                    total: row.total,
+                                    covered: row.covered,
+                                });
+                            }
+                            Err(msg) => {
+                                bad += 1;
+                                spill_rejected(&mut spill, rec, &cols, row_idx + 1, &msg);
+                            }
+                        }
+                    }
+                    (spill, acc, bad)
+                })
+                .collect();
+            for (bytes, accepted, bad) in parts {
+                spill.write_all(&bytes).context("writing the spill file")?;
+                rejected += bad;
+                for a in accepted {
+                    let next = u32::try_from(persons.len()).context("too many persons")?;
+                    let person = match persons.get(a.person) {
+                        Some(&id) => id,
+                        None => {
+                            persons.insert(a.person.into(), next);
+                            next
+                        }
+                    };
+                    let id_start = u32::try_from(ids.len()).context("case ids exceed 4 GB")?;
+                    ids.push_str(a.case_id);
+                    recs.push(BenefitRec {
+                        person,
+                        discharge: a.discharge,
+                        admit: a.admit,
+                        id_start,
+                        id_len: a.case_id.len() as u32,
+                        row: u32::try_from(a.row).context("more than 4 billion rows")?,
+                        level: a.level,
+                        insurance: a.insurance,
+                        day_surgery: a.day_surgery,
+                        referral: a.referral,
+                        total: a.total,
+                        covered: a.covered,
+                    });
+                }
+            }
+            rows += n as u64;
+            let _ = back_tx.send(batch);
         }
-        rows += n as u64;
-        if n < BATCH {
-            break;
-        }
-    }
-    drop(persons);
+        Ok(())
+    })?;
+    Ok((recs, ids, rows, rejected))
+}
+
+/// Stage 2: benefits in date order per person, persons in parallel.
+fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -> Result<Shares> {
     let id_of = |r: &BenefitRec| &ids[r.id_start as usize..(r.id_start + r.id_len) as usize];
     recs.par_sort_unstable_by(|a, b| {
         a.person
@@ -385,10 +689,8 @@ fn pass_one(pricer: &Pricer, policy: &Policy, input: &str) -> Result<(Shares, u6
     let mut shares: Shares = vec![None; usize::try_from(rows).context("too many rows")?];
     let benefits = &policy.payment.benefits;
     let inpatient = ClaimKind::Inpatient;
-    // Persons are independent: split the sorted records at person boundaries and work
-    // on the pieces in parallel.
     let mut starts = vec![0usize];
-    let step = (recs.len() / (4 * rayon::current_num_threads().max(1))).max(1);
+    let step = (recs.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
     let mut at = step;
     while at < recs.len() {
         while at < recs.len() && recs[at].person == recs[at - 1].person {
@@ -432,109 +734,120 @@ fn pass_one(pricer: &Pricer, policy: &Policy, input: &str) -> Result<(Shares, u6
             shares[row as usize] = Some(s);
         }
     }
-    Ok((shares, rows))
+    Ok(shares)
 }
 
-fn bool01(b: bool) -> &'static str {
-    if b { "1" } else { "0" }
+/// One spilled row read back.
+enum Spilled {
+    Ok {
+        a: (usize, usize),
+        b: (usize, usize),
+        payment: Decimal,
+        uncovered: Decimal,
+    },
+    Rejected((usize, usize)),
 }
 
-/// Formats one output row into `w`.
-fn write_row(
-    w: &mut csv::Writer<Vec<u8>>,
-    rec: &csv::ByteRecord,
-    row_no: u64,
-    cols: &Cols,
-    pricer: &Pricer,
-    share: Option<&[Decimal; 3]>,
-) -> Result<bool> {
-    let res = parse_row(rec, cols).and_then(|row| {
-        let priced = price_row(pricer, cols, &row)?;
-        Ok((row, priced))
-    });
-    let ok = match (res, share) {
-        (Ok((row, p)), Some(s)) => {
-            let [patient, deductible, over_cap] = *s;
-            let uncovered = row.total - row.covered;
-            let coinsurance = patient - uncovered - deductible - over_cap;
-            let fund = round_yuan((p.payment_standard - patient).max(Decimal::ZERO));
-            let (weight, score) = match cols.method {
-                Method::Drg if !p.base.is_zero() => (dec(p.base), String::new()),
-                Method::Dip if !p.base.is_zero() => (String::new(), dec(p.base / p.aux_coef)),
-                _ => (String::new(), String::new()),
-            };
-            w.write_record([
-                row.case_id,
-                cols.method.key(),
-                &row.group,
-                row.hospital_id,
-                &p.payment_standard.to_string(),
-                &patient.to_string(),
-                &fund.to_string(),
-                bool01(p.primary_care),
-                p.outlier.key(),
-                "ok",
-                "",
-                row.level.code(),
-                row.insurance.key(),
-                row.person,
-                &row.discharge.to_string(),
-                row.los,
-                &row.total.to_string(),
-                &row.covered.to_string(),
-                row.status.key(),
-                &weight,
-                &score,
-                &dec(p.aux_coef),
-                &dec(p.coefficient),
-                &dec(p.rate),
-                &if p.standard.is_zero() {
-                    String::new()
-                } else {
-                    p.standard.to_string()
-                },
-                &dec(p.outlier_factor),
-                &if p.cost_ratio.is_zero() {
-                    String::new()
-                } else {
-                    dec(p.cost_ratio)
-                },
-                &dec(p.points),
-                &deductible.to_string(),
-                &coinsurance.to_string(),
-                &over_cap.to_string(),
-                &uncovered.to_string(),
-            ])?;
-            true
-        }
-        (res, _) => {
-            let msg = match res {
-                Err(m) => m,
-                Ok(_) => "benefit rules could not be applied".to_owned(),
-            };
-            let lossy = |i: usize| {
-                String::from_utf8_lossy(rec.get(i).unwrap_or(b""))
-                    .trim()
-                    .to_owned()
-            };
-            let mut out: Vec<String> = vec![String::new(); PRICED_HEADER.len()];
-            out[0] = lossy(cols.case_id);
-            out[1] = cols.method.key().to_owned();
-            out[2] = lossy(cols.group);
-            out[3] = lossy(cols.hospital_id);
-            out[9] = "rejected".to_owned();
-            out[10] = format!("row {row_no}: {msg}");
-            for s in &mut out {
-                if s.len() > MAX_FIELD {
-                    s.truncate(s.floor_char_boundary(64));
-                    s.push('…');
-                }
+fn read_u32(r: &mut impl Read) -> Result<usize> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b) as usize)
+}
+
+fn read_dec(r: &mut impl Read) -> Result<Decimal> {
+    let mut b = [0u8; 16];
+    r.read_exact(&mut b)?;
+    Ok(Decimal::deserialize(b))
+}
+
+fn read_bytes(r: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> Result<(usize, usize)> {
+    let start = buf.len();
+    buf.resize(start + n, 0);
+    r.read_exact(&mut buf[start..])?;
+    Ok((start, start + n))
+}
+
+/// Stage 3: fill in the benefit columns and write the output in input order.
+fn stage_three(spill: &mut dyn Read, shares: &Shares, out: &mut dyn Write) -> Result<()> {
+    let mut row = 0usize;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut items: Vec<Spilled> = Vec::with_capacity(BATCH);
+    let mut r = BufReader::with_capacity(1 << 20, spill);
+    loop {
+        buf.clear();
+        items.clear();
+        while items.len() < BATCH {
+            let mut tag = [0u8; 1];
+            match r.read(&mut tag)? {
+                0 => break,
+                _ => {}
             }
-            w.write_record(&out)?;
-            false
+            if tag[0] == 1 {
+                let la = read_u32(&mut r)?;
+                let a = read_bytes(&mut r, &mut buf, la)?;
+                let lb = read_u32(&mut r)?;
+                let b = read_bytes(&mut r, &mut buf, lb)?;
+                let payment = read_dec(&mut r)?;
+                let uncovered = read_dec(&mut r)?;
+                items.push(Spilled::Ok {
+                    a,
+                    b,
+                    payment,
+                    uncovered,
+                });
+            } else {
+                let l = read_u32(&mut r)?;
+                items.push(Spilled::Rejected(read_bytes(&mut r, &mut buf, l)?));
+            }
         }
-    };
-    Ok(ok)
+        if items.is_empty() {
+            break;
+        }
+        let base = row;
+        let texts: Vec<Vec<u8>> = items
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, chunk)| {
+                let mut o = Vec::with_capacity(chunk.len() * 300);
+                for (j, it) in chunk.iter().enumerate() {
+                    match it {
+                        Spilled::Rejected((s, e)) => o.extend_from_slice(&buf[*s..*e]),
+                        Spilled::Ok {
+                            a,
+                            b,
+                            payment,
+                            uncovered,
+                        } => {
+                            let idx = base + ci * CHUNK + j;
+                            let [patient, deductible, over_cap] =
+                                shares[idx].expect("accepted rows have shares");
+                            let coinsurance = patient - *uncovered - deductible - over_cap;
+                            let fund = (*payment - patient).max(Decimal::ZERO);
+                            o.extend_from_slice(&buf[a.0..a.1]);
+                            push_money(&mut o, patient);
+                            o.push(b',');
+                            push_money(&mut o, fund);
+                            o.extend_from_slice(&buf[b.0..b.1]);
+                            push_money(&mut o, deductible);
+                            o.push(b',');
+                            push_money(&mut o, coinsurance);
+                            o.push(b',');
+                            push_money(&mut o, over_cap);
+                            o.push(b',');
+                            push_money(&mut o, *uncovered);
+                            o.push(b'\n');
+                        }
+                    }
+                }
+                o
+            })
+            .collect();
+        for t in texts {
+            out.write_all(&t).context("writing the output")?;
+        }
+        row += items.len();
+    }
+    Ok(())
 }
 
 /// Runs `drgdip price`.
@@ -547,33 +860,47 @@ pub fn run(args: Args) -> Result<Outcome> {
         .num_threads(args.threads)
         .build()
         .context("starting the thread pool")?;
-    // stdin can only be read once: spool it.
-    let spooled = if args.input == "-" {
-        let path = std::env::temp_dir().join(format!(
-            "drgdip-price-{}-{}.csv",
-            std::process::id(),
-            started.elapsed().as_nanos()
-        ));
-        let mut f = std::fs::File::create(&path)
-            .with_context(|| format!("creating the spool file {}", path.display()))?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut f).context("spooling stdin")?;
-        Some(path)
-    } else {
-        None
-    };
-    let input = spooled
-        .as_ref()
-        .map_or(args.input.clone(), |p| p.display().to_string());
-    let result = pool.install(|| price_file(&pricer, &policy, &input, &args.output));
-    if let Some(p) = spooled {
-        let _ = std::fs::remove_file(p);
-    }
-    let (rows, rejected) = result?;
+    let spill = Spill(std::env::temp_dir().join(format!(
+        "drgdip-price-{}-{}.spill",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )));
+    let (rows, rejected, stages) =
+        pool.install(|| -> Result<(u64, u64, [std::time::Duration; 3])> {
+            let mut w = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&spill.0)
+                    .with_context(|| format!("creating the spill file {}", spill.0.display()))?,
+            );
+            let (recs, ids, rows, rejected) = stage_one(&pricer, &args.input, &mut w)?;
+            let t1 = started.elapsed();
+            w.flush().context("writing the spill file")?;
+            drop(w);
+            let shares = stage_two(&policy, recs, &ids, rows)?;
+            drop(ids);
+            let t2 = started.elapsed();
+            let mut out = open_output(&args.output)?;
+            out.write_all(PRICED_HEADER.join(",").as_bytes())?;
+            out.write_all(b"\n")?;
+            let mut f = File::open(&spill.0)
+                .with_context(|| format!("reading the spill file {}", spill.0.display()))?;
+            stage_three(&mut f, &shares, &mut out)?;
+            out.flush().context("writing the output")?;
+            let t3 = started.elapsed();
+            Ok((rows, rejected, [t1, t2 - t1, t3 - t2]))
+        })?;
+    drop(spill);
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "price: {rows} cases: {} priced, {rejected} rejected; {secs:.2} s, {:.0} cases/s",
+        "price: {rows} cases: {} priced, {rejected} rejected; {secs:.2} s, {:.0} cases/s \
+         (read+price {:.2} s, benefits {:.2} s, write {:.2} s)",
         rows - rejected,
-        rows as f64 / secs.max(1e-9)
+        rows as f64 / secs.max(1e-9),
+        stages[0].as_secs_f64(),
+        stages[1].as_secs_f64(),
+        stages[2].as_secs_f64(),
     );
     Ok(if rejected > 0 {
         Outcome::RowsRejected
@@ -582,61 +909,39 @@ pub fn run(args: Args) -> Result<Outcome> {
     })
 }
 
-fn price_file(pricer: &Pricer, policy: &Policy, input: &str, output: &str) -> Result<(u64, u64)> {
-    let (shares, _) = pass_one(pricer, policy, input)?;
-    let mut rdr = csv_reader(open_input(input)?);
-    let header = Header::read(&mut rdr)?;
-    let cols = Cols::new(&header)?;
-    let mut out = open_output(output)?;
-    {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(PRICED_HEADER)?;
-        out.write_all(&w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec_str(s: &str) -> String {
+        let mut b = Vec::new();
+        push_dec(&mut b, s.parse().unwrap());
+        String::from_utf8(b).unwrap()
     }
-    let mut batch = Vec::new();
-    let mut rows: u64 = 0;
-    let mut rejected: u64 = 0;
-    loop {
-        let n = read_batch(&mut rdr, &mut batch)?;
-        if n == 0 {
-            break;
-        }
-        let base = rows;
-        let chunks: Vec<Result<(Vec<u8>, u64)>> = batch[..n]
-            .par_chunks(512)
-            .enumerate()
-            .map(|(ci, chunk)| {
-                let mut w = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(Vec::with_capacity(chunk.len() * 256));
-                let mut bad = 0u64;
-                for (j, rec) in chunk.iter().enumerate() {
-                    let idx = base + (ci * 512 + j) as u64;
-                    let share = shares.get(idx as usize).and_then(Option::as_ref);
-                    if !write_row(&mut w, rec, idx + 1, &cols, pricer, share)? {
-                        bad += 1;
-                    }
-                }
-                let buf = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok((buf, bad))
-            })
-            .collect();
-        for c in chunks {
-            let (buf, bad) = c?;
-            out.write_all(&buf).context("writing the output")?;
-            rejected += bad;
-        }
-        rows += n as u64;
-        if n < BATCH {
-            break;
-        }
+
+    fn money_str(s: &str) -> String {
+        let mut b = Vec::new();
+        push_money(&mut b, s.parse().unwrap());
+        String::from_utf8(b).unwrap()
     }
-    out.flush().context("writing the output")?;
-    if rows as usize != shares.len() {
-        bail!(
-            "the input changed between the two passes ({} rows, then {rows})",
-            shares.len()
-        );
+
+    #[test]
+    fn decimals_format_like_display_normalized() {
+        for s in [
+            "1.10", "2.0", "0", "0.0001", "-0.5", "12000", "1.3978", "100", "0.000", "-12.340",
+        ] {
+            let d: Decimal = s.parse().unwrap();
+            assert_eq!(dec_str(s), d.normalize().to_string(), "{s}");
+        }
+        assert_eq!(money_str("12"), "12.00");
+        assert_eq!(money_str("-0.005"), "-0.01");
+        assert_eq!(money_str("1234567.891"), "1234567.89");
+        assert_eq!(money_str("0.1"), "0.10");
+        let mut b = Vec::new();
+        push_date(&mut b, Date::parse("2025-03-09").unwrap());
+        assert_eq!(b, b"2025-03-09");
+        let mut f = Vec::new();
+        push_field(&mut f, b"a,\"b\"");
+        assert_eq!(f, b"\"a,\"\"b\"\"\"");
     }
-    Ok((rows, rejected))
 }
