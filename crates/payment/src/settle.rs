@@ -88,6 +88,15 @@ impl Sums {
     }
 }
 
+/// Adds per method × insurance type sums.
+fn merge_kinds(dst: &mut [[Sums; 2]; 2], src: &[[Sums; 2]; 2]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        for (a, b) in d.iter_mut().zip(s) {
+            a.merge(b);
+        }
+    }
+}
+
 /// Running totals of one hospital.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HospitalLedger {
@@ -163,19 +172,15 @@ impl Ledger {
             let h = self.hospitals.entry(id).or_default();
             h.level = h.level.max(o.level);
             h.all.merge(&o.all);
-            for m in 0..2 {
-                for i in 0..2 {
-                    h.by_kind[m][i].merge(&o.by_kind[m][i]);
-                }
+            merge_kinds(&mut h.by_kind, &o.by_kind);
+            for (a, b) in h.monthly_fund.iter_mut().zip(o.monthly_fund) {
+                *a += b;
             }
-            for m in 0..12 {
-                h.monthly_fund[m] += o.monthly_fund[m];
+            for (a, b) in h.outliers.iter_mut().zip(o.outliers) {
+                *a += b;
             }
-            for k in 0..3 {
-                h.outliers[k] += o.outliers[k];
-            }
-            for m in 0..2 {
-                h.candidates[m].extend(o.candidates[m].iter().cloned());
+            for (a, b) in h.candidates.iter_mut().zip(o.candidates) {
+                a.extend(b);
             }
         }
     }
@@ -295,11 +300,7 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
     let mut kind_totals: [[Sums; 2]; 2] = Default::default();
     for h in ledger.hospitals.values() {
         city.merge(&h.all);
-        for m in 0..2 {
-            for i in 0..2 {
-                kind_totals[m][i].merge(&h.by_kind[m][i]);
-            }
-        }
+        merge_kinds(&mut kind_totals, &h.by_kind);
     }
     // Final DRG rate per insurance type.
     let drg_rate = pricing.drg.as_ref().map(|drg| {

@@ -391,6 +391,9 @@ pub fn per_insurance(
     }
 }
 
+/// Per-level values and the extra keys found beside them.
+pub type PerLevel = ([Decimal; 4], BTreeMap<String, Decimal>);
+
 /// Reads a `{ "3" = a, "2" = b, "1" = c, "0" = d }` table (all four levels), or a single
 /// value for every level. Extra keys listed in `extra` are returned separately.
 pub fn per_level(
@@ -400,7 +403,7 @@ pub fn per_level(
     min_exclusive: bool,
     max: Option<Decimal>,
     extra: &[&str],
-) -> Result<Option<([Decimal; 4], BTreeMap<String, Decimal>)>, PolicyError> {
+) -> Result<Option<PerLevel>, PolicyError> {
     let Some(v) = s.raw(key) else {
         return Ok(None);
     };
@@ -770,7 +773,7 @@ fn read_weight_bands(d: &Section<'_>) -> Result<Vec<(Decimal, Decimal)>, PolicyE
         b.finish()?;
         bands.push((min_weight, ratio));
     }
-    bands.sort_by(|a, b| b.0.cmp(&a.0));
+    bands.sort_by_key(|b| std::cmp::Reverse(b.0));
     for w in bands.windows(2) {
         if w[0].0 == w[1].0 {
             return Err(d.invalid(key, v, format!("two bands start at weight {}", w[0].0)));

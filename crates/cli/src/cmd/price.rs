@@ -778,9 +778,8 @@ fn stage_three(spill: &mut dyn Read, shares: &Shares, out: &mut dyn Write) -> Re
         items.clear();
         while items.len() < BATCH {
             let mut tag = [0u8; 1];
-            match r.read(&mut tag)? {
-                0 => break,
-                _ => {}
+            if r.read(&mut tag)? == 0 {
+                break;
             }
             if tag[0] == 1 {
                 let la = read_u32(&mut r)?;
