@@ -249,11 +249,20 @@ fn every_row_gets_one_output_row_and_bad_rows_a_named_error() {
     assert_eq!(rows[0][col(&h, "patient_share")], "5550.00");
     assert_eq!(rows[0][col(&h, "fund_outlay")], "18450.00");
     let expect = [
-        (1, "row 2: drg group `ZZ19` is not in the policy"),
+        (
+            1,
+            "row 2: field `drg`: drg group `ZZ19` is not in the policy",
+        ),
         (2, "row 3: field `hospital_level`: `9`"),
         (3, "row 4: field `total_cost`: `abc` is not a number"),
-        (4, "row 5: case was not grouped (status invalid)"),
-        (5, "row 6: ambiguous case rejected by policy"),
+        (
+            4,
+            "row 5: field `status`: case was not grouped (status invalid)",
+        ),
+        (
+            5,
+            "row 6: field `status`: ambiguous case rejected by policy",
+        ),
         (
             7,
             "row 8: field `discharge_date`: 2025-01-05 is before admit_date 2025-01-09",
@@ -647,4 +656,104 @@ fn stdin_and_stdout_work() {
     write_input(&d.join("in.csv"), &rows);
     price(&policy, &d.join("in.csv"), &d.join("p.csv"), "0");
     assert_eq!(o.stdout, std::fs::read(d.join("p.csv")).unwrap());
+}
+
+#[test]
+fn dip_cases_price_and_settle_by_points() {
+    let d = dir("dip");
+    std::fs::write(
+        d.join("policy.toml"),
+        r#"
+[policy]
+name = "dip"
+region = "T"
+[dip]
+point_value_method = "settlement"
+point_value = { employee = 10, resident = 8 }
+fund_budget = 50000
+[coefficients]
+levels = { "3" = 1.2, "2" = 1.0, "1" = 0.9, "0" = 0.8 }
+[primary_care]
+dip = ["J18.9:cons"]
+[outliers.dip]
+rule = "low-high-review"
+[benefits]
+[benefits.inpatient.employee]
+deductible = 0
+ratio = 0.9
+[benefits.inpatient.resident]
+deductible = 0
+ratio = 0.8
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("in.csv"),
+        "case_id,status,dip_code,layer,score,aux_coef,hospital_id,hospital_level,insurance_type,person_id,admit_date,discharge_date,total_cost,covered_cost,los\n\
+         D1,grouped,K80.1:51.23,core,1500,1.1,H1,3,employee,A,2025-02-01,2025-02-05,20000,20000,4\n\
+         D2,composite,A09-1,composite,500,,H2,2,resident,B,2025-02-01,2025-02-05,2000,2000,4\n\
+         D3,grouped,J18.9:cons,core,600,,H1,3,employee,C,2025-02-01,2025-02-05,3000,3000,4\n\
+         D4,ungrouped,,,,,H1,3,employee,E,2025-02-01,2025-02-05,3000,3000,4\n\
+         D5,grouped,K80.1:51.23,core,abc,,H1,3,employee,F,2025-02-01,2025-02-05,3000,3000,4\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "price",
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--input",
+        d.join("in.csv").to_str().unwrap(),
+        "--output",
+        d.join("p.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (h, rows) = read_csv(&d.join("p.csv"));
+    let get = |i: usize, c: &str| rows[i][col(&h, c)].clone();
+    // D1: 1500 × 1.1 × 1.2 × 10 = 19800; patient 10%.
+    assert_eq!(get(0, "method"), "dip");
+    assert_eq!(get(0, "payment_standard"), "19800.00");
+    assert_eq!(get(0, "patient_share"), "2000.00");
+    assert_eq!(get(0, "fund_outlay"), "17800.00");
+    assert_eq!(get(0, "score"), "1500");
+    assert_eq!(get(0, "points"), "1980");
+    // D2: 500 × 1.0 × 8 = 4000; cost exactly 50% is not low-cost.
+    assert_eq!(get(1, "payment_standard"), "4000.00");
+    assert_eq!(get(1, "outlier"), "none");
+    // D3: primary-care type, no hospital coefficient: 600 × 10.
+    assert_eq!(get(2, "payment_standard"), "6000.00");
+    assert_eq!(get(2, "primary_care"), "1");
+    assert_eq!(get(3, "status"), "rejected");
+    assert!(get(3, "message").starts_with("row 4: field `status`: ungrouped case rejected"));
+    assert!(get(4, "message").starts_with("row 5: field `score`: `abc` is not a number"));
+    let o = run(&[
+        "settle",
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--input",
+        d.join("p.csv").to_str().unwrap(),
+        "--output",
+        d.join("s.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (sh, srows) = read_csv(&d.join("s.csv"));
+    // Points 1980 + 600 = 2580 (H1) and 500 (H2); the 50000 budget divided by points
+    // with the spare fen to the larger remainder.
+    assert_eq!(srows[0][col(&sh, "points")], "2580");
+    assert_eq!(srows[0][col(&sh, "fund_due")], "41883.12");
+    assert_eq!(srows[1][col(&sh, "fund_due")], "8116.88");
+    let (_, summary) = read_csv(&d.join("s.summary.csv"));
+    let val = |item: &str| summary.iter().find(|r| r[1] == item).unwrap()[2].clone();
+    // Fund payment ratio = (25000 − 2700) / 25000; PV = 50000 / 0.892 / 3080.
+    assert_eq!(val("fund_payment_ratio:employee"), "0.892");
+    assert_eq!(val("point_value:employee"), "18.1993");
 }

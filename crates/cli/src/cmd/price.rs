@@ -25,7 +25,7 @@ use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
 use drgdip_pricing::money::round_yuan;
 use drgdip_pricing::{
-    CaseInput, Date, GroupStatus, HospitalLevel, InsuranceType, Method, Priced, Pricer,
+    CaseInput, Date, GroupStatus, HospitalLevel, InsuranceType, Method, PriceError, Priced, Pricer,
 };
 use rayon::prelude::*;
 use rust_decimal::Decimal;
@@ -280,7 +280,20 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
             insurance: row.insurance,
             total_cost: row.total,
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            let group_col = match c.method {
+                Method::Drg => "drg",
+                Method::Dip => "dip_code",
+            };
+            let field = match e {
+                PriceError::UnknownGroup { .. }
+                | PriceError::NonPositive(_)
+                | PriceError::MethodNotInPolicy(_) => group_col,
+                PriceError::NoScore => "score",
+                PriceError::NotGrouped(_) | PriceError::RejectedByPolicy(_) => "status",
+            };
+            format!("field `{field}`: {e}")
+        })
 }
 
 /// A compact benefit record.
