@@ -183,7 +183,8 @@ impl CommunityTree {
 
     /// Divides `total` among the members.
     ///
-    /// 1. Village clinics are paid as spent (scaled down pro rata if `total` is less).
+    /// 1. Village clinics are paid as spent, as far as the minimum shares leave room
+    ///    (scaled down pro rata otherwise).
     /// 2. The rest goes to the lead and the townships in proportion to their spending,
     ///    except that each member kind with a minimum share receives, summed over its
     ///    members, at least `min_share × total`; kinds raised to their floor are fixed
@@ -192,8 +193,8 @@ impl CommunityTree {
     /// 3. Money is divided once, by largest remainder (ties by tree order), so the
     ///    allocations add up to `total` to the fen.
     ///
-    /// Fails when the floors cannot be met (they ask for more than is left after the
-    /// village clinics).
+    /// Fails only if the floors cannot be met, which [`CommunityTree::build`] already
+    /// rules out (they add up to at most 1).
     pub fn allocate(
         &self,
         total: Decimal,
@@ -217,7 +218,14 @@ impl CommunityTree {
             .map(|(_, s)| *s)
             .sum();
         let total = total.max(Decimal::ZERO);
-        let villages_paid = village_spend.min(total);
+        // Room the minimum shares of the present kinds must keep free.
+        let floors: Decimal = self
+            .min_share
+            .iter()
+            .filter(|(k, _)| members.iter().any(|(_, kk, _)| kk == *k))
+            .map(|(_, m)| total * *m)
+            .sum();
+        let villages_paid = village_spend.min((total - floors).max(Decimal::ZERO));
         let rest = total - villages_paid;
         // Target amounts (exact decimals), per member.
         let mut target = vec![Decimal::ZERO; members.len()];
@@ -405,6 +413,33 @@ mod tests {
         // Lead gets what is left.
         assert_eq!(by["LEAD"], dec!(1000.01) - by["T1"] - by["T2"] - by["T3"]);
         assert_eq!(by["LEAD"], dec!(450.01));
+    }
+
+    #[test]
+    fn village_clinics_yield_to_minimum_shares_when_money_is_short() {
+        let t = tree(&[(MemberKind::CentralTownship, dec!(0.30))]);
+        let a = t
+            .allocate(
+                dec!(100),
+                &spent(&[
+                    ("LEAD", dec!(50)),
+                    ("T1", dec!(10)),
+                    ("T2", dec!(0)),
+                    ("T3", dec!(0)),
+                    ("V1", dec!(500)),
+                ]),
+            )
+            .unwrap();
+        let by: BTreeMap<_, _> = a
+            .iter()
+            .map(|m| (m.hospital.as_str(), m.allocation))
+            .collect();
+        // The central township keeps its 30; the village gets the other 70 (its
+        // spending exceeds what is left); the lead and general townships get nothing.
+        assert_eq!(by["T1"], dec!(30.00));
+        assert_eq!(by["V1"], dec!(70.00));
+        assert_eq!(by["LEAD"], dec!(0.00));
+        assert_eq!(by.values().copied().sum::<Decimal>(), dec!(100.00));
     }
 
     #[test]
