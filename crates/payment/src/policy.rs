@@ -169,14 +169,14 @@ impl Policy {
                     .into(),
             });
         }
-        for c in &payment.communities {
+        for (i, c) in payment.communities.iter().enumerate() {
             let has = payment
                 .budget
                 .as_ref()
                 .is_some_and(|b| b.allocations.iter().any(|a| a.id == c.id));
             if !has {
                 return Err(PolicyError::Invalid {
-                    key: "community.id".into(),
+                    key: format!("community[{i}].id"),
                     value: format!("\"{}\"", c.id),
                     reason: "no [[budget.allocation]] with this id gives the community its budget"
                         .into(),
