@@ -22,12 +22,13 @@
 //! then claim id, whatever order they are given in; accumulators restart each calendar
 //! year (of the discharge date).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use drgdip_pricing::money::round_yuan;
 use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use crate::policy::{BenefitPolicy, DeductibleBasis, base_deductible};
 
@@ -213,8 +214,17 @@ impl Claim {
 /// Only the order *within* a person affects results.
 #[must_use]
 pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
+    order_keys(claims)
+        .into_iter()
+        .map(|(_, i)| i as usize)
+        .collect()
+}
+
+/// `(person number, claim index)` in processing order.
+fn order_keys(claims: &[Claim]) -> Vec<(u32, u32)> {
     // Intern persons to small numbers so the sort compares integers, not strings.
-    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(claims.len() / 2);
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    ids.reserve(claims.len() / 2);
     let mut keys: Vec<(u32, Date, Date, u32)> = Vec::with_capacity(claims.len());
     for (i, c) in claims.iter().enumerate() {
         let next = u32::try_from(ids.len()).expect("fewer than 4 billion persons");
@@ -233,7 +243,7 @@ pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
             .then_with(|| claims[a.3 as usize].id.cmp(&claims[b.3 as usize].id))
             .then(a.3.cmp(&b.3))
     });
-    keys.into_iter().map(|k| k.3 as usize).collect()
+    keys.into_iter().map(|k| (k.0, k.3)).collect()
 }
 
 /// Computes every claim's shares; results are in the input order. A claim that fails
@@ -241,14 +251,13 @@ pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
 /// parallel (rayon); the result does not depend on the thread count or input order.
 #[must_use]
 pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Share, ClaimError>> {
-    let order = processing_order(claims);
+    let order = order_keys(claims);
     // Cut the order into pieces at person boundaries.
-    let person_of = |k: usize| claims[order[k]].person.as_str();
     let step = (order.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
     let mut cuts = vec![0usize];
     let mut at = step;
     while at < order.len() {
-        while at < order.len() && person_of(at) == person_of(at - 1) {
+        while at < order.len() && order[at].0 == order[at - 1].0 {
             at += 1;
         }
         if at < order.len() {
@@ -257,17 +266,17 @@ pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Sh
         at += step;
     }
     cuts.push(order.len());
-    let pieces: Vec<Vec<(usize, Result<Share, ClaimError>)>> = cuts
+    let pieces: Vec<Vec<(u32, Result<Share, ClaimError>)>> = cuts
         .par_windows(2)
         .map(|w| {
             let mut out = Vec::with_capacity(w[1] - w[0]);
             let mut acc = PersonYear::default();
-            let mut current: Option<&str> = None;
-            for &i in &order[w[0]..w[1]] {
-                let c = &claims[i];
-                if current != Some(c.person.as_str()) || acc.year != c.discharge.year {
+            let mut current = u32::MAX;
+            for &(person, i) in &order[w[0]..w[1]] {
+                let c = &claims[i as usize];
+                if current != person || acc.year != c.discharge.year {
                     acc = PersonYear::new(c.discharge.year);
-                    current = Some(c.person.as_str());
+                    current = person;
                 }
                 out.push((i, acc.apply(policy, &c.facts())));
             }
@@ -277,7 +286,7 @@ pub fn apply_benefits(policy: &BenefitPolicy, claims: &[Claim]) -> Vec<Result<Sh
     let mut out: Vec<Option<Result<Share, ClaimError>>> = vec![None; claims.len()];
     for piece in pieces {
         for (i, r) in piece {
-            out[i] = Some(r);
+            out[i as usize] = Some(r);
         }
     }
     out.into_iter()

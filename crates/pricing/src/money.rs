@@ -24,18 +24,15 @@ pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// (so `12` prints as `12.00`). This is the crate's one rounding rule for money.
 #[must_use]
 pub fn round_yuan(amount: Decimal) -> Decimal {
-    if amount.scale() == 2 {
-        return amount;
+    match amount.scale() {
+        2 => amount,
+        0 | 1 => {
+            let mut r = amount;
+            r.rescale(2);
+            r
+        }
+        _ => round_half_away(amount, 2),
     }
-    if amount.scale() < 2 {
-        // Already to the fen: only widen the scale (exact).
-        let mut r = amount;
-        r.rescale(2);
-        return r;
-    }
-    let mut r = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(2);
-    r
 }
 
 /// Rounds a non-money quantity (points, weights, factors, rates) to `dp` decimals, half
@@ -43,9 +40,46 @@ pub fn round_yuan(amount: Decimal) -> Decimal {
 #[must_use]
 pub fn round_qty(value: Decimal, dp: u32) -> Decimal {
     if value.scale() <= dp {
-        return value;
+        value
+    } else {
+        round_half_away(value, dp)
     }
-    value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Half-away-from-zero rounding on the 96-bit mantissa with `i128` arithmetic (same
+/// result as `round_dp_with_strategy(dp, MidpointAwayFromZero)`, much cheaper).
+fn round_half_away(value: Decimal, dp: u32) -> Decimal {
+    let scale = value.scale();
+    debug_assert!(scale > dp);
+    let m = value.mantissa();
+    let div = 10i128.pow(scale - dp);
+    let (q, r) = (m / div, m % div);
+    let q = if r.abs() * 2 >= div {
+        q + m.signum()
+    } else {
+        q
+    };
+    Decimal::from_i128_with_scale(q, dp)
+}
+
+/// `a / b` rounded to `dp` decimals, half away from zero, for non-negative `a` and
+/// positive `b`; exact integer arithmetic when both are amounts of up to 4 decimals.
+#[must_use]
+pub fn ratio(a: Decimal, b: Decimal, dp: u32) -> Decimal {
+    let (sa, sb) = (a.scale(), b.scale());
+    if dp <= 8 && sa <= 4 && sb <= 4 && a >= Decimal::ZERO && b > Decimal::ZERO {
+        // a/b = (ma / 10^sa) / (mb / 10^sb) = ma × 10^(sb + dp) / (mb × 10^sa) / 10^dp
+        let num = a.mantissa().checked_mul(10i128.pow(sb + dp));
+        let den = b.mantissa().checked_mul(10i128.pow(sa));
+        if let (Some(n), Some(d)) = (num, den) {
+            let (q, r) = (n / d, n % d);
+            let q = if r * 2 >= d { q + 1 } else { q };
+            if let Ok(v) = Decimal::try_from_i128_with_scale(q, dp) {
+                return v;
+            }
+        }
+    }
+    round_qty(a / b, dp)
 }
 
 /// Truncates an amount towards zero to the fen.
@@ -147,6 +181,32 @@ mod tests {
         assert_eq!(round_yuan(dec!(2.675)).to_string(), "2.68");
         assert_eq!(round_yuan(dec!(12)).to_string(), "12.00");
         assert_eq!(floor_yuan(dec!(3.999)).to_string(), "3.99");
+    }
+
+    #[test]
+    fn integer_rounding_matches_decimal_rounding() {
+        let samples = [
+            dec!(1.005),
+            dec!(-1.005),
+            dec!(2.675),
+            dec!(0.0049999),
+            dec!(123456.789012345),
+            dec!(-0.004),
+            dec!(0.015),
+            dec!(99999999.995),
+            dec!(1.23456789012345678901234567),
+        ];
+        for v in samples {
+            for dp in [0u32, 2, 4] {
+                let expect = v.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+                assert_eq!(round_qty(v, dp), expect, "{v} to {dp}");
+            }
+        }
+        assert_eq!(ratio(dec!(6000), dec!(15000.00), 4), dec!(0.4));
+        assert_eq!(ratio(dec!(2), dec!(3), 4), dec!(0.6667));
+        assert_eq!(ratio(dec!(1), dec!(8), 2), dec!(0.13));
+        assert_eq!(ratio(dec!(5571.37), dec!(3899.96), 4), dec!(1.4286));
+        assert_eq!(ratio(dec!(0.1234567), dec!(3), 4), dec!(0.0412));
     }
 
     #[test]

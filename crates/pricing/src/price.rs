@@ -2,10 +2,11 @@
 //! outlier adjustment → payment standard, with every step kept in the breakdown.
 
 use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codes::{HospitalLevel, InsuranceType, Method};
 use crate::error::PriceError;
-use crate::money::{round_qty, round_yuan};
+use crate::money::{ratio, round_qty, round_yuan};
 use crate::policy::{DipOutlierRule, DrgOutlierRule, PricingPolicy, UngroupedRule};
 
 /// Grouping status of a case as written by `drgdip group` / `drgdip dip group`.
@@ -139,12 +140,13 @@ pub struct Priced {
     pub standard: Decimal,
     /// Outlier classification.
     pub outlier: Outlier,
-    /// Payment standard / standard (1 for normal cases), 4 decimals.
+    /// Payment standard / standard (1 for normal cases), 4 decimals (half away from
+    /// zero).
     pub outlier_factor: Decimal,
     /// Cost / standard, 4 decimals (zero when there is no standard).
     pub cost_ratio: Decimal,
-    /// Case points: base × coefficient × outlier factor (DRG in weight units, DIP in
-    /// points), 4 decimals. Settlement prices these at the final rate / point value.
+    /// Case points: base × coefficient × outlier factor (the 4-decimal factor above;
+    /// DRG in weight units, DIP in points), 4 decimals. Settlement prices these at the final rate / point value.
     pub points: Decimal,
     /// The payment standard of the case, yuan to the fen.
     pub payment_standard: Decimal,
@@ -154,6 +156,11 @@ pub struct Priced {
 #[derive(Debug, Clone)]
 pub struct Pricer {
     policy: PricingPolicy,
+    /// Hash indexes of the policy's tables for the hot path (never iterated).
+    drg_weights: FxHashMap<Box<str>, Decimal>,
+    dip_scores: Option<FxHashMap<Box<str>, Decimal>>,
+    primary_drg: FxHashSet<Box<str>>,
+    primary_dip: FxHashSet<Box<str>>,
 }
 
 const FACTOR_DP: u32 = 4;
@@ -162,7 +169,31 @@ impl Pricer {
     /// Wraps a validated policy.
     #[must_use]
     pub fn new(policy: PricingPolicy) -> Self {
-        Self { policy }
+        let index = |m: &std::collections::BTreeMap<String, crate::policy::GroupStats>| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().into(), v.weight))
+                .collect::<FxHashMap<Box<str>, Decimal>>()
+        };
+        let set = |s: &std::collections::BTreeSet<String>| {
+            s.iter()
+                .map(|k| k.as_str().into())
+                .collect::<FxHashSet<Box<str>>>()
+        };
+        Self {
+            drg_weights: policy
+                .drg
+                .as_ref()
+                .map(|d| index(&d.weights))
+                .unwrap_or_default(),
+            dip_scores: policy
+                .dip
+                .as_ref()
+                .and_then(|d| d.scores.as_ref())
+                .map(index),
+            primary_drg: set(&policy.primary_care.drg),
+            primary_dip: set(&policy.primary_care.dip),
+            policy,
+        }
     }
 
     /// The policy this pricer applies.
@@ -175,8 +206,8 @@ impl Pricer {
     #[must_use]
     pub fn is_primary_care(&self, method: Method, group: &str) -> bool {
         match method {
-            Method::Drg => self.policy.primary_care.drg.contains(group),
-            Method::Dip => self.policy.primary_care.dip.contains(group),
+            Method::Drg => self.primary_drg.contains(group),
+            Method::Dip => self.primary_dip.contains(group),
         }
     }
 
@@ -215,53 +246,48 @@ impl Pricer {
         } else {
             self.policy.coefficients.of(case.hospital_id, case.level)
         };
-        let (base, weight, aux_coef) = match case.method {
-            Method::Drg => {
-                let drg = self.policy.drg.as_ref().expect("checked above");
-                let w = drg
-                    .weights
-                    .get(case.group)
-                    .ok_or_else(|| PriceError::UnknownGroup {
-                        method: "drg",
-                        group: case.group.to_owned(),
-                        table: "DRG weights file",
-                    })?
-                    .weight;
-                (w, w, Decimal::ONE)
-            }
-            Method::Dip => {
-                let dip = self.policy.dip.as_ref().expect("checked above");
-                let score = match &dip.scores {
-                    Some(table) => {
-                        table
-                            .get(case.group)
-                            .ok_or_else(|| PriceError::UnknownGroup {
-                                method: "dip",
-                                group: case.group.to_owned(),
-                                table: "DIP scores file",
-                            })?
-                            .weight
-                    }
-                    None => match case.score {
-                        Some(s) if s > Decimal::ZERO => s,
-                        _ => return Err(PriceError::NoScore),
-                    },
-                };
-                let aux = match case.aux_coef {
-                    Some(a) if a > Decimal::ZERO => a,
-                    _ => Decimal::ONE,
-                };
-                (score * aux, score, aux)
-            }
-        };
+        let (base, weight, aux_coef) =
+            match case.method {
+                Method::Drg => {
+                    let w = *self.drg_weights.get(case.group).ok_or_else(|| {
+                        PriceError::UnknownGroup {
+                            method: "drg",
+                            group: case.group.to_owned(),
+                            table: "DRG weights file",
+                        }
+                    })?;
+                    (w, w, Decimal::ONE)
+                }
+                Method::Dip => {
+                    let score = match &self.dip_scores {
+                        Some(table) => {
+                            *table
+                                .get(case.group)
+                                .ok_or_else(|| PriceError::UnknownGroup {
+                                    method: "dip",
+                                    group: case.group.to_owned(),
+                                    table: "DIP scores file",
+                                })?
+                        }
+                        None => match case.score {
+                            Some(s) if s > Decimal::ZERO => s,
+                            _ => return Err(PriceError::NoScore),
+                        },
+                    };
+                    let aux = match case.aux_coef {
+                        Some(a) if a > Decimal::ZERO => a,
+                        _ => Decimal::ONE,
+                    };
+                    (score * aux, score, aux)
+                }
+            };
         let standard = round_yuan(base * coefficient * rate);
         if standard <= Decimal::ZERO {
             return Err(PriceError::NonPositive(standard.to_string()));
         }
-        let ratio = case.total_cost / standard;
         let (outlier, payment) = match case.method {
             Method::Drg => self.drg_outlier(weight, case.level, primary_care, standard, case),
-            Method::Dip => self.dip_outlier(standard, ratio),
+            Method::Dip => self.dip_outlier(standard, case.total_cost),
         };
         let payment = round_yuan(payment);
         if payment <= Decimal::ZERO {
@@ -270,7 +296,7 @@ impl Pricer {
         let factor = if payment == standard {
             Decimal::ONE
         } else {
-            payment / standard
+            ratio(payment, standard, FACTOR_DP)
         };
         Ok(Priced {
             method: case.method,
@@ -281,8 +307,8 @@ impl Pricer {
             rate,
             standard,
             outlier,
-            outlier_factor: round_qty(factor, FACTOR_DP),
-            cost_ratio: round_qty(ratio, FACTOR_DP),
+            outlier_factor: factor,
+            cost_ratio: ratio(case.total_cost, standard, FACTOR_DP),
             points: round_qty(base * coefficient * factor, FACTOR_DP),
             payment_standard: payment,
         })
@@ -333,7 +359,10 @@ impl Pricer {
         }
     }
 
-    fn dip_outlier(&self, standard: Decimal, ratio: Decimal) -> (Outlier, Decimal) {
+    /// DIP low/high cost without dividing: low → paid the cost (points × cost /
+    /// standard); high → standard × ((cost / standard − high) + 1) = cost − (high − 1) ×
+    /// standard, capped at `max_factor` × standard; review above `review` × standard.
+    fn dip_outlier(&self, standard: Decimal, cost: Decimal) -> (Outlier, Decimal) {
         match self.policy.outliers.dip {
             DipOutlierRule::None => (Outlier::None, standard),
             DipOutlierRule::LowHighReview {
@@ -342,19 +371,19 @@ impl Pricer {
                 review,
                 max_factor,
             } => {
-                if ratio < low {
-                    (Outlier::Low, standard * ratio)
-                } else if ratio > high {
-                    let mut factor = ratio - high + Decimal::ONE;
+                if cost < low * standard {
+                    (Outlier::Low, cost)
+                } else if cost > high * standard {
+                    let mut payment = cost - (high - Decimal::ONE) * standard;
                     if let Some(cap) = max_factor {
-                        factor = factor.min(cap);
+                        payment = payment.min(cap * standard);
                     }
-                    let kind = if ratio > review {
+                    let kind = if cost > review * standard {
                         Outlier::Review
                     } else {
                         Outlier::High
                     };
-                    (kind, standard * factor)
+                    (kind, payment)
                 } else {
                     (Outlier::None, standard)
                 }
