@@ -222,28 +222,42 @@ pub fn processing_order(claims: &[Claim]) -> Vec<usize> {
 
 /// `(person number, claim index)` in processing order.
 fn order_keys(claims: &[Claim]) -> Vec<(u32, u32)> {
-    // Intern persons to small numbers so the sort compares integers, not strings.
+    // Intern persons to small numbers and pack (person, discharge, admission, index)
+    // into one integer, so the sort compares integers, not strings.
     let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
     ids.reserve(claims.len() / 2);
-    let mut keys: Vec<(u32, Date, Date, u32)> = Vec::with_capacity(claims.len());
+    let mut keys: Vec<u128> = Vec::with_capacity(claims.len());
     for (i, c) in claims.iter().enumerate() {
         let next = u32::try_from(ids.len()).expect("fewer than 4 billion persons");
         let p = *ids.entry(c.person.as_str()).or_insert(next);
-        keys.push((
-            p,
-            c.discharge,
-            c.admit,
-            u32::try_from(i).expect("fewer than 4 billion claims"),
-        ));
+        let i = u32::try_from(i).expect("fewer than 4 billion claims");
+        keys.push(
+            (u128::from(p) << 72)
+                | (u128::from(c.discharge.key()) << 52)
+                | (u128::from(c.admit.key()) << 32)
+                | u128::from(i),
+        );
     }
-    keys.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then(a.1.cmp(&b.1))
-            .then(a.2.cmp(&b.2))
-            .then_with(|| claims[a.3 as usize].id.cmp(&claims[b.3 as usize].id))
-            .then(a.3.cmp(&b.3))
-    });
-    keys.into_iter().map(|k| (k.0, k.3)).collect()
+    keys.par_sort_unstable();
+    let mut out: Vec<(u32, u32)> = keys.iter().map(|k| ((k >> 72) as u32, *k as u32)).collect();
+    // Claims of one person on the same dates: order by claim id, not input order.
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && keys[end] >> 32 == keys[start] >> 32 {
+            end += 1;
+        }
+        if end - start > 1 {
+            out[start..end].sort_by(|a, b| {
+                claims[a.1 as usize]
+                    .id
+                    .cmp(&claims[b.1 as usize].id)
+                    .then(a.1.cmp(&b.1))
+            });
+        }
+        start = end;
+    }
+    out
 }
 
 /// Computes every claim's shares; results are in the input order. A claim that fails

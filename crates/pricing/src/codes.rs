@@ -202,6 +202,14 @@ impl Date {
     }
 }
 
+impl Date {
+    /// A 20-bit integer that orders like the date (`year << 9 | month << 5 | day`).
+    #[must_use]
+    pub fn key(self) -> u32 {
+        (u32::from(self.year) << 9) | (u32::from(self.month) << 5) | u32::from(self.day)
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)

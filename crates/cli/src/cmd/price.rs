@@ -691,14 +691,25 @@ fn stage_one(
 /// Stage 2: benefits in date order per person, persons in parallel.
 fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -> Result<Shares> {
     let id_of = |r: &BenefitRec| &ids[r.id_start as usize..(r.id_start + r.id_len) as usize];
-    recs.par_sort_unstable_by(|a, b| {
-        a.person
-            .cmp(&b.person)
-            .then(a.discharge.cmp(&b.discharge))
-            .then(a.admit.cmp(&b.admit))
-            .then_with(|| id_of(a).cmp(id_of(b)))
-            .then(a.row.cmp(&b.row))
-    });
+    let key = |r: &BenefitRec| {
+        (u128::from(r.person) << 72)
+            | (u128::from(r.discharge.key()) << 52)
+            | (u128::from(r.admit.key()) << 32)
+            | u128::from(r.row)
+    };
+    recs.par_sort_unstable_by_key(key);
+    // Same person, same dates: order by case id, not by input position.
+    let mut start = 0;
+    while start < recs.len() {
+        let mut end = start + 1;
+        while end < recs.len() && key(&recs[end]) >> 32 == key(&recs[start]) >> 32 {
+            end += 1;
+        }
+        if end - start > 1 {
+            recs[start..end].sort_by(|a, b| id_of(a).cmp(id_of(b)).then(a.row.cmp(&b.row)));
+        }
+        start = end;
+    }
     let mut shares: Shares = vec![None; usize::try_from(rows).context("too many rows")?];
     let benefits = &policy.payment.benefits;
     let inpatient = ClaimKind::Inpatient;
