@@ -357,17 +357,16 @@ fn push_money(buf: &mut Vec<u8>, d: Decimal) {
         0 => d.mantissa() * 100,
         _ => round_yuan(d).mantissa(),
     };
+    let Ok(fen) = u64::try_from(m.unsigned_abs()) else {
+        let _ = write!(buf, "{}", round_yuan(d));
+        return;
+    };
     if m < 0 {
         buf.push(b'-');
     }
-    let m = m.unsigned_abs();
-    let (int, frac) = match u64::try_from(m) {
-        Ok(v) => (u128::from(v / 100), (v % 100) as u8),
-        Err(_) => (m / 100, (m % 100) as u8),
-    };
-    let mut tmp = [0u8; 40];
+    let (mut v, frac) = (fen / 100, (fen % 100) as u8);
+    let mut tmp = [0u8; 24];
     let mut i = tmp.len();
-    let mut v = int;
     loop {
         i -= 1;
         tmp[i] = b'0' + (v % 10) as u8;
