@@ -46,7 +46,13 @@ enum Command {
     /// DRG weights from history.
     #[command(subcommand)]
     Drg(cmd::drg::DrgCommand),
-    /// Run the whole job on the demo data in `data/` (generate, group, summarise).
+    /// Price grouped cases: payment standard, patient share and fund outlay per case.
+    Price(cmd::price::Args),
+    /// Settle the year per hospital from priced cases.
+    Settle(cmd::settle::Args),
+    /// Indicators per hospital and city-wide from priced cases.
+    Report(cmd::report::Args),
+    /// Run the whole job on the demo data in `data/`.
     Demo(cmd::demo::Args),
 }
 
@@ -59,6 +65,9 @@ fn main() -> ExitCode {
         Command::Gen(a) => cmd::gen_cases::run(a),
         Command::Dip(c) => cmd::dip::run(c),
         Command::Drg(c) => cmd::drg::run(c),
+        Command::Price(a) => cmd::price::run(a),
+        Command::Settle(a) => cmd::settle::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
     match result {

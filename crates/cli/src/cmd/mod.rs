@@ -7,7 +7,11 @@ pub mod drg;
 pub mod explain;
 pub mod gen_cases;
 pub mod group;
+pub mod pay_io;
+pub mod price;
+pub mod report;
 pub mod scheme;
+pub mod settle;
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};

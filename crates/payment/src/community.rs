@@ -1,0 +1,483 @@
+//! County medical community (紧密型县域医共体): a tree lead hospital → township
+//! hospitals → village clinics, and the allocation of the community's fund total among
+//! its members with minimum shares per member kind.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use drgdip_pricing::money::allocate;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Bfs, EdgeRef};
+use rust_decimal::Decimal;
+
+/// Role of a hospital in its community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MemberKind {
+    /// The lead (county) hospital, root of the tree.
+    Lead,
+    /// Central township health centre (中心卫生院).
+    CentralTownship,
+    /// General township health centre (一般卫生院).
+    GeneralTownship,
+    /// Village clinic (村卫生室): paid as spent.
+    Village,
+}
+
+impl MemberKind {
+    /// Parses `lead`, `central_township`, `general_township`, `village`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "lead" => Some(Self::Lead),
+            "central_township" => Some(Self::CentralTownship),
+            "general_township" => Some(Self::GeneralTownship),
+            "village" => Some(Self::Village),
+            _ => None,
+        }
+    }
+
+    /// The word used in files.
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::CentralTownship => "central_township",
+            Self::GeneralTownship => "general_township",
+            Self::Village => "village",
+        }
+    }
+}
+
+/// A node of the community tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Hospital id.
+    pub hospital: String,
+    /// Role.
+    pub kind: MemberKind,
+}
+
+/// A validated community: a tree rooted at the lead hospital.
+#[derive(Debug, Clone)]
+pub struct CommunityTree {
+    /// Community id (also the id of its budget allocation).
+    pub id: String,
+    /// The tree; edges go parent → child.
+    pub graph: DiGraph<Member, ()>,
+    /// The lead's node.
+    pub root: NodeIndex,
+    /// Minimum share of the community total per member kind (summed over the members
+    /// of that kind).
+    pub min_share: BTreeMap<MemberKind, Decimal>,
+}
+
+impl PartialEq for CommunityTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.min_share == other.min_share
+            && self.members() == other.members()
+    }
+}
+
+/// One member's allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAllocation {
+    /// Hospital id.
+    pub hospital: String,
+    /// Parent in the tree (empty for the lead).
+    pub parent: String,
+    /// Role.
+    pub kind: MemberKind,
+    /// The member's own spending (its DRG/DIP amount), yuan.
+    pub spent: Decimal,
+    /// What it receives, yuan.
+    pub allocation: Decimal,
+}
+
+impl CommunityTree {
+    /// Builds the tree from `(hospital, kind, parent)` rows. Fails with a reason for a
+    /// duplicate hospital, an unknown parent, a cycle, a village with children, or
+    /// minimum shares that add up to more than 1.
+    pub fn build(
+        id: &str,
+        lead: &str,
+        members: &[(String, MemberKind, String)],
+        min_share: BTreeMap<MemberKind, Decimal>,
+    ) -> Result<Self, String> {
+        let mut graph = DiGraph::new();
+        let root = graph.add_node(Member {
+            hospital: lead.to_owned(),
+            kind: MemberKind::Lead,
+        });
+        let mut index = BTreeMap::new();
+        index.insert(lead.to_owned(), root);
+        for (h, kind, _) in members {
+            if index.contains_key(h) {
+                return Err(format!("hospital `{h}` appears twice in community `{id}`"));
+            }
+            let n = graph.add_node(Member {
+                hospital: h.clone(),
+                kind: *kind,
+            });
+            index.insert(h.clone(), n);
+        }
+        for (h, _, parent) in members {
+            let p = *index.get(parent).ok_or_else(|| {
+                format!("member `{h}` has parent `{parent}`, which is not in community `{id}`")
+            })?;
+            if graph[p].kind == MemberKind::Village {
+                return Err(format!(
+                    "member `{h}` hangs under village clinic `{parent}`; villages are leaves"
+                ));
+            }
+            graph.add_edge(p, index[h], ());
+        }
+        // Every node must be reachable from the lead exactly once (a tree).
+        let mut seen = BTreeSet::new();
+        let mut bfs = Bfs::new(&graph, root);
+        while let Some(n) = bfs.next(&graph) {
+            seen.insert(n);
+        }
+        if seen.len() != graph.node_count() {
+            return Err(format!(
+                "community `{id}` is not a tree under its lead `{lead}` (a cycle or a member not connected to the lead)"
+            ));
+        }
+        let sum: Decimal = min_share.values().copied().sum();
+        if sum > Decimal::ONE {
+            return Err(format!("minimum shares add up to {sum}, more than 1"));
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            graph,
+            root,
+            min_share,
+        })
+    }
+
+    /// `(hospital, kind, parent)` for every node, in breadth-first order from the lead
+    /// (children in id order).
+    #[must_use]
+    pub fn members(&self) -> Vec<(String, MemberKind, String)> {
+        let mut out = Vec::new();
+        let mut queue = std::collections::VecDeque::from([(self.root, String::new())]);
+        while let Some((n, parent)) = queue.pop_front() {
+            let m = &self.graph[n];
+            out.push((m.hospital.clone(), m.kind, parent));
+            let mut kids: Vec<NodeIndex> = self.graph.edges(n).map(|e| e.target()).collect();
+            kids.sort_by(|a, b| self.graph[*a].hospital.cmp(&self.graph[*b].hospital));
+            for k in kids {
+                queue.push_back((k, m.hospital.clone()));
+            }
+        }
+        out
+    }
+
+    /// Every hospital id of the community.
+    #[must_use]
+    pub fn hospitals(&self) -> Vec<&str> {
+        self.graph
+            .node_weights()
+            .map(|m| m.hospital.as_str())
+            .collect()
+    }
+
+    /// Divides `total` among the members.
+    ///
+    /// 1. Village clinics are paid as spent, as far as the minimum shares leave room
+    ///    (scaled down pro rata otherwise).
+    /// 2. The rest goes to the lead and the townships in proportion to their spending,
+    ///    except that each member kind with a minimum share receives, summed over its
+    ///    members, at least `min_share × total`; kinds raised to their floor are fixed
+    ///    and the others share what is left in proportion to spending (repeated until
+    ///    no floor is violated). Within a kind, members share by spending.
+    /// 3. Money is divided once, by largest remainder (ties by tree order), so the
+    ///    allocations add up to `total` to the fen.
+    ///
+    /// Fails only if the floors cannot be met, which [`CommunityTree::build`] already
+    /// rules out (they add up to at most 1).
+    pub fn allocate(
+        &self,
+        total: Decimal,
+        spent: &BTreeMap<String, Decimal>,
+    ) -> Result<Vec<MemberAllocation>, String> {
+        let members = self.members();
+        let spend: Vec<Decimal> = members
+            .iter()
+            .map(|(h, _, _)| {
+                spent
+                    .get(h)
+                    .copied()
+                    .unwrap_or(Decimal::ZERO)
+                    .max(Decimal::ZERO)
+            })
+            .collect();
+        let village_spend: Decimal = members
+            .iter()
+            .zip(&spend)
+            .filter(|((_, k, _), _)| *k == MemberKind::Village)
+            .map(|(_, s)| *s)
+            .sum();
+        let total = total.max(Decimal::ZERO);
+        // Room the minimum shares of the present kinds must keep free.
+        let floors: Decimal = self
+            .min_share
+            .iter()
+            .filter(|(k, _)| members.iter().any(|(_, kk, _)| kk == *k))
+            .map(|(_, m)| total * *m)
+            .sum();
+        let villages_paid = village_spend.min((total - floors).max(Decimal::ZERO));
+        let rest = total - villages_paid;
+        // Target amounts (exact decimals), per member.
+        let mut target = vec![Decimal::ZERO; members.len()];
+        for (i, (_, k, _)) in members.iter().enumerate() {
+            if *k == MemberKind::Village && !village_spend.is_zero() {
+                target[i] = villages_paid * spend[i] / village_spend;
+            }
+        }
+        let kinds = [
+            MemberKind::Lead,
+            MemberKind::CentralTownship,
+            MemberKind::GeneralTownship,
+        ];
+        let kind_spend = |k: MemberKind| -> Decimal {
+            members
+                .iter()
+                .zip(&spend)
+                .filter(|((_, kk, _), _)| *kk == k)
+                .map(|(_, s)| *s)
+                .sum()
+        };
+        let present: Vec<MemberKind> = kinds
+            .iter()
+            .copied()
+            .filter(|k| members.iter().any(|(_, kk, _)| kk == k))
+            .collect();
+        let mut fixed: BTreeMap<MemberKind, Decimal> = BTreeMap::new();
+        loop {
+            let fixed_sum: Decimal = fixed.values().copied().sum();
+            if fixed_sum > rest {
+                return Err(format!(
+                    "community `{}`: minimum shares need {fixed_sum} but only {rest} is left after village clinics",
+                    self.id
+                ));
+            }
+            let free: Vec<MemberKind> = present
+                .iter()
+                .copied()
+                .filter(|k| !fixed.contains_key(k))
+                .collect();
+            let free_spend: Decimal = free.iter().map(|k| kind_spend(*k)).sum();
+            let left = rest - fixed_sum;
+            let mut amounts: BTreeMap<MemberKind, Decimal> = fixed.clone();
+            for k in &free {
+                let a = if free_spend.is_zero() {
+                    left / Decimal::from(free.len())
+                } else {
+                    left * kind_spend(*k) / free_spend
+                };
+                amounts.insert(*k, a);
+            }
+            let mut raised = false;
+            for k in &free {
+                if let Some(min) = self.min_share.get(k) {
+                    let floor = total * *min;
+                    if amounts[k] < floor {
+                        fixed.insert(*k, floor);
+                        raised = true;
+                    }
+                }
+            }
+            if raised {
+                continue;
+            }
+            for k in &present {
+                let ks = kind_spend(*k);
+                let n = members.iter().filter(|(_, kk, _)| kk == k).count();
+                for (i, (_, kk, _)) in members.iter().enumerate() {
+                    if kk == k {
+                        target[i] = if ks.is_zero() {
+                            amounts[k] / Decimal::from(n)
+                        } else {
+                            amounts[k] * spend[i] / ks
+                        };
+                    }
+                }
+            }
+            break;
+        }
+        let money = allocate(total, &target);
+        Ok(members
+            .into_iter()
+            .zip(spend)
+            .zip(money)
+            .map(
+                |(((hospital, kind, parent), spent), allocation)| MemberAllocation {
+                    hospital,
+                    parent,
+                    kind,
+                    spent,
+                    allocation,
+                },
+            )
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn tree(min: &[(MemberKind, Decimal)]) -> CommunityTree {
+        CommunityTree::build(
+            "C1",
+            "LEAD",
+            &[
+                ("T1".into(), MemberKind::CentralTownship, "LEAD".into()),
+                ("T2".into(), MemberKind::GeneralTownship, "LEAD".into()),
+                ("T3".into(), MemberKind::GeneralTownship, "LEAD".into()),
+                ("V1".into(), MemberKind::Village, "T1".into()),
+            ],
+            min.iter().copied().collect(),
+        )
+        .unwrap()
+    }
+
+    fn spent(pairs: &[(&str, Decimal)]) -> BTreeMap<String, Decimal> {
+        pairs.iter().map(|(h, d)| ((*h).to_owned(), *d)).collect()
+    }
+
+    #[test]
+    fn proportional_when_no_floor_binds() {
+        let t = tree(&[]);
+        let a = t
+            .allocate(
+                dec!(1100),
+                &spent(&[
+                    ("LEAD", dec!(600)),
+                    ("T1", dec!(200)),
+                    ("T2", dec!(100)),
+                    ("T3", dec!(100)),
+                    ("V1", dec!(100)),
+                ]),
+            )
+            .unwrap();
+        let got: Vec<_> = a
+            .iter()
+            .map(|m| (m.hospital.as_str(), m.allocation))
+            .collect();
+        // Villages paid as spent (100); the rest 1000 by spending 600:200:100:100.
+        assert_eq!(
+            got,
+            [
+                ("LEAD", dec!(600.00)),
+                ("T1", dec!(200.00)),
+                ("T2", dec!(100.00)),
+                ("T3", dec!(100.00)),
+                ("V1", dec!(100.00))
+            ]
+        );
+        assert_eq!(a[4].parent, "T1");
+    }
+
+    #[test]
+    fn floors_raise_township_shares_and_the_lead_gives_way() {
+        let t = tree(&[
+            (MemberKind::CentralTownship, dec!(0.30)),
+            (MemberKind::GeneralTownship, dec!(0.25)),
+        ]);
+        let a = t
+            .allocate(
+                dec!(1000.01),
+                &spent(&[
+                    ("LEAD", dec!(800)),
+                    ("T1", dec!(100)),
+                    ("T2", dec!(30)),
+                    ("T3", dec!(10)),
+                    ("V1", dec!(0)),
+                ]),
+            )
+            .unwrap();
+        let by: BTreeMap<_, _> = a
+            .iter()
+            .map(|m| (m.hospital.as_str(), m.allocation))
+            .collect();
+        let sum: Decimal = by.values().copied().sum();
+        assert_eq!(sum, dec!(1000.01));
+        // Central ≥ 30% of 1000.01 = 300.003 → 300.00 + remainder rule.
+        assert!(by["T1"] >= dec!(300.00));
+        // General together ≥ 25% = 250.0025, split 30:10.
+        assert!(by["T2"] + by["T3"] >= dec!(250.00));
+        assert_eq!(by["T2"], dec!(187.50));
+        assert_eq!(by["T3"], dec!(62.50));
+        // Lead gets what is left.
+        assert_eq!(by["LEAD"], dec!(1000.01) - by["T1"] - by["T2"] - by["T3"]);
+        assert_eq!(by["LEAD"], dec!(450.01));
+    }
+
+    #[test]
+    fn village_clinics_yield_to_minimum_shares_when_money_is_short() {
+        let t = tree(&[(MemberKind::CentralTownship, dec!(0.30))]);
+        let a = t
+            .allocate(
+                dec!(100),
+                &spent(&[
+                    ("LEAD", dec!(50)),
+                    ("T1", dec!(10)),
+                    ("T2", dec!(0)),
+                    ("T3", dec!(0)),
+                    ("V1", dec!(500)),
+                ]),
+            )
+            .unwrap();
+        let by: BTreeMap<_, _> = a
+            .iter()
+            .map(|m| (m.hospital.as_str(), m.allocation))
+            .collect();
+        // The central township keeps its 30; the village gets the other 70 (its
+        // spending exceeds what is left); the lead and general townships get nothing.
+        assert_eq!(by["T1"], dec!(30.00));
+        assert_eq!(by["V1"], dec!(70.00));
+        assert_eq!(by["LEAD"], dec!(0.00));
+        assert_eq!(by.values().copied().sum::<Decimal>(), dec!(100.00));
+    }
+
+    #[test]
+    fn malformed_trees_are_rejected() {
+        assert!(
+            CommunityTree::build(
+                "C",
+                "L",
+                &[("A".into(), MemberKind::Village, "X".into())],
+                BTreeMap::new()
+            )
+            .is_err()
+        );
+        assert!(
+            CommunityTree::build(
+                "C",
+                "L",
+                &[("L".into(), MemberKind::Village, "L".into())],
+                BTreeMap::new()
+            )
+            .is_err()
+        );
+        assert!(
+            CommunityTree::build(
+                "C",
+                "L",
+                &[
+                    ("A".into(), MemberKind::GeneralTownship, "B".into()),
+                    ("B".into(), MemberKind::GeneralTownship, "A".into())
+                ],
+                BTreeMap::new()
+            )
+            .is_err()
+        );
+        let too_much = [
+            (MemberKind::CentralTownship, dec!(0.6)),
+            (MemberKind::GeneralTownship, dec!(0.5)),
+        ];
+        assert!(CommunityTree::build("C", "L", &[], too_much.into_iter().collect()).is_err());
+    }
+}

@@ -1,0 +1,567 @@
+//! Year-end settlement: per-hospital totals of priced cases, final DRG rates and DIP
+//! settlement point values, advances and quality deposits, assessment, audit
+//! deductions, special-case review, surplus retention / deficit sharing and the
+//! medical communities' internal allocation.
+//!
+//! Feed priced cases to a [`Ledger`] (one per thread if you like, then
+//! [`Ledger::merge`]; sums of decimals are exact, so the result does not depend on the
+//! split), then call [`settle`].
+
+use std::collections::BTreeMap;
+
+use drgdip_pricing::money::{allocate, round_qty, round_yuan};
+use drgdip_pricing::policy::{DipBudget, PointValueMethod, RateMethod};
+use drgdip_pricing::special::{ReviewCandidate, select_special_cases};
+use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
+use rust_decimal::Decimal;
+
+use crate::budget::Budget;
+use crate::community::MemberAllocation;
+use crate::policy::{Policy, RetentionScope};
+use crate::retention::{UnitResult, settle_unit};
+
+/// One priced case as settlement needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct PricedCase<'a> {
+    /// Case id.
+    pub case_id: &'a str,
+    /// Hospital id.
+    pub hospital_id: &'a str,
+    /// Hospital level.
+    pub level: HospitalLevel,
+    /// DRG or DIP.
+    pub method: Method,
+    /// Insurance type.
+    pub insurance: InsuranceType,
+    /// Month of discharge, 1..=12 (monthly advances).
+    pub month: u8,
+    /// Case points (DRG weight units or DIP points) after coefficients and outliers.
+    pub points: Decimal,
+    /// Payment standard, yuan.
+    pub payment_standard: Decimal,
+    /// Patient share, yuan.
+    pub patient_share: Decimal,
+    /// Fund outlay = max(0, payment standard − patient share), yuan.
+    pub fund_outlay: Decimal,
+    /// Total cost, yuan.
+    pub total_cost: Decimal,
+    /// Outlier classification.
+    pub outlier: Outlier,
+    /// Cost / standard.
+    pub cost_ratio: Decimal,
+}
+
+/// Sums over a set of cases (one hospital, or one method × insurance type).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sums {
+    /// Number of cases.
+    pub cases: u64,
+    /// Σ points.
+    pub points: Decimal,
+    /// Σ payment standard.
+    pub payment: Decimal,
+    /// Σ patient share.
+    pub patient: Decimal,
+    /// Σ fund outlay.
+    pub fund: Decimal,
+    /// Σ total cost.
+    pub cost: Decimal,
+}
+
+impl Sums {
+    fn add(&mut self, c: &PricedCase<'_>) {
+        self.cases += 1;
+        self.points += c.points;
+        self.payment += c.payment_standard;
+        self.patient += c.patient_share;
+        self.fund += c.fund_outlay;
+        self.cost += c.total_cost;
+    }
+
+    fn merge(&mut self, o: &Sums) {
+        self.cases += o.cases;
+        self.points += o.points;
+        self.payment += o.payment;
+        self.patient += o.patient;
+        self.fund += o.fund;
+        self.cost += o.cost;
+    }
+}
+
+/// Adds per method × insurance type sums.
+fn merge_kinds(dst: &mut [[Sums; 2]; 2], src: &[[Sums; 2]; 2]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        for (a, b) in d.iter_mut().zip(s) {
+            a.merge(b);
+        }
+    }
+}
+
+/// Running totals of one hospital.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HospitalLedger {
+    /// Highest level seen on its cases.
+    pub level: Option<HospitalLevel>,
+    /// All cases.
+    pub all: Sums,
+    /// Per method (0 DRG, 1 DIP) × insurance type.
+    pub by_kind: [[Sums; 2]; 2],
+    /// Fund outlay per discharge month (index 0 = January).
+    pub monthly_fund: [Decimal; 12],
+    /// Outlier counts: high (incl. review), low, ungrouped/ambiguous.
+    pub outliers: [u64; 3],
+    /// Review candidates per method (DRG high, DIP review).
+    pub candidates: [Vec<ReviewCandidate>; 2],
+}
+
+/// Per-hospital running totals of priced cases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// By hospital id (sorted).
+    pub hospitals: BTreeMap<String, HospitalLedger>,
+}
+
+fn method_idx(m: Method) -> usize {
+    match m {
+        Method::Drg => 0,
+        Method::Dip => 1,
+    }
+}
+
+impl Ledger {
+    /// An empty ledger.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one priced case.
+    pub fn add(&mut self, c: &PricedCase<'_>) {
+        let h = match self.hospitals.get_mut(c.hospital_id) {
+            Some(h) => h,
+            None => self.hospitals.entry(c.hospital_id.to_owned()).or_default(),
+        };
+        h.level = h.level.max(Some(c.level));
+        h.all.add(c);
+        h.by_kind[method_idx(c.method)][c.insurance.index()].add(c);
+        let m = usize::from(c.month.clamp(1, 12)) - 1;
+        h.monthly_fund[m] += c.fund_outlay;
+        match c.outlier {
+            Outlier::High | Outlier::Review => h.outliers[0] += 1,
+            Outlier::Low => h.outliers[1] += 1,
+            Outlier::Ungrouped | Outlier::Ambiguous => h.outliers[2] += 1,
+            Outlier::None => {}
+        }
+        let candidate = match c.method {
+            Method::Drg => c.outlier == Outlier::High,
+            Method::Dip => c.outlier == Outlier::Review,
+        };
+        if candidate {
+            h.candidates[method_idx(c.method)].push(ReviewCandidate {
+                case_id: c.case_id.to_owned(),
+                cost_ratio: c.cost_ratio,
+                total_cost: c.total_cost,
+                payment_standard: c.payment_standard,
+            });
+        }
+    }
+
+    /// Merges another ledger into this one.
+    pub fn merge(&mut self, other: Ledger) {
+        for (id, o) in other.hospitals {
+            let h = self.hospitals.entry(id).or_default();
+            h.level = h.level.max(o.level);
+            h.all.merge(&o.all);
+            merge_kinds(&mut h.by_kind, &o.by_kind);
+            for (a, b) in h.monthly_fund.iter_mut().zip(o.monthly_fund) {
+                *a += b;
+            }
+            for (a, b) in h.outliers.iter_mut().zip(o.outliers) {
+                *a += b;
+            }
+            for (a, b) in h.candidates.iter_mut().zip(o.candidates) {
+                a.extend(b);
+            }
+        }
+    }
+}
+
+/// A hospital's settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HospitalSettlement {
+    /// Hospital id.
+    pub hospital_id: String,
+    /// Level.
+    pub level: Option<HospitalLevel>,
+    /// Community id, if a member of one.
+    pub community: Option<String>,
+    /// Σ over its priced cases.
+    pub totals: Sums,
+    /// DRG cases.
+    pub drg_cases: u64,
+    /// DIP cases.
+    pub dip_cases: u64,
+    /// Σ DRG case points (weight units).
+    pub drg_points: Decimal,
+    /// Σ DIP case points.
+    pub dip_points: Decimal,
+    /// Σ total cost − patient shares: what the fund would pay by items.
+    pub item_fund: Decimal,
+    /// Payment at the final rate / point value, before special-case review, yuan.
+    pub repriced_payment: Decimal,
+    /// Special cases approved (paid by items).
+    pub special_cases: u64,
+    /// Extra paid for approved special cases (Σ cost − standard).
+    pub special_adjustment: Decimal,
+    /// Fund amount due for the year before assessment.
+    pub fund_due: Decimal,
+    /// Assessment coefficient.
+    pub assessment_coef: Decimal,
+    /// round(fund due × assessment coefficient).
+    pub assessed: Decimal,
+    /// Audit deductions.
+    pub audit_deduction: Decimal,
+    /// Annual amount = assessed − audit deductions.
+    pub annual_amount: Decimal,
+    /// Monthly advances paid (Σ round(month fund × advance share)).
+    pub advance_paid: Decimal,
+    /// Quality deposits held (Σ month fund − advance).
+    pub deposit_held: Decimal,
+    /// Annual amount − advances: still to pay (negative = to recover).
+    pub final_payment: Decimal,
+    /// Surplus retention / deficit sharing of a standalone hospital (None for
+    /// community members: see the community result).
+    pub unit: Option<UnitResult>,
+    /// Outlier counts: high (incl. review), low, ungrouped/ambiguous.
+    pub outliers: [u64; 3],
+}
+
+/// A community's settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommunitySettlement {
+    /// Community id.
+    pub id: String,
+    /// Budget allocation.
+    pub budget: Decimal,
+    /// Σ members' annual amounts.
+    pub spent: Decimal,
+    /// Surplus/deficit result.
+    pub result: UnitResult,
+    /// Allocation among members (tree order).
+    pub members: Vec<MemberAllocation>,
+}
+
+/// City-wide figures of the settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CityFigures {
+    /// Final DRG rate per insurance type (None without a `[drg]` section).
+    pub drg_rate: Option<[Decimal; 2]>,
+    /// DIP fund payment ratio per insurance type (Σ fund by items / Σ cost).
+    pub dip_fund_ratio: Option<[Decimal; 2]>,
+    /// DIP point value per insurance type (settlement or fixed).
+    pub dip_point_value: Option<[Decimal; 2]>,
+    /// DIP budget used per insurance type (both equal to the pool when pooled; zero
+    /// when there were no DIP cases of the type).
+    pub dip_budget: Option<[Decimal; 2]>,
+    /// Σ over all hospitals.
+    pub totals: Sums,
+    /// Σ annual amounts.
+    pub annual_total: Decimal,
+}
+
+/// The whole settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// Hospitals by id.
+    pub hospitals: Vec<HospitalSettlement>,
+    /// Communities in policy order.
+    pub communities: Vec<CommunitySettlement>,
+    /// The budget split, if the policy has one.
+    pub budget: Option<Budget>,
+    /// City-wide figures.
+    pub city: CityFigures,
+}
+
+/// Why settlement failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    /// A community's minimum shares cannot be met.
+    #[error("{0}")]
+    Community(String),
+}
+
+const RATE_DP: u32 = 4;
+
+/// Settles the year for every hospital of `ledger` under `policy`.
+pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleError> {
+    let pricing = &policy.pricing;
+    let pay = &policy.payment;
+    let mut city = Sums::default();
+    let mut kind_totals: [[Sums; 2]; 2] = Default::default();
+    for h in ledger.hospitals.values() {
+        city.merge(&h.all);
+        merge_kinds(&mut kind_totals, &h.by_kind);
+    }
+    // Final DRG rate per insurance type.
+    let drg_rate = pricing.drg.as_ref().map(|drg| {
+        let mut r = drg.base_rate;
+        for ins in InsuranceType::ALL {
+            let t = &kind_totals[0][ins.index()];
+            let floating = if t.points.is_zero() {
+                drg.base_rate[ins.index()]
+            } else {
+                t.cost / t.points
+            };
+            r[ins.index()] = round_qty(
+                match drg.rate_method {
+                    RateMethod::Fixed => drg.base_rate[ins.index()],
+                    RateMethod::Floating => floating,
+                    RateMethod::Elastic { fixed_share } => {
+                        fixed_share * drg.base_rate[ins.index()]
+                            + (Decimal::ONE - fixed_share) * floating
+                    }
+                },
+                RATE_DP,
+            );
+        }
+        r
+    });
+    // DIP fund payment ratio, budget and point value.
+    let mut dip_fund_ratio = None;
+    let mut dip_point_value = None;
+    let mut dip_budget = None;
+    // DIP fund due per hospital (settlement method).
+    let mut dip_due: BTreeMap<String, Decimal> = BTreeMap::new();
+    if let Some(dip) = &pricing.dip {
+        let ratio_of = |s: &Sums| {
+            if s.cost.is_zero() {
+                Decimal::ZERO
+            } else {
+                round_qty((s.cost - s.patient) / s.cost, RATE_DP)
+            }
+        };
+        let per = [ratio_of(&kind_totals[1][0]), ratio_of(&kind_totals[1][1])];
+        let mut pooled = kind_totals[1][0].clone();
+        pooled.merge(&kind_totals[1][1]);
+        match dip.point_value_method {
+            PointValueMethod::Fixed => {
+                dip_fund_ratio = Some(per);
+                dip_point_value = Some(dip.point_value);
+            }
+            PointValueMethod::Settlement => {
+                let budgets: Vec<(Decimal, Vec<usize>)> = match dip.fund_budget {
+                    DipBudget::Remainder => vec![(
+                        pay.budget.as_ref().map_or(Decimal::ZERO, |b| b.remainder),
+                        vec![0, 1],
+                    )],
+                    DipBudget::Pooled(a) => vec![(round_yuan(a), vec![0, 1])],
+                    DipBudget::PerType(a) => {
+                        vec![(round_yuan(a[0]), vec![0]), (round_yuan(a[1]), vec![1])]
+                    }
+                };
+                let mut pv = [Decimal::ZERO; 2];
+                let mut ratios = per;
+                let mut used = [Decimal::ZERO; 2];
+                for (amount, types) in budgets {
+                    let mut s = Sums::default();
+                    for t in &types {
+                        s.merge(&kind_totals[1][*t]);
+                    }
+                    if s.points.is_zero() {
+                        // No DIP cases of these types this year: nothing to divide; the
+                        // provisional point value stands and the budget is not used.
+                        for t in &types {
+                            pv[*t] = dip.point_value[*t];
+                        }
+                        continue;
+                    }
+                    let ratio = ratio_of(&s);
+                    let value = if ratio.is_zero() {
+                        Decimal::ZERO
+                    } else {
+                        round_qty(amount / ratio / s.points, RATE_DP)
+                    };
+                    for t in &types {
+                        pv[*t] = value;
+                        ratios[*t] = ratio;
+                        used[*t] = amount;
+                    }
+                    // Σ points × PV × ratio = amount: divide the amount by points.
+                    let ids: Vec<&String> = ledger.hospitals.keys().collect();
+                    let weights: Vec<Decimal> = ledger
+                        .hospitals
+                        .values()
+                        .map(|h| types.iter().map(|t| h.by_kind[1][*t].points).sum())
+                        .collect();
+                    for (id, part) in ids.into_iter().zip(allocate(amount, &weights)) {
+                        *dip_due.entry(id.clone()).or_default() += part;
+                    }
+                }
+                dip_fund_ratio = Some(ratios);
+                dip_point_value = Some(pv);
+                dip_budget = Some(used);
+            }
+        }
+    }
+    let membership: BTreeMap<&str, &str> = pay
+        .communities
+        .iter()
+        .flat_map(|c| c.hospitals().into_iter().map(move |h| (h, c.id.as_str())))
+        .collect();
+    let st = &pay.settlement;
+    let mut hospitals = Vec::with_capacity(ledger.hospitals.len());
+    for (id, h) in &mut ledger.hospitals {
+        // DRG: reprice at the final rate when it is not fixed.
+        let mut repriced = Decimal::ZERO;
+        let mut drg_delta = Decimal::ZERO;
+        if let (Some(drg), Some(rate)) = (&pricing.drg, &drg_rate) {
+            for ins in InsuranceType::ALL {
+                let s = &h.by_kind[0][ins.index()];
+                let p = if drg.rate_method == RateMethod::Fixed {
+                    s.payment
+                } else {
+                    round_yuan(s.points * rate[ins.index()])
+                };
+                repriced += p;
+                drg_delta += p - s.payment;
+            }
+        }
+        let drg_fund: Decimal = h.by_kind[0][0].fund + h.by_kind[0][1].fund + drg_delta;
+        let dip_fund = match pricing.dip.as_ref().map(|d| d.point_value_method) {
+            Some(PointValueMethod::Settlement) => dip_due.get(id).copied().unwrap_or_default(),
+            _ => h.by_kind[1][0].fund + h.by_kind[1][1].fund,
+        };
+        if let Some(dip) = &pricing.dip {
+            match dip.point_value_method {
+                PointValueMethod::Fixed => {
+                    repriced += h.by_kind[1][0].payment + h.by_kind[1][1].payment;
+                }
+                PointValueMethod::Settlement => {
+                    // Payment at the settlement point value (fund + patient view).
+                    let pv = dip_point_value.expect("set above");
+                    for ins in InsuranceType::ALL {
+                        repriced += round_yuan(h.by_kind[1][ins.index()].points * pv[ins.index()]);
+                    }
+                }
+            }
+        }
+        // Special-case review within quota: approved cases are paid by items.
+        let mut special_cases = 0u64;
+        let mut special_adjustment = Decimal::ZERO;
+        for (m, quota) in [
+            (0usize, pricing.outliers.special_review.drg_quota),
+            (1usize, pricing.outliers.special_review.dip_quota),
+        ] {
+            let discharges = h.by_kind[m][0].cases + h.by_kind[m][1].cases;
+            let n = select_special_cases(&mut h.candidates[m], discharges, quota);
+            for c in &h.candidates[m][..n] {
+                special_cases += 1;
+                special_adjustment += (c.total_cost - c.payment_standard).max(Decimal::ZERO);
+            }
+        }
+        let fund_due = round_yuan(drg_fund + dip_fund + special_adjustment);
+        let assessment_coef = st
+            .assessment
+            .get(id)
+            .copied()
+            .unwrap_or(st.assessment_default);
+        let assessed = round_yuan(fund_due * assessment_coef);
+        let audit_deduction = round_yuan(st.audit_deductions.get(id).copied().unwrap_or_default());
+        let annual_amount = assessed - audit_deduction;
+        let mut advance_paid = round_yuan(Decimal::ZERO);
+        for m in &h.monthly_fund {
+            advance_paid += round_yuan(*m * st.advance_share);
+        }
+        let deposit_held = h.all.fund - advance_paid;
+        let item_fund = h.all.cost - h.all.patient;
+        let community = membership.get(id.as_str()).map(|c| (*c).to_owned());
+        let unit = if community.is_some() {
+            None
+        } else {
+            Some(match st.retention_scope {
+                RetentionScope::All => settle_unit(
+                    annual_amount,
+                    item_fund,
+                    &st.surplus_bands,
+                    &st.deficit_bands,
+                ),
+                RetentionScope::Communities => {
+                    let diff = annual_amount - item_fund;
+                    let zero = round_yuan(Decimal::ZERO);
+                    UnitResult {
+                        surplus_or_deficit: diff,
+                        retained: diff.max(zero),
+                        carried: zero,
+                        fund_share: zero,
+                        unit_share: (-diff).max(zero),
+                        paid: annual_amount,
+                    }
+                }
+            })
+        };
+        hospitals.push(HospitalSettlement {
+            hospital_id: id.clone(),
+            level: h.level,
+            community,
+            totals: h.all.clone(),
+            drg_cases: h.by_kind[0][0].cases + h.by_kind[0][1].cases,
+            dip_cases: h.by_kind[1][0].cases + h.by_kind[1][1].cases,
+            drg_points: h.by_kind[0][0].points + h.by_kind[0][1].points,
+            dip_points: h.by_kind[1][0].points + h.by_kind[1][1].points,
+            item_fund,
+            repriced_payment: repriced,
+            special_cases,
+            special_adjustment,
+            fund_due,
+            assessment_coef,
+            assessed,
+            audit_deduction,
+            annual_amount,
+            advance_paid,
+            deposit_held,
+            final_payment: annual_amount - advance_paid,
+            unit,
+            outliers: h.outliers,
+        });
+    }
+    // Communities: budget vs members' annual amounts, then the internal allocation.
+    let mut communities = Vec::new();
+    for c in &pay.communities {
+        let budget = pay
+            .budget
+            .as_ref()
+            .and_then(|b| b.allocation(&c.id))
+            .unwrap_or_default();
+        let spent_by: BTreeMap<String, Decimal> = hospitals
+            .iter()
+            .filter(|h| h.community.as_deref() == Some(c.id.as_str()))
+            .map(|h| (h.hospital_id.clone(), h.annual_amount))
+            .collect();
+        let spent: Decimal = spent_by.values().copied().sum();
+        let result = settle_unit(budget, spent, &st.surplus_bands, &st.deficit_bands);
+        let members = c
+            .allocate(result.paid, &spent_by)
+            .map_err(SettleError::Community)?;
+        communities.push(CommunitySettlement {
+            id: c.id.clone(),
+            budget,
+            spent,
+            result,
+            members,
+        });
+    }
+    let annual_total = hospitals.iter().map(|h| h.annual_amount).sum();
+    Ok(Settlement {
+        hospitals,
+        communities,
+        budget: pay.budget.clone(),
+        city: CityFigures {
+            drg_rate,
+            dip_fund_ratio,
+            dip_point_value,
+            dip_budget,
+            totals: city,
+            annual_total,
+        },
+    })
+}
