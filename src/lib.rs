@@ -3,8 +3,12 @@
 //! Groups hospital discharges into CHS-DRG groups (and DIP disease types) and turns
 //! them into money. This façade re-exports the workspace's library crates:
 //!
-//! - [`grouper`]: scheme → compiled tables → DRG group, with explanations;
-//! - [`io`]: streaming, parallel reading and writing of case files, synthetic cases.
+//! - [`grouper`]: scheme → compiled tables → DRG group and DIP type, with explanations;
+//! - [`io`]: streaming, parallel reading and writing of case files, synthetic cases;
+//! - [`pricing`]: weights, scores, rates, point values, coefficients, outliers → the
+//!   payment standard of a case;
+//! - [`payment`]: patient share and fund outlay, budgets, settlement, surplus retention,
+//!   community allocation.
 //!
 //! ```no_run
 //! use drgdip::grouper::{Grouper, Scheme};
@@ -16,3 +20,5 @@
 
 pub use drgdip_grouper as grouper;
 pub use drgdip_io as io;
+pub use drgdip_payment as payment;
+pub use drgdip_pricing as pricing;

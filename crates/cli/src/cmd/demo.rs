@@ -1,8 +1,10 @@
 //! `drgdip demo`: the whole job on the demo data in `data/`, in one command.
 //!
-//! Generates synthetic cases for the demo scheme, groups them into DRGs and prints a
-//! summary. Every step is an ordinary command; the files are left in `--out` so each
-//! can be rerun or inspected.
+//! Generates a year of synthetic discharges for the demo scheme, groups them into DRGs
+//! and into DIP types, prices each grouping with the demo policy, settles the year per
+//! hospital and writes the indicator reports — the same year paid under DRG and under
+//! DIP, side by side. Every step is an ordinary command; the files are left in `--out`
+//! so each can be rerun or inspected.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ pub struct Args {
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
     /// Number of synthetic cases.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub cases: u64,
     /// Random seed.
     #[arg(long, default_value_t = 2025)]
@@ -51,22 +53,77 @@ pub fn run(args: Args) -> Result<Outcome> {
         threads: 0,
     })?;
     eprintln!("== 2. group them into DRGs");
-    let grouped = super::group::run(super::group::Args {
+    let mut outcome = super::group::run(super::group::Args {
         scheme,
         input: path("cases.csv"),
-        output: path("grouped.csv"),
+        output: path("drg-grouped.csv"),
         threads: 0,
         format: None,
         carry: true,
         map_codes: false,
     })?;
-    print_drg_summary(&path("grouped.csv"))?;
+    print_drg_summary(&path("drg-grouped.csv"))?;
+    eprintln!("== 3. group them into DIP types");
+    let dip = super::dip::run(super::dip::DipCommand::Group(super::dip::GroupArgs {
+        catalog: args.data.join("demo-catalog"),
+        input: path("cases.csv"),
+        output: path("dip-grouped.csv"),
+        threads: 0,
+        format: None,
+        carry: true,
+    }))?;
+    outcome = worse(outcome, dip);
+    let policy = args.data.join("demo-policy.toml");
+    for method in ["drg", "dip"] {
+        eprintln!("== 4. {method}: price, settle, report");
+        let priced = path(&format!("{method}-priced.csv"));
+        let settled = path(&format!("{method}-settlement.csv"));
+        let step = super::price::run(super::price::Args {
+            policy: policy.clone(),
+            input: path(&format!("{method}-grouped.csv")),
+            output: priced.clone(),
+            threads: 0,
+        })?;
+        outcome = worse(outcome, step);
+        super::settle::run(super::settle::Args {
+            policy: policy.clone(),
+            input: priced.clone(),
+            output: settled.clone(),
+            summary: None,
+            community: None,
+            threads: 0,
+        })?;
+        super::report::run(super::report::Args {
+            input: priced,
+            output: path(&format!("{method}-report.csv")),
+            settlement: Some(PathBuf::from(&settled)),
+            groups: Some(path(&format!("{method}-groups.csv"))),
+            table: Some(path(&format!("{method}-report.txt"))),
+            svg: Some(args.out.join(format!("{method}-payment-vs-cost.svg"))),
+            cv_low: rust_decimal::Decimal::new(5, 1),
+            cv_high: rust_decimal::Decimal::ONE,
+        })?;
+        print_file_head(&path(&format!("{method}-report.txt")), 40)?;
+    }
     eprintln!(
         "demo done in {:.2} s; files in {}",
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
-    Ok(grouped)
+    Ok(outcome)
+}
+
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    if a == Outcome::Clean { b } else { a }
+}
+
+/// Prints the first lines of a text report.
+fn print_file_head(path: &str, lines: usize) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    for line in text.lines().take(lines) {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 /// Prints the status counts and the most frequent DRGs of a `group` output.
