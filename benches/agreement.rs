@@ -17,11 +17,13 @@ fn main() {
         .unwrap_or(1_000_000);
     let scheme = Scheme::from_dir(common::scheme_dir()).unwrap();
     let grouper = Grouper::compile(&scheme).unwrap();
-    let cases = common::parse_cases(&grouper, &common::csv_cases(&scheme, &grouper, n, 2025));
+    let (cases, texts) =
+        common::parse_cases(&grouper, &common::csv_cases(&scheme, &grouper, n, 2025));
     let reference = Reference::new(&scheme);
     let started = Instant::now();
     let differences: Vec<usize> = cases
         .par_iter()
+        .zip(&texts)
         .enumerate()
         .map_init(
             || grouper.scratch(),

@@ -42,8 +42,9 @@ pub fn csv_cases(scheme: &Scheme, grouper: &Grouper, n: u64, seed: u64) -> Vec<u
     out
 }
 
-/// Parses generated CSV into interned cases and their text form (reference interpreter).
-pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> Vec<(Case, TextCase)> {
+/// Parses generated CSV into interned cases (contiguous, as a grouping loop reads them)
+/// and their text form (for the reference interpreter).
+pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> (Vec<Case>, Vec<TextCase>) {
     let mut rdr = csv::Reader::from_reader(csv_bytes);
     let num = |s: &str| (!s.is_empty()).then(|| s.parse::<i64>().expect("number"));
     let codes = |s: &str| -> Vec<String> {
@@ -87,5 +88,5 @@ pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> Vec<(Case, TextCase)>
             };
             (case, text)
         })
-        .collect()
+        .unzip()
 }

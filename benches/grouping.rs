@@ -18,7 +18,7 @@ fn benches(c: &mut Criterion) {
     let scheme = Scheme::from_dir(&dir).unwrap();
     let grouper = Grouper::compile(&scheme).unwrap();
     let csv_bytes = common::csv_cases(&scheme, &grouper, CASES, 42);
-    let cases = common::parse_cases(&grouper, &csv_bytes);
+    let (cases, texts) = common::parse_cases(&grouper, &csv_bytes);
     let threads = rayon::current_num_threads();
 
     let mut g = c.benchmark_group("group");
@@ -29,7 +29,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             cases
                 .iter()
-                .filter(|(case, _)| grouper.group(case, &mut scratch).status == Status::Grouped)
+                .filter(|case| grouper.group(case, &mut scratch).status == Status::Grouped)
                 .count()
         })
     });
@@ -39,7 +39,7 @@ fn benches(c: &mut Criterion) {
                 .par_iter()
                 .map_init(
                     || grouper.scratch(),
-                    |s, (case, _)| grouper.group(case, s).status as u64,
+                    |s, case| grouper.group(case, s).status as u64,
                 )
                 .sum::<u64>()
         })
@@ -76,14 +76,14 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("baseline");
     g.sample_size(10);
-    let sample = &cases[..20_000];
+    let sample = &texts[..20_000];
     g.throughput(Throughput::Elements(sample.len() as u64));
     let reference = Reference::new(&scheme);
     g.bench_function("reference interpreter, 1 thread", |b| {
         b.iter(|| {
             sample
                 .iter()
-                .filter(|(_, t)| reference.group(t).drg != "0000")
+                .filter(|t| reference.group(t).drg != "0000")
                 .count()
         })
     });

@@ -12,10 +12,10 @@ use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::history::read_dip_history;
 use drgdip_io::stream::{MAX_COLUMNS, Row};
-use drgdip_io::{DipGroupJob, Job, Options};
+use drgdip_io::{DipGroupJob, Options};
 
-use super::group::format_of;
-use super::{open_input, open_output, pool, progress, summary_line};
+use super::format_of;
+use super::{open_input, open_output, pool};
 use crate::Outcome;
 
 /// DIP subcommands.
@@ -243,34 +243,14 @@ fn group(args: GroupArgs) -> Result<Outcome> {
     let started = Instant::now();
     let catalog = load_catalog(&args.catalog)?;
     let job = DipGroupJob::new(&catalog);
-    let (input, len) = open_input(&args.input)?;
-    let output = open_output(&args.output)?;
-    let pool = pool(args.threads)?;
-    let options = Options {
-        format: format_of(args.format.as_deref(), &args.input),
+    let files = super::JobFiles {
+        input: &args.input,
+        output: &args.output,
+        threads: args.threads,
+        format: args.format.as_deref(),
         carry: args.carry,
-        batch_blocks: 4 * pool.current_num_threads().max(2),
-        ..Options::default()
     };
-    let bar = progress(len);
-    let summary = pool.install(|| {
-        drgdip_io::run(&job, input, output, &options, &|bytes, _| {
-            bar.set_position(bytes)
-        })
-    })?;
-    bar.finish_and_clear();
-    let parts: Vec<(&str, u64)> = job
-        .categories()
-        .iter()
-        .copied()
-        .zip(summary.counts.iter().copied())
-        .collect();
-    summary_line("dip group", summary.rows, &parts, started);
-    Ok(if summary.counts[3] > 0 {
-        Outcome::RowsRejected
-    } else {
-        Outcome::Clean
-    })
+    super::run_job("dip group", &job, files, started)
 }
 
 fn build_cmd(a: BuildArgs) -> Result<Outcome> {

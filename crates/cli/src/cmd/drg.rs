@@ -8,7 +8,7 @@ use drgdip_io::Options;
 use drgdip_io::history::{drg_weights, write_weights};
 
 use super::dip::{parse_trim, parse_year_weights};
-use super::group::format_of;
+use super::format_of;
 use super::{load_grouper, open_input, open_output, pool};
 use crate::Outcome;
 

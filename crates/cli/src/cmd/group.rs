@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use drgdip_io::{Format, GroupJob, Job, Options};
+use drgdip_io::GroupJob;
 
-use super::{load_grouper, open_input, open_output, pool, progress, summary_line};
+use super::{JobFiles, load_grouper, run_job};
 use crate::Outcome;
 
 /// Arguments of `drgdip group`.
@@ -35,46 +35,17 @@ pub struct Args {
     pub map_codes: bool,
 }
 
-/// Parses `--format` or guesses it from the path.
-pub fn format_of(format: Option<&str>, input: &str) -> Format {
-    match format {
-        Some("jsonl") => Format::JsonLines,
-        Some(_) => Format::Csv,
-        None => Format::from_path(input),
-    }
-}
-
 /// Runs `drgdip group`.
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
     let grouper = load_grouper(&args.scheme)?;
     let job = GroupJob::new(&grouper, args.map_codes);
-    let (input, len) = open_input(&args.input)?;
-    let output = open_output(&args.output)?;
-    let pool = pool(args.threads)?;
-    let options = Options {
-        format: format_of(args.format.as_deref(), &args.input),
+    let files = JobFiles {
+        input: &args.input,
+        output: &args.output,
+        threads: args.threads,
+        format: args.format.as_deref(),
         carry: args.carry,
-        batch_blocks: 4 * pool.current_num_threads().max(2),
-        ..Options::default()
     };
-    let bar = progress(len);
-    let summary = pool.install(|| {
-        drgdip_io::run(&job, input, output, &options, &|bytes, _| {
-            bar.set_position(bytes)
-        })
-    })?;
-    bar.finish_and_clear();
-    let parts: Vec<(&str, u64)> = job
-        .categories()
-        .iter()
-        .copied()
-        .zip(summary.counts.iter().copied())
-        .collect();
-    summary_line("group", summary.rows, &parts, started);
-    Ok(if summary.counts[3] > 0 {
-        Outcome::RowsRejected
-    } else {
-        Outcome::Clean
-    })
+    run_job("group", &job, files, started)
 }

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use drgdip_grouper::{Grouper, Scheme};
+use drgdip_io::{Format, Job, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Loads a scheme: a compiled file (`drgdip scheme compile`) or a scheme folder.
@@ -89,4 +90,65 @@ pub fn summary_line(label: &str, rows: u64, parts: &[(&str, u64)], started: Inst
         "{label}: {rows} cases: {}; {secs:.2} s, {rate:.0} cases/s",
         parts.join(", ")
     );
+}
+
+/// The files and settings of a streaming job, as given on the command line.
+pub struct JobFiles<'a> {
+    /// Input path (`-` = stdin).
+    pub input: &'a str,
+    /// Output path (`-` = stdout).
+    pub output: &'a str,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// `--format`, if given.
+    pub format: Option<&'a str>,
+    /// `--carry`.
+    pub carry: bool,
+}
+
+/// Parses `--format` or guesses it from the path.
+pub fn format_of(format: Option<&str>, input: &str) -> Format {
+    match format {
+        Some("jsonl") => Format::JsonLines,
+        Some(_) => Format::Csv,
+        None => Format::from_path(input),
+    }
+}
+
+/// Runs a job over files with a progress bar and the one-line summary. The outcome is
+/// `RowsRejected` when the job's last category (its `invalid`) counted any row.
+pub fn run_job<J: Job>(
+    label: &str,
+    job: &J,
+    files: JobFiles<'_>,
+    started: Instant,
+) -> Result<crate::Outcome> {
+    let (input, len) = open_input(files.input)?;
+    let output = open_output(files.output)?;
+    let pool = pool(files.threads)?;
+    let options = Options {
+        format: format_of(files.format, files.input),
+        carry: files.carry,
+        batch_blocks: 4 * pool.current_num_threads().max(2),
+        ..Options::default()
+    };
+    let bar = progress(len);
+    let summary = pool.install(|| {
+        drgdip_io::run(job, input, output, &options, &|bytes, _| {
+            bar.set_position(bytes)
+        })
+    })?;
+    bar.finish_and_clear();
+    let parts: Vec<(&str, u64)> = job
+        .categories()
+        .iter()
+        .copied()
+        .zip(summary.counts.iter().copied())
+        .collect();
+    summary_line(label, summary.rows, &parts, started);
+    Ok(if summary.counts.last().copied().unwrap_or(0) > 0 {
+        crate::Outcome::RowsRejected
+    } else {
+        crate::Outcome::Clean
+    })
 }
