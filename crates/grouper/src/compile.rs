@@ -229,9 +229,11 @@ pub fn normalize_code(code: &str) -> String {
 pub struct Grouper {
     pub(crate) info: SchemeInfo,
     pub(crate) codes: Codes,
-    /// u64 words per code row.
+    /// u64 words per code row: the slot bits, then one word packing the code's MCC,
+    /// CC and principal exclusion-table ids (16 bits each), so that a case reads one
+    /// short row per code for everything.
     pub(crate) words: usize,
-    /// `(codes + 1) × words` bits; the last row (the unknown code) is empty.
+    /// `(codes + 1) × words`; the last row (the unknown code) is empty.
     pub(crate) membership: Vec<u64>,
     /// Per code id (+1 for unknown): exclusion-table id as MCC / CC / principal, 0 = none.
     pub(crate) mcc: Vec<u16>,
@@ -587,7 +589,11 @@ impl<'s> Builder<'s> {
             }
         }
 
-        let (words, membership, trauma) = self.membership(n);
+        let (words, mut membership, trauma) = self.membership(n);
+        for id in 0..=n {
+            membership[id * words + words - 1] =
+                u64::from(mcc[id]) | u64::from(cc[id]) << 16 | u64::from(pdx_table[id]) << 32;
+        }
         let (mdc_by_pdx, mdc_by_ppx) = mdc_masks(&mdcs, &membership, words, n);
         let entry_hot = entries
             .iter()
@@ -940,7 +946,7 @@ impl<'s> Builder<'s> {
     /// Builds the code-major membership matrix and the trauma tables.
     fn membership(&mut self, n: usize) -> (usize, Vec<u64>, Vec<TraumaTable>) {
         let s = self.scheme;
-        let words = self.slot_ids.len().div_ceil(64).max(1);
+        let words = self.slot_ids.len().div_ceil(64) + 1;
         let mut bits = vec![0u64; (n + 1) * words];
         let mut problems = Vec::new();
         for ((list, group), &slot) in &self.slot_ids {

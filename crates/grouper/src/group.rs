@@ -530,11 +530,13 @@ impl Grouper {
     fn prepare(&self, case: &Case, s: &mut Scratch) {
         s.has_mcc = false;
         s.has_cc = false;
+        // The last word of a code's row packs its MCC, CC and principal table ids.
+        let attrs = |c: CodeId| self.membership[(c as usize + 1) * self.words - 1];
         if let Some((&p, secondary)) = case.dx.split_first() {
-            let ptable = self.pdx_table[p as usize];
+            let ptable = attrs(p) >> 32 & 0xffff;
             for &x in secondary {
-                let m = self.mcc[x as usize];
-                let c = self.cc[x as usize];
+                let a = attrs(x);
+                let (m, c) = (a & 0xffff, a >> 16 & 0xffff);
                 s.has_mcc |= m != 0 && m != ptable;
                 s.has_cc |= c != 0 && c != ptable;
             }
