@@ -846,7 +846,10 @@ impl Grouper {
             Node::Not(a) => format!("not ({})", self.describe(a, env)),
             Node::Const(b) => format!("always {b}"),
             Node::HasProcedure => format!("has a procedure: {truth} ({} procedures)", env.px.len()),
-            Node::SexEq(v) => format!("sex == {v}: {truth} (sex {:?})", case.sex),
+            Node::SexEq(v) => match case.sex {
+                Some(sex) => format!("sex {sex} == {v}: {truth}"),
+                None => format!("sex missing: sex == {v} is false"),
+            },
             Node::Present(f) => format!("{} present: {truth}", f.name()),
             Node::Compare(f, cmp, v) => match Self::field(f, env) {
                 Some(x) => format!("{} {x} {} {v}: {truth}", f.name(), cmp.symbol()),
