@@ -816,9 +816,17 @@ impl Grouper {
                 };
                 let (codes, kind) = set_codes(set);
                 let hit = codes.iter().find(|&&c| self.has(c, slot));
+                let what = match set {
+                    CodeSet::PrincipalDx => "principal diagnosis",
+                    CodeSet::SecondaryDx => "secondary diagnosis",
+                    CodeSet::AnyDx => "diagnosis",
+                    CodeSet::PrincipalProc => "principal procedure",
+                    CodeSet::SecondaryProc => "secondary procedure",
+                    CodeSet::AnyProc => "procedure",
+                };
                 match hit {
-                    Some(&c) => format!("{set:?} {} is in {list}", named(c, kind)),
-                    None => format!("no {set:?} code is in {list}"),
+                    Some(&c) => format!("{what} {} is in {list}", named(c, kind)),
+                    None => format!("no {what} is in {list}"),
                 }
             }
             Node::HasMcc | Node::HasCc => {
