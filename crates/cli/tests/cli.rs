@@ -421,3 +421,40 @@ fn clinical_codes_are_mapped_only_when_asked() {
     assert_eq!(r[0][1..5], ["grouped", "MDCB", "BR2", "BR25"]);
     assert_eq!(r[0][7], "", "a mapped code is known");
 }
+
+#[test]
+fn demo_runs_the_whole_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().display().to_string();
+    let out = drgdip(&["demo", "--cases", "4000", "--out", &out_dir], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = |name: &str| {
+        let text = std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        text.lines().count() - 1
+    };
+    for name in [
+        "cases.csv",
+        "drg-grouped.csv",
+        "dip-grouped.csv",
+        "drg-priced.csv",
+        "dip-priced.csv",
+    ] {
+        assert_eq!(count(name), 4000, "{name}: one row per case");
+    }
+    assert_eq!(count("drg-settlement.csv"), 40, "one row per hospital");
+    let priced = std::fs::read_to_string(dir.path().join("drg-priced.csv")).unwrap();
+    assert!(priced.starts_with(
+        "case_id,method,group,hospital_id,payment_standard,patient_share,fund_outlay,primary_care,outlier"
+    ));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("DRG grouping by status:") && stdout.contains("hospital_id"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("drg-payment-vs-cost.svg").exists());
+}
