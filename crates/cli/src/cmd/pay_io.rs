@@ -1,8 +1,7 @@
 //! What `price`, `settle` and `report` share: opening files (`-` = stdin/stdout),
 //! finding columns by name in a CSV header, and parsing money.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -11,22 +10,15 @@ use rust_decimal::Decimal;
 
 /// Opens an input file, `-` meaning stdin.
 pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>> {
-    if path == "-" {
-        Ok(Box::new(io::stdin()))
-    } else {
-        let f = File::open(path).with_context(|| format!("opening the input {path}"))?;
-        Ok(Box::new(f))
-    }
+    Ok(super::open_input(path)?.0)
 }
 
-/// Creates an output file, `-` meaning stdout.
+/// Creates a buffered output file, `-` meaning stdout.
 pub fn open_output(path: &str) -> Result<Box<dyn Write + Send>> {
-    if path == "-" {
-        Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())))
-    } else {
-        let f = File::create(path).with_context(|| format!("creating the output {path}"))?;
-        Ok(Box::new(BufWriter::with_capacity(1 << 16, f)))
-    }
+    Ok(Box::new(BufWriter::with_capacity(
+        1 << 16,
+        super::open_output(path)?,
+    )))
 }
 
 /// `out.csv` + `summary` → `out.summary.csv`; None for stdout.
