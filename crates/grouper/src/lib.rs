@@ -24,6 +24,7 @@ mod artifact;
 mod compile;
 pub mod dip;
 pub mod error;
+mod folder;
 pub mod graph;
 mod group;
 pub mod reference;

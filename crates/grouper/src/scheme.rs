@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::SchemeError;
+use crate::folder::Folder;
 use crate::rule::Rule;
 
 /// The id of the built-in list of operating-room procedures (`or_procedures.csv`).
@@ -263,7 +263,7 @@ pub struct CodeList {
 }
 
 /// The files a scheme folder is read from, in hashing order, and whether each is required.
-const FILES: &[(&str, bool)] = &[
+const FILES: &[(&'static str, bool)] = &[
     ("scheme.json", true),
     ("mcc.csv", true),
     ("cc.csv", true),
@@ -279,23 +279,10 @@ impl Scheme {
     /// Reads a scheme folder. Errors name the file, line and field at fault.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Scheme, SchemeError> {
         let dir = dir.as_ref();
-        let mut hasher = Sha256::new();
-        let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-        for &(name, required) in FILES {
-            let path = dir.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    hasher.update(name.as_bytes());
-                    hasher.update((bytes.len() as u64).to_le_bytes());
-                    hasher.update(&bytes);
-                    files.insert(name, bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
-                Err(source) => return Err(SchemeError::Io { path, source }),
-            }
-        }
-        let content_hash = hex(&hasher.finalize());
-        let file = |name: &str| files.get(name).map(Vec::as_slice);
+        let folder =
+            Folder::read(dir, FILES).map_err(|(path, source)| SchemeError::Io { path, source })?;
+        let content_hash = folder.hash.clone();
+        let file = |name: &str| folder.get(name);
         let path = |name: &str| dir.join(name);
 
         let json = file("scheme.json").unwrap_or_default();
@@ -413,8 +400,4 @@ fn read_csv(
         rows.push((line, values));
     }
     Ok(rows)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

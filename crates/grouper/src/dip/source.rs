@@ -6,11 +6,9 @@
 //! checks them and reports every fault with file, row and field. The format is documented
 //! in `docs/dip-catalog.md`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::{CatalogError, Problem};
 use super::spec::Attribute;
@@ -260,7 +258,7 @@ pub struct CatalogSource {
 }
 
 /// The files of a catalogue folder in hashing order, and whether each is required.
-const FILES: &[(&str, bool)] = &[
+const FILES: &[(&'static str, bool)] = &[
     (MANIFEST, true),
     (TYPES, true),
     (ATTRIBUTES, false),
@@ -331,27 +329,10 @@ impl CatalogSource {
     /// columns and malformed CSV records are reported with file, row and field.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<CatalogSource, CatalogError> {
         let dir = dir.as_ref();
-        let mut hasher = Sha256::new();
-        let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-        for &(name, required) in FILES {
-            let path = dir.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    hasher.update(name.as_bytes());
-                    hasher.update((bytes.len() as u64).to_le_bytes());
-                    hasher.update(&bytes);
-                    files.insert(name, bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
-                Err(source) => return Err(CatalogError::Io { path, source }),
-            }
-        }
-        let hash: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut source = Self::from_files(&|name| files.get(name).map(Vec::as_slice))?;
+        let folder = crate::folder::Folder::read(dir, FILES)
+            .map_err(|(path, source)| CatalogError::Io { path, source })?;
+        let hash = folder.hash.clone();
+        let mut source = Self::from_files(&|name| folder.get(name))?;
         source.content_hash = hash;
         Ok(source)
     }
