@@ -57,6 +57,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`drgdip … | head`) closes stdout: say so in one line
+    // instead of a panic message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("Broken pipe") {
+            eprintln!("drgdip: the output was closed early (broken pipe)");
+            std::process::exit(2);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scheme(c) => cmd::scheme::run(c),

@@ -263,7 +263,7 @@ pub struct CodeList {
 }
 
 /// The files a scheme folder is read from, in hashing order, and whether each is required.
-const FILES: &[(&'static str, bool)] = &[
+const FILES: &[(&str, bool)] = &[
     ("scheme.json", true),
     ("mcc.csv", true),
     ("cc.csv", true),

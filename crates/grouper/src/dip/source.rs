@@ -258,7 +258,7 @@ pub struct CatalogSource {
 }
 
 /// The files of a catalogue folder in hashing order, and whether each is required.
-const FILES: &[(&'static str, bool)] = &[
+const FILES: &[(&str, bool)] = &[
     (MANIFEST, true),
     (TYPES, true),
     (ATTRIBUTES, false),
