@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{CatalogError, Problem};
 use super::source::{self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow};
-use super::spec::{Attribute, DxSpec, ProcSpec, Range, px_key};
+use super::spec::{Attribute, DxSpec, ProcSpec, Range, is_category, px_key};
 
 /// The layer of a disease type, in matching order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ pub struct DipType {
     /// Score.
     #[serde(with = "rust_decimal::serde::str")]
     pub score: Decimal,
-    /// Score as written in the output.
+    /// Score as written in `types.csv` (trimmed), and so in the output.
     pub score_text: String,
     /// Mean cost in yuan, if given.
     #[serde(with = "rust_decimal::serde::str_option")]
@@ -661,7 +661,8 @@ impl Compiler<'_> {
                 procedures: r.procedures.clone(),
                 attribute,
                 score,
-                score_text: score.normalize().to_string(),
+                // Written to the output as given (`--decimals` of a built catalogue).
+                score_text: r.score.trim().to_string(),
                 mean_cost,
                 primary_care,
                 primary_care_coef,
@@ -1092,7 +1093,10 @@ impl Compiler<'_> {
                 (t.layer, level, c.row)
             });
         }
+        // The unknown class (a code no spec can cover): only the rows that take any
+        // principal diagnosis.
         cand_start.push(cand.len() as u32);
+        cand.extend(any_rows.iter().map(|&row| Cand { row, level: 4 }));
         cand_start.push(cand.len() as u32);
 
         // Condition bits, exclusions and CCI per class.
@@ -1339,7 +1343,7 @@ impl SpecIndex {
                 out.extend(v.iter().map(|&p| (p, 1)));
             }
             for (a, b, p) in &self.ranges {
-                if a.as_str() <= c && c <= b.as_str() {
+                if is_category(c) && a.as_str() <= c && c <= b.as_str() {
                     out.push((*p, 0));
                 }
             }

@@ -299,21 +299,28 @@ impl Catalog {
     /// code, its 亚目 and its category are tried in that order.
     pub fn dx(&self, code: &str) -> CodeLookup {
         let mut buf = [0u8; 64];
+        let mut long = Vec::new();
         let mut n = 0;
         for &b in code.trim().as_bytes() {
             if b == b'.' {
                 continue;
             }
-            if n == buf.len() {
-                return CodeLookup {
-                    id: self.unknown_class(),
-                    known: false,
-                };
+            if n < buf.len() {
+                buf[n] = b.to_ascii_uppercase();
+            } else {
+                // A very long code: the slow way (its category still counts).
+                if long.is_empty() {
+                    long.extend_from_slice(&buf);
+                }
+                long.push(b.to_ascii_uppercase());
             }
-            buf[n] = b.to_ascii_uppercase();
             n += 1;
         }
-        let key = &buf[..n];
+        let key = if long.is_empty() {
+            &buf[..n]
+        } else {
+            &long[..]
+        };
         let found = self
             .dx
             .index
@@ -347,6 +354,12 @@ impl Catalog {
             }
         }
         let upper = code.to_ascii_uppercase();
+        if let Some(&id) = self.px.index.get(upper.as_bytes()) {
+            return CodeLookup {
+                id,
+                known: self.px.covered[id as usize],
+            };
+        }
         let attr = self
             .px
             .attr_prefix

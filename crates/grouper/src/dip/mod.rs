@@ -26,6 +26,7 @@ pub mod build;
 mod compile;
 pub mod error;
 mod group;
+pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod stats;
