@@ -372,6 +372,20 @@ fn auxiliary_sub_types_highest_wins() {
         &mut c.scratch(),
     );
     assert_eq!(c.aux_of(&o).unwrap().coefficient_text, "1.25");
+
+    // The cost ratio is exact: 2.9995 × 100.005 yuan = 299.96500 yuan, so 299.97 yuan
+    // qualifies (rounding the ratio to 3.000 or the mean to 100.01 yuan would not).
+    let mut src = demo_source();
+    let t = src.types.iter_mut().find(|t| t.code == "I63.9:-").unwrap();
+    t.mean_cost = "100.005".into();
+    let cost = src.aux.iter_mut().find(|a| a.code == "T-COST").unwrap();
+    cost.principal_dx.clear();
+    cost.cost_ratio = "2.9995".into();
+    let c = checked(&src);
+    let f = [("total_cost", 29_997)];
+    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &f)).2, "T-COST");
+    let f = [("total_cost", 29_996)];
+    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &f)).2, "");
 }
 
 #[test]

@@ -595,10 +595,11 @@ impl DipReference {
                 && a.cci.is_none_or(|r| r.holds(Some(cci)))
                 && a.cost_ratio.is_none_or(|ratio| {
                     match (case.total_cost, t.mean_cost) {
-                        // total cost (fen) / 100 ≥ ratio × mean cost (yuan)
-                        (Some(fen), Some(mean)) => {
-                            Decimal::from(fen) >= ratio * mean * Decimal::ONE_HUNDRED
-                        }
+                        // total cost (fen / 100 yuan) ≥ ratio × mean cost (yuan); a
+                        // product beyond any amount is never reached.
+                        (Some(fen), Some(mean)) => ratio
+                            .checked_mul(mean)
+                            .is_some_and(|need| Decimal::new(fen, 2) >= need),
                         _ => false,
                     }
                 });
