@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use drgdip_grouper::dip::build::{self, BuildConfig, History, HistoryBuilder, Threshold};
+use drgdip_grouper::dip::reference::{DipReference, DipResult, TextDipCase};
 use drgdip_grouper::dip::stats::Trim;
 use drgdip_grouper::dip::{
     AttributeSource, Catalog, CatalogError, CatalogSource, DipCase, DipReason, DipStatus, DipStep,
@@ -18,33 +19,60 @@ fn demo_source() -> CatalogSource {
     CatalogSource::from_dir(demo_dir()).expect("demo catalogue reads")
 }
 
-fn demo() -> Catalog {
-    Catalog::compile(&demo_source()).expect("demo catalogue compiles")
+fn demo() -> Checked {
+    checked(&demo_source())
 }
 
-/// A case: diagnoses, procedures, and facts given as `(name, value)`.
-fn case(c: &Catalog, dx: &[&str], px: &[&str], facts: &[(&str, i64)]) -> DipCase {
-    let mut k = DipCase::default();
-    k.dx.extend(dx.iter().map(|d| c.dx(d).id));
-    k.px.extend(px.iter().map(|p| c.px(p).id));
+/// A compiled catalogue together with the reference interpreter of its source
+/// (`dip::reference`): every hand-worked case below is grouped by both, which must agree.
+struct Checked {
+    catalog: Catalog,
+    reference: DipReference,
+}
+
+impl std::ops::Deref for Checked {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+fn checked(src: &CatalogSource) -> Checked {
+    Checked {
+        catalog: Catalog::compile(src).expect("catalogue compiles"),
+        reference: DipReference::new(src).expect("the reference reads the catalogue"),
+    }
+}
+
+/// A case: diagnoses, procedures, and facts given as `(name, value)`. The compiled
+/// catalogue and the reference interpreter must give it the same result.
+fn case(c: &Checked, dx: &[&str], px: &[&str], facts: &[(&str, i64)]) -> DipCase {
+    let mut t = TextDipCase {
+        dx: dx.iter().map(|d| d.to_string()).collect(),
+        px: px.iter().map(|p| p.to_string()).collect(),
+        ..TextDipCase::default()
+    };
     for &(name, v) in facts {
         match name {
-            "age" => k.age = Some(v),
-            "age_days" => k.age_days = Some(v),
-            "weight" => k.weight = Some(v),
-            "los" => k.los = Some(v),
-            "icu_days" => k.icu_days = Some(v),
-            "vent_hours" => k.vent_hours = Some(v),
-            "discharge_way" => k.discharge_way = Some(v as u8),
-            "total_cost" => k.total_cost = Some(v),
+            "age" => t.age = Some(v),
+            "age_days" => t.age_days = Some(v),
+            "weight" => t.weight = Some(v),
+            "los" => t.los = Some(v),
+            "icu_days" => t.icu_days = Some(v),
+            "vent_hours" => t.vent_hours = Some(v),
+            "discharge_way" => t.discharge_way = Some(v as u8),
+            "total_cost" => t.total_cost = Some(v),
             other => panic!("unknown fact {other}"),
         }
     }
+    let k = t.to_case(c);
+    let fast = DipResult::of(c, &c.group(&k, &mut c.scratch()));
+    assert_eq!(fast, c.reference.group(&t), "compiled vs reference: {t:?}");
     k
 }
 
 /// (status, type code, aux code) — checked against the explanation, which must agree.
-fn group(c: &Catalog, k: &DipCase) -> (DipStatus, String, String) {
+fn group(c: &Checked, k: &DipCase) -> (DipStatus, String, String) {
     let o = c.group(k, &mut c.scratch());
     let code = c.type_of(&o).map(|t| t.code.clone()).unwrap_or_default();
     let aux = c.aux_of(&o).map(|a| a.code.clone()).unwrap_or_default();
@@ -56,7 +84,7 @@ fn group(c: &Catalog, k: &DipCase) -> (DipStatus, String, String) {
     (o.status, code, aux)
 }
 
-fn code(c: &Catalog, dx: &[&str], px: &[&str], facts: &[(&str, i64)]) -> String {
+fn code(c: &Checked, dx: &[&str], px: &[&str], facts: &[(&str, i64)]) -> String {
     group(c, &case(c, dx, px, facts)).1
 }
 
@@ -201,7 +229,7 @@ fn tie_rules() {
     assert_eq!(code(&c, &["K35.300"], &px, &[]), "K35.3:47.0100");
     let mut src = demo_source();
     src.manifest.options.tie_rule = TieRule::LowestScore;
-    let c = Catalog::compile(&src).unwrap();
+    let c = checked(&src);
     assert_eq!(code(&c, &["K35.300"], &px, &[]), "K35.3:47.0901");
     // first_listed: swap the two rows so that 47.0901 comes first.
     src.manifest.options.tie_rule = TieRule::FirstListed;
@@ -212,7 +240,7 @@ fn tie_rules() {
         .unwrap();
     src.types.swap(i, i + 1);
     assert_eq!(src.types[i].code, "K35.3:47.0901");
-    let c = Catalog::compile(&src).unwrap();
+    let c = checked(&src);
     assert_eq!(code(&c, &["K35.300"], &px, &[]), "K35.3:47.0901");
     let e = c.explain(&case(&c, &["K35.300"], &px, &[]));
     assert!(e.steps.iter().any(|s| matches!(s,
@@ -229,7 +257,7 @@ fn composite_types_and_attributes() {
     );
     let mut src = demo_source();
     src.manifest.options.attribute_source = AttributeSource::Highest;
-    let h = Catalog::compile(&src).unwrap();
+    let h = checked(&src);
     assert_eq!(
         code(&h, &["J18.900"], &["88.4101", "32.2001"], &[]),
         "J00-J99-1"
@@ -259,6 +287,22 @@ fn composite_types_and_attributes() {
         group(&c, &case(&c, &["12"], &[], &[])).0,
         DipStatus::Ungrouped
     );
+    // Rows with an empty principal-diagnosis spec take any principal diagnosis, even one
+    // the catalogue cannot place.
+    assert_eq!(code(&c, &["12"], &[], &[("vent_hours", 120)]), "PRE03");
+    assert_eq!(code(&c, &["12"], &["96.7201"], &[]), "PRE02");
+    // A code whose first three characters are no category is in no range…
+    assert!(!c.dx("A0X.100").known);
+    assert_eq!(
+        group(&c, &case(&c, &["A0X.100"], &[], &[])).0,
+        DipStatus::Ungrouped
+    );
+    // …while case and dots do not matter, and a very long code still has its category.
+    assert_eq!(code(&c, &["i63.900"], &[], &[]), "I63.9:-");
+    let long = format!("I63.9{}", "0".repeat(80));
+    assert!(c.dx(&long).known);
+    assert_eq!(code(&c, &[&long], &[], &[]), "I63.9:-");
+    assert_eq!(code(&c, &["I10.x00"], &[" 36.0601 "], &[]), "I00-I99-1");
     // Invalid: no diagnosis.
     let o = c.group(&DipCase::default(), &mut c.scratch());
     assert_eq!(
@@ -328,13 +372,30 @@ fn auxiliary_sub_types_highest_wins() {
         &mut c.scratch(),
     );
     assert_eq!(c.aux_of(&o).unwrap().coefficient_text, "1.25");
+
+    // The cost ratio is exact: 2.9995 × 100.005 yuan = 299.96500 yuan, so 299.97 yuan
+    // qualifies (rounding the ratio to 3.000 or the mean to 100.01 yuan would not).
+    let mut src = demo_source();
+    let t = src.types.iter_mut().find(|t| t.code == "I63.9:-").unwrap();
+    t.mean_cost = "100.005".into();
+    let cost = src.aux.iter_mut().find(|a| a.code == "T-COST").unwrap();
+    cost.principal_dx.clear();
+    cost.cost_ratio = "2.9995".into();
+    let c = checked(&src);
+    let f = [("total_cost", 29_997)];
+    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &f)).2, "T-COST");
+    let f = [("total_cost", 29_996)];
+    assert_eq!(group(&c, &case(&c, &["I63.900"], &[], &f)).2, "");
 }
 
 #[test]
 fn compiled_round_trip_and_damage() {
     let c = demo();
     let bytes = c.to_bytes().unwrap();
-    let l = Catalog::from_bytes(&bytes).unwrap();
+    let l = Checked {
+        catalog: Catalog::from_bytes(&bytes).unwrap(),
+        reference: DipReference::new(&demo_source()).unwrap(),
+    };
     assert_eq!(l.info(), c.info());
     for (dx, px) in [
         (&["I63.900"][..], &["88.4101"][..]),
@@ -596,15 +657,16 @@ fn build_from_a_hand_computed_history() {
     assert_eq!(r.largest[0].code, "I63.9:88.4101");
 
     // Round trip: every non-excluded case of the history lands in a type of the catalogue.
-    let c = Catalog::compile(&built.source).unwrap();
-    let mut s = c.scratch();
+    // The reference interpreter agrees on each of them.
+    let c = checked(&built.source);
     for h in &history.cases {
-        let mut k = DipCase::default();
-        k.dx.push(c.dx(&history.dx_codes[h.dx as usize]).id);
-        for &p in history.procedures(h) {
-            k.px.push(c.px(&history.px_codes[p as usize]).id);
-        }
-        let o = c.group(&k, &mut s);
+        let px: Vec<&str> = history
+            .procedures(h)
+            .iter()
+            .map(|&p| &*history.px_codes[p as usize])
+            .collect();
+        let k = case(&c, &[&history.dx_codes[h.dx as usize]], &px, &[]);
+        let o = c.group(&k, &mut c.scratch());
         if history.dx_codes[h.dx as usize] == "Z00.000" {
             assert_eq!(o.reason, Some(DipReason::ExcludedPrincipal));
         } else {

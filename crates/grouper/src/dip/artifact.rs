@@ -6,10 +6,12 @@ use super::Catalog;
 use crate::artifact::{self, Kind};
 use crate::error::ArtifactError;
 
-/// The compiled DIP catalogue.
+/// The compiled DIP catalogue. Version 2: scores as written, rows taking any principal
+/// diagnosis are candidates of the unknown class, ranges cover categories only, cost
+/// ratios kept exact.
 const CATALOG: Kind = Kind {
     label: b"drgdip-dipcat\0\0\0",
-    version: 1,
+    version: 2,
 };
 
 impl Catalog {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{CatalogError, Problem};
 use super::source::{self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow};
-use super::spec::{Attribute, DxSpec, ProcSpec, Range, px_key};
+use super::spec::{Attribute, DxSpec, ProcSpec, Range, is_category, px_key};
 
 /// The layer of a disease type, in matching order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ pub struct DipType {
     /// Score.
     #[serde(with = "rust_decimal::serde::str")]
     pub score: Decimal,
-    /// Score as written in the output.
+    /// Score as written in `types.csv` (trimmed), and so in the output.
     pub score_text: String,
     /// Mean cost in yuan, if given.
     #[serde(with = "rust_decimal::serde::str_option")]
@@ -123,7 +123,6 @@ pub struct DipType {
     pub(crate) procs: Procs,
     pub(crate) cond: Conditions,
     pub(crate) has_cond: bool,
-    pub(crate) mean_cost_fen: Option<i64>,
 }
 
 /// One auxiliary sub-type of a compiled catalogue.
@@ -153,8 +152,9 @@ pub struct AuxType {
     pub(crate) age_days: Option<Range>,
     pub(crate) icu_days: Option<Range>,
     pub(crate) cci: Option<Range>,
-    /// Total cost × 1000 ≥ this × type mean cost.
-    pub(crate) cost_ratio_permille: Option<i64>,
+    /// Total cost ≥ this × type mean cost (compared exactly).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub(crate) cost_ratio: Option<Decimal>,
 }
 
 /// A candidate row of a diagnosis class.
@@ -661,7 +661,8 @@ impl Compiler<'_> {
                 procedures: r.procedures.clone(),
                 attribute,
                 score,
-                score_text: score.normalize().to_string(),
+                // Written to the output as given (`--decimals` of a built catalogue).
+                score_text: r.score.trim().to_string(),
                 mean_cost,
                 primary_care,
                 primary_care_coef,
@@ -669,16 +670,6 @@ impl Compiler<'_> {
                 procs: Procs::Any,
                 cond,
                 has_cond: false,
-                mean_cost_fen: mean_cost.and_then(|m| {
-                    (m * Decimal::ONE_HUNDRED)
-                        .round_dp_with_strategy(
-                            0,
-                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-                        )
-                        .mantissa()
-                        .try_into()
-                        .ok()
-                }),
             });
         }
         self.ambiguity(&parts);
@@ -936,13 +927,11 @@ impl Compiler<'_> {
                     }
                 }
             }
-            let cost_ratio_permille = if r.cost_ratio.trim().is_empty() {
+            let cost_ratio = if r.cost_ratio.trim().is_empty() {
                 None
             } else {
                 match decimal(&r.cost_ratio) {
-                    Ok(v) if v > Decimal::ZERO => {
-                        (v * Decimal::from(1000)).round().mantissa().try_into().ok()
-                    }
+                    Ok(v) if v > Decimal::ZERO => Some(v),
                     Ok(_) => {
                         self.problem(f, r.line, "cost_ratio", "must be above 0");
                         None
@@ -969,7 +958,7 @@ impl Compiler<'_> {
                 age_days: self.range(f, r.line, "age_days", &r.age_days),
                 icu_days: self.range(f, r.line, "icu_days", &r.icu_days),
                 cci: self.range(f, r.line, "cci", &r.cci),
-                cost_ratio_permille,
+                cost_ratio,
             };
             if self.problems.len() == before {
                 aux.push(a);
@@ -1092,7 +1081,10 @@ impl Compiler<'_> {
                 (t.layer, level, c.row)
             });
         }
+        // The unknown class (a code no spec can cover): only the rows that take any
+        // principal diagnosis.
         cand_start.push(cand.len() as u32);
+        cand.extend(any_rows.iter().map(|&row| Cand { row, level: 4 }));
         cand_start.push(cand.len() as u32);
 
         // Condition bits, exclusions and CCI per class.
@@ -1142,7 +1134,7 @@ impl Compiler<'_> {
         // Warnings: types that no class reaches cannot happen (every spec interns its
         // key); report composite attributes never produced and cost ratios without cost.
         for a in &aux {
-            if a.cost_ratio_permille.is_some() {
+            if a.cost_ratio.is_some() {
                 let missing = types
                     .iter()
                     .enumerate()
@@ -1150,7 +1142,7 @@ impl Compiler<'_> {
                         a.types
                             .as_ref()
                             .is_none_or(|ts| ts.binary_search(&(*i as u32)).is_ok())
-                            && t.mean_cost_fen.is_none()
+                            && t.mean_cost.is_none()
                     })
                     .count();
                 if missing > 0 {
@@ -1339,7 +1331,7 @@ impl SpecIndex {
                 out.extend(v.iter().map(|&p| (p, 1)));
             }
             for (a, b, p) in &self.ranges {
-                if a.as_str() <= c && c <= b.as_str() {
+                if is_category(c) && a.as_str() <= c && c <= b.as_str() {
                     out.push((*p, 0));
                 }
             }

@@ -5,6 +5,7 @@
 //! first with a zero-sized tracer whose calls compile away, the second recording every
 //! layer tried, so an explanation can never disagree with the result.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::compile::{Cand, Catalog, DipType, Excl, Layer, Procs};
@@ -299,21 +300,28 @@ impl Catalog {
     /// code, its 亚目 and its category are tried in that order.
     pub fn dx(&self, code: &str) -> CodeLookup {
         let mut buf = [0u8; 64];
+        let mut long = Vec::new();
         let mut n = 0;
         for &b in code.trim().as_bytes() {
             if b == b'.' {
                 continue;
             }
-            if n == buf.len() {
-                return CodeLookup {
-                    id: self.unknown_class(),
-                    known: false,
-                };
+            if n < buf.len() {
+                buf[n] = b.to_ascii_uppercase();
+            } else {
+                // A very long code: the slow way (its category still counts).
+                if long.is_empty() {
+                    long.extend_from_slice(&buf);
+                }
+                long.push(b.to_ascii_uppercase());
             }
-            buf[n] = b.to_ascii_uppercase();
             n += 1;
         }
-        let key = &buf[..n];
+        let key = if long.is_empty() {
+            &buf[..n]
+        } else {
+            &long[..]
+        };
         let found = self
             .dx
             .index
@@ -347,6 +355,12 @@ impl Catalog {
             }
         }
         let upper = code.to_ascii_uppercase();
+        if let Some(&id) = self.px.index.get(upper.as_bytes()) {
+            return CodeLookup {
+                id,
+                known: self.px.covered[id as usize],
+            };
+        }
         let attr = self
             .px
             .attr_prefix
@@ -704,11 +718,19 @@ impl Catalog {
             && a.age_days.is_none_or(|r| r.holds(case.age_days))
             && a.icu_days.is_none_or(|r| r.holds(case.icu_days))
             && a.cci.is_none_or(|r| r.holds(Some(self.cci_score(s))))
-            && a.cost_ratio_permille
-                .is_none_or(|ratio| match (case.total_cost, ty.mean_cost_fen) {
-                    (Some(c), Some(m)) => c as i128 * 1000 >= ratio as i128 * m as i128,
-                    _ => false,
-                })
+            && a.cost_ratio
+                .is_none_or(|ratio| Self::cost_at_least(case, ty, ratio))
+    }
+
+    /// Total cost ≥ `ratio` × the type's mean cost, exactly; false when either is missing
+    /// (or the product is beyond any amount).
+    fn cost_at_least(case: &DipCase, ty: &DipType, ratio: Decimal) -> bool {
+        match (case.total_cost, ty.mean_cost) {
+            (Some(fen), Some(mean)) => ratio
+                .checked_mul(mean)
+                .is_some_and(|need| Decimal::new(fen, 2) >= need),
+            _ => false,
+        }
     }
 
     fn conditions(&self, ty: &DipType, case: &DipCase, s: &DipScratch) -> bool {
@@ -940,13 +962,13 @@ impl Catalog {
                 parts.push(describe_range(name, r, v));
             }
         }
-        if let Some(ratio) = a.cost_ratio_permille {
+        if let Some(ratio) = a.cost_ratio {
+            let yuan = |v: Option<String>| v.unwrap_or_else(|| "missing".into());
             parts.push(format!(
-                "total cost {:?} fen >= {}.{:03} × type mean cost {:?} fen",
-                case.total_cost,
-                ratio / 1000,
-                ratio % 1000,
-                ty.mean_cost_fen
+                "total cost {} yuan >= {ratio} × type mean cost {} yuan: {}",
+                yuan(case.total_cost.map(|c| Decimal::new(c, 2).to_string())),
+                yuan(ty.mean_cost.map(|m| m.to_string())),
+                Self::cost_at_least(case, ty, ratio)
             ));
         }
         if parts.is_empty() {

@@ -7,6 +7,9 @@
 //! explains any result on request. [`build`] derives a catalogue (types, scores, CVs,
 //! primary-care candidates) from historical cases; [`stats`] holds the trimmed, year-
 //! weighted statistics it shares with DRG weight computation.
+//! [`reference`](mod@reference) is a slow interpreter of the catalogue source, written
+//! straight from the format's documentation, that the tests hold the compiled catalogue
+//! to.
 //!
 //! ```no_run
 //! use drgdip_grouper::dip::{Catalog, CatalogSource, DipCase};
@@ -26,6 +29,7 @@ pub mod build;
 mod compile;
 pub mod error;
 mod group;
+pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod stats;

@@ -21,6 +21,12 @@ pub fn px_key(code: &str) -> String {
     code.trim().to_ascii_uppercase()
 }
 
+/// Whether a key is an ICD-10 category: an ASCII upper-case letter and two digits
+/// (`I63`). Ranges cover only codes whose first three characters are one.
+pub fn is_category(key: &str) -> bool {
+    matches!(key.as_bytes(), [l, a, b] if l.is_ascii_uppercase() && a.is_ascii_digit() && b.is_ascii_digit())
+}
+
 /// How a principal (or any) diagnosis is matched.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum DxSpec {
@@ -53,9 +59,9 @@ impl DxSpec {
             let (lo, hi) = (dx_key(lo), dx_key(hi));
             check(&lo)?;
             check(&hi)?;
-            if lo.len() != 3 || hi.len() != 3 {
+            if !is_category(&lo) || !is_category(&hi) {
                 return Err(format!(
-                    "range `{t}`: both ends must be 3-character categories such as `A00-A99`"
+                    "range `{t}`: both ends must be categories (a letter and two digits) such as `A00-A99`"
                 ));
             }
             if lo > hi {
@@ -105,7 +111,7 @@ impl DxSpec {
             DxSpec::Range(lo, hi) => {
                 key.len() >= 3 && key.is_char_boundary(3) && {
                     let c = &key[..3];
-                    lo.as_str() <= c && c <= hi.as_str()
+                    is_category(c) && lo.as_str() <= c && c <= hi.as_str()
                 }
             }
         }
@@ -344,6 +350,10 @@ mod tests {
         assert!(DxSpec::parse("A9").is_err());
         assert!(DxSpec::parse("B00-A99").unwrap_err().contains("after"));
         assert!(DxSpec::parse("A00.1-A99").is_err());
+        assert!(DxSpec::parse("100-199").is_err());
+        assert!(DxSpec::parse("A0X-A99").is_err());
+        // A code whose first three characters are no category is in no range.
+        assert!(!DxSpec::parse("A00-A99").unwrap().matches("A0X12"));
         assert!(DxSpec::parse("I6 3").is_err());
         let r = DxSpec::parse("I60-I69").unwrap();
         assert!(r.matches("I63900") && !r.matches("I70") && !r.matches("I5"));
