@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use drgdip_grouper::{Case, Explanation, Grouper, Step};
+use drgdip_grouper::{Case, Explanation, Step};
 use drgdip_io::dip::DIP_COLUMNS;
 use drgdip_io::drg::{CASE_COLUMNS, parse_case};
 use drgdip_io::fields::FieldError;
@@ -122,7 +122,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         if args.json {
             json.insert("drg".into(), serde_json::to_value(&explanation)?);
         } else {
-            print!("{}", render(&grouper, &explanation, &warnings));
+            print!("{}", render(&explanation, &warnings));
         }
     }
     if let Some(path) = &args.catalog {
@@ -180,7 +180,7 @@ fn find_row(path: &PathBuf, case_id: &str) -> Result<(u64, Vec<Vec<u8>>)> {
 }
 
 /// The explanation as readable text.
-pub fn render(g: &Grouper, e: &Explanation, warnings: &str) -> String {
+pub fn render(e: &Explanation, warnings: &str) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let r = &e.result;
@@ -301,7 +301,6 @@ pub fn render(g: &Grouper, e: &Explanation, warnings: &str) -> String {
         };
     }
     flush(&mut s, &mut skipped);
-    let _ = g;
     s
 }
 
