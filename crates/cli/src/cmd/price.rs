@@ -312,10 +312,63 @@ struct BenefitRec {
     covered: Decimal,
 }
 
+/// Person ids → dense numbers in order of first appearance, without an allocation
+/// per person: the names live in one arena; a map goes from the name's hash (computed
+/// in the parallel stage) to the first id with that hash, and `next` chains the ids
+/// that share a hash.
+#[derive(Default)]
+struct Persons {
+    arena: String,
+    spans: Vec<(u32, u32)>,
+    first: FxHashMap<u64, u32>,
+    next: Vec<u32>,
+}
+
+impl Persons {
+    fn hash(name: &str) -> u64 {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(name.as_bytes());
+        h.finish()
+    }
+
+    fn id(&mut self, name: &str, hash: u64) -> Result<u32> {
+        let Some(&head) = self.first.get(&hash) else {
+            let id = self.push(name)?;
+            self.first.insert(hash, id);
+            return Ok(id);
+        };
+        let mut at = head;
+        loop {
+            let (start, len) = self.spans[at as usize];
+            if &self.arena[start as usize..(start + len) as usize] == name {
+                return Ok(at);
+            }
+            match self.next[at as usize] {
+                u32::MAX => break,
+                n => at = n,
+            }
+        }
+        let id = self.push(name)?;
+        self.next[at as usize] = id;
+        Ok(id)
+    }
+
+    fn push(&mut self, name: &str) -> Result<u32> {
+        let id = u32::try_from(self.spans.len()).context("too many persons")?;
+        let start = u32::try_from(self.arena.len()).context("person ids exceed 4 GB")?;
+        self.arena.push_str(name);
+        self.spans.push((start, name.len() as u32));
+        self.next.push(u32::MAX);
+        Ok(id)
+    }
+}
+
 /// What the parallel stage hands back for one accepted row.
 struct Accepted<'r> {
     row: u64,
     person: &'r str,
+    person_hash: u64,
     case_id: &'r str,
     discharge: Date,
     admit: Date,
@@ -586,7 +639,7 @@ fn stage_one(
     let mut rdr = csv_reader(open_input(input)?);
     let header = Header::read(&mut rdr)?;
     let cols = Cols::new(&header)?;
-    let mut persons: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut persons = Persons::default();
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
     let (mut rows, mut rejected) = (0u64, 0u64);
@@ -629,6 +682,7 @@ fn stage_one(
                                 acc.push(Accepted {
                                     row: row_idx,
                                     person: row.person,
+                                    person_hash: Persons::hash(row.person),
                                     case_id: row.case_id,
                                     discharge: row.discharge,
                                     admit: row.admit,
@@ -653,14 +707,7 @@ fn stage_one(
                 spill.write_all(&bytes).context("writing the spill file")?;
                 rejected += bad;
                 for a in accepted {
-                    let next = u32::try_from(persons.len()).context("too many persons")?;
-                    let person = match persons.get(a.person) {
-                        Some(&id) => id,
-                        None => {
-                            persons.insert(a.person.into(), next);
-                            next
-                        }
-                    };
+                    let person = persons.id(a.person, a.person_hash)?;
                     let id_start = u32::try_from(ids.len()).context("case ids exceed 4 GB")?;
                     ids.push_str(a.case_id);
                     recs.push(BenefitRec {
