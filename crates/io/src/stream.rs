@@ -312,6 +312,32 @@ fn csv_header<R: Read>(
     blocks: &mut Blocks<R>,
     columns: &[Column],
 ) -> Result<(Vec<String>, Vec<Option<usize>>), StreamError> {
+    let names = header_names(blocks)?;
+    let mut mapping = Vec::with_capacity(columns.len());
+    for c in columns {
+        let idx = names.iter().position(|n| n == c.name);
+        if idx.is_none() && c.required {
+            return Err(StreamError::MissingColumn(c.name.into(), names.join(",")));
+        }
+        mapping.push(idx);
+    }
+    Ok((names, mapping))
+}
+
+struct BlockCtx<'a, J> {
+    job: &'a J,
+    format: Format,
+    mapping: &'a [Option<usize>],
+    carry: &'a [usize],
+    width: usize,
+}
+
+/// Reads and consumes the header record (after an optional BOM).
+fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamError> {
+    blocks.fill(3)?;
+    if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
+        blocks.pending.drain(..3);
+    }
     let mut want = 64 << 10;
     let (names, used) = loop {
         blocks.fill(want)?;
@@ -348,23 +374,41 @@ fn csv_header<R: Read>(
     };
     blocks.line += memchr::memchr_iter(b'\n', &blocks.pending[..used]).count() as u64;
     blocks.pending.drain(..used);
-    let mut mapping = Vec::with_capacity(columns.len());
-    for c in columns {
-        let idx = names.iter().position(|n| n == c.name);
-        if idx.is_none() && c.required {
-            return Err(StreamError::MissingColumn(c.name.into(), names.join(",")));
-        }
-        mapping.push(idx);
-    }
-    Ok((names, mapping))
+    Ok(names)
 }
 
-struct BlockCtx<'a, J> {
-    job: &'a J,
-    format: Format,
-    mapping: &'a [Option<usize>],
-    carry: &'a [usize],
-    width: usize,
+/// A CSV stream cut into blocks of whole records, for callers that parse the blocks in
+/// parallel themselves with a header-less reader (`drgdip settle`).
+pub struct CsvBlocks<R> {
+    blocks: Blocks<R>,
+    names: Vec<String>,
+}
+
+impl<R: Read> CsvBlocks<R> {
+    /// Reads the header (a UTF-8 BOM is dropped).
+    pub fn open(input: R) -> Result<Self, StreamError> {
+        let mut blocks = Blocks {
+            input,
+            pending: Vec::new(),
+            eof: false,
+            line: 1,
+            quotes: true,
+            read: 0,
+        };
+        let names = header_names(&mut blocks)?;
+        Ok(CsvBlocks { blocks, names })
+    }
+
+    /// The header's column names, trimmed.
+    pub fn header(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The next block of about `size` bytes of whole records and the line number of its
+    /// first record, or `None` at the end of the input.
+    pub fn next_block(&mut self, size: usize) -> Result<Option<(Vec<u8>, u64)>, StreamError> {
+        Ok(self.blocks.next(size)?.map(|b| (b.bytes, b.first_line)))
+    }
 }
 
 impl<J: Job> BlockCtx<'_, J> {

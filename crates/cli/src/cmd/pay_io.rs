@@ -65,6 +65,16 @@ impl Header {
         Ok(Self { names })
     }
 
+    /// A header from column names already read (compared trimmed, in lower case).
+    pub fn from_names(names: &[String]) -> Self {
+        Self {
+            names: names
+                .iter()
+                .map(|n| n.trim().to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
     /// Position of `name`, if present.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)

@@ -17,15 +17,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use drgdip_io::CsvBlocks;
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
 use drgdip_pricing::{Date, HospitalLevel, InsuranceType, Method, Outlier};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use super::pay_io::{
-    Header, csv_reader, dec, decimal, field, money, open_input, open_output, sibling,
-};
+use super::pay_io::{Header, dec, decimal, field, money, open_input, open_output, sibling};
 use crate::Outcome;
 
 /// Arguments of `drgdip settle`.
@@ -189,76 +188,78 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
 }
 
 /// Reads a priced file into a ledger. Returns (ledger, rows, skipped, bad).
+///
+/// The input is cut into blocks of whole records; blocks are parsed and summed in
+/// parallel (the ledger is exact decimal sums, so the result does not depend on how the
+/// blocks are combined).
 pub fn read_ledger(input: &str) -> Result<(Ledger, u64, u64, u64)> {
-    let mut rdr = csv_reader(open_input(input)?);
-    let header = Header::read(&mut rdr)?;
+    let mut src = CsvBlocks::open(open_input(input)?).context("reading the priced input")?;
+    let header = Header::from_names(src.header());
     let cols = Cols::new(&header)?;
     let mut ledger = Ledger::new();
     let (mut rows, mut skipped, mut bad) = (0u64, 0u64, 0u64);
     let mut reported = 0;
-    let mut batch: Vec<csv::ByteRecord> = Vec::new();
     loop {
-        let mut n = 0;
-        while n < 1 << 15 {
-            if n == batch.len() {
-                batch.push(csv::ByteRecord::new());
-            }
-            if !rdr
-                .read_byte_record(&mut batch[n])
+        let mut blocks = Vec::new();
+        while blocks.len() < 4 * rayon::current_num_threads().max(2) {
+            match src
+                .next_block(1 << 20)
                 .context("reading the priced input")?
             {
-                break;
+                Some(b) => blocks.push(b),
+                None => break,
             }
-            n += 1;
         }
-        if n == 0 {
+        if blocks.is_empty() {
             break;
         }
-        let base = rows;
-        let (part, s, b, errs) = batch[..n]
-            .par_chunks(2048)
-            .enumerate()
-            .map(|(ci, chunk)| {
+        let (part, n, s, b, errs) = blocks
+            .par_iter()
+            .map(|(bytes, first_line)| {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&bytes[..]);
+                let mut rec = csv::ByteRecord::new();
                 let mut l = Ledger::new();
-                let (mut s, mut b) = (0u64, 0u64);
+                let (mut n, mut s, mut b) = (0u64, 0u64, 0u64);
                 let mut errs = Vec::new();
-                for (j, rec) in chunk.iter().enumerate() {
-                    match parse(rec, &cols) {
+                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                    n += 1;
+                    match parse(&rec, &cols) {
                         Ok(RowKind::Case(c)) => l.add(&c),
                         Ok(RowKind::Skipped) => s += 1,
                         Err(e) => {
                             b += 1;
                             if errs.len() < 5 {
-                                errs.push((base + (ci * 2048 + j) as u64 + 1, e));
+                                let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                                errs.push((line, e));
                             }
                         }
                     }
                 }
-                (l, s, b, errs)
+                (l, n, s, b, errs)
             })
             .reduce(
-                || (Ledger::new(), 0, 0, Vec::new()),
+                || (Ledger::new(), 0, 0, 0, Vec::new()),
                 |mut a, mut b| {
                     a.0.merge(b.0);
-                    a.3.append(&mut b.3);
-                    (a.0, a.1 + b.1, a.2 + b.2, a.3)
+                    a.4.append(&mut b.4);
+                    (a.0, a.1 + b.1, a.2 + b.2, a.3 + b.3, a.4)
                 },
             );
         let mut errs = errs;
         errs.sort();
-        for (row, e) in errs {
+        for (line, e) in errs {
             if reported < 5 {
-                eprintln!("settle: row {row}: {e}");
+                eprintln!("settle: line {line}: {e}");
                 reported += 1;
             }
         }
         ledger.merge(part);
-        rows += n as u64;
+        rows += n;
         skipped += s;
         bad += b;
-        if n < 1 << 15 {
-            break;
-        }
     }
     Ok((ledger, rows, skipped, bad))
 }
