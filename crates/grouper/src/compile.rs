@@ -235,10 +235,6 @@ pub struct Grouper {
     pub(crate) words: usize,
     /// `(codes + 1) × words`; the last row (the unknown code) is empty.
     pub(crate) membership: Vec<u64>,
-    /// Per code id (+1 for unknown): exclusion-table id as MCC / CC / principal, 0 = none.
-    pub(crate) mcc: Vec<u16>,
-    pub(crate) cc: Vec<u16>,
-    pub(crate) pdx_table: Vec<u16>,
     /// Exclusion-table names; id `i` is `tables[i - 1]`.
     pub(crate) tables: Vec<String>,
     pub(crate) slots: Vec<Slot>,
@@ -607,9 +603,6 @@ impl<'s> Builder<'s> {
             codes: self.codes(n),
             words,
             membership,
-            mcc,
-            cc,
-            pdx_table,
             tables,
             slots: by_id(&self.slot_ids)
                 .into_iter()

@@ -418,10 +418,10 @@ impl Grouper {
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
         let mut complications = Vec::new();
-        let principal = case.dx.first().map(|&p| self.pdx_table[p as usize]);
+        let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
-            for (kind, table) in [("MCC", &self.mcc), ("CC", &self.cc)] {
-                let t = table[x as usize];
+            for (kind, k) in [("MCC", 0), ("CC", 1)] {
+                let t = self.exclusion_tables(x)[k];
                 if t != 0 {
                     complications.push(Complication {
                         code: self.code(x).to_string(),
@@ -530,19 +530,24 @@ impl Grouper {
     fn prepare(&self, case: &Case, s: &mut Scratch) {
         s.has_mcc = false;
         s.has_cc = false;
-        // The last word of a code's row packs its MCC, CC and principal table ids.
-        let attrs = |c: CodeId| self.membership[(c as usize + 1) * self.words - 1];
         if let Some((&p, secondary)) = case.dx.split_first() {
-            let ptable = attrs(p) >> 32 & 0xffff;
+            let ptable = self.exclusion_tables(p)[2];
             for &x in secondary {
-                let a = attrs(x);
-                let (m, c) = (a & 0xffff, a >> 16 & 0xffff);
+                let [m, c, _] = self.exclusion_tables(x);
                 s.has_mcc |= m != 0 && m != ptable;
                 s.has_cc |= c != 0 && c != ptable;
             }
         }
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
+    }
+
+    /// A code's exclusion-table ids as MCC, CC and principal (0 = none), packed in the
+    /// last word of its row.
+    #[inline]
+    fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
+        let a = self.membership[(code as usize + 1) * self.words - 1];
+        [a as u16, (a >> 16) as u16, (a >> 32) as u16]
     }
 
     /// Is `code` in list slot `slot`?
@@ -830,22 +835,23 @@ impl Grouper {
                 }
             }
             Node::HasMcc | Node::HasCc => {
-                let (label, table) = if matches!(self.nodes[id as usize], Node::HasMcc) {
-                    ("MCC", &self.mcc)
+                let (label, k) = if matches!(self.nodes[id as usize], Node::HasMcc) {
+                    ("MCC", 0)
                 } else {
-                    ("CC", &self.cc)
+                    ("CC", 1)
                 };
-                let ptable = case.dx.first().map_or(0, |&p| self.pdx_table[p as usize]);
+                let table = |x: CodeId| self.exclusion_tables(x)[k];
+                let ptable = case.dx.first().map_or(0, |&p| self.exclusion_tables(p)[2]);
                 let found: Vec<String> = case
                     .dx
                     .iter()
                     .skip(1)
-                    .filter(|&&x| table[x as usize] != 0 && table[x as usize] != ptable)
+                    .filter(|&&x| table(x) != 0 && table(x) != ptable)
                     .map(|&x| {
                         format!(
                             "{} (table {})",
                             named(x, CodeKind::Diagnosis),
-                            self.tables[table[x as usize] as usize - 1]
+                            self.tables[table(x) as usize - 1]
                         )
                     })
                     .collect();
