@@ -145,6 +145,24 @@ struct Blocks<R> {
 }
 
 impl<R: Read> Blocks<R> {
+    /// Starts reading `input`, dropping a UTF-8 byte order mark; `quotes` makes record
+    /// boundaries quote-aware (CSV).
+    fn open(input: R, quotes: bool) -> io::Result<Self> {
+        let mut blocks = Blocks {
+            input,
+            pending: Vec::new(),
+            eof: false,
+            line: 1,
+            quotes,
+            read: 0,
+        };
+        blocks.fill(3)?;
+        if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
+            blocks.pending.drain(..3);
+        }
+        Ok(blocks)
+    }
+
     fn fill(&mut self, want: usize) -> io::Result<()> {
         while !self.eof && self.pending.len() < want {
             let start = self.pending.len();
@@ -221,19 +239,7 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Summary, StreamError> {
     let mut out = io::BufWriter::with_capacity(1 << 20, output);
-    let mut blocks = Blocks {
-        input,
-        pending: Vec::new(),
-        eof: false,
-        line: 1,
-        quotes: options.format == Format::Csv,
-        read: 0,
-    };
-    // Strip a UTF-8 byte order mark.
-    blocks.fill(3)?;
-    if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
-        blocks.pending.drain(..3);
-    }
+    let mut blocks = Blocks::open(input, options.format == Format::Csv)?;
     let mut header = job.header();
     let (mapping, carry) = match options.format {
         Format::Csv => {
@@ -332,12 +338,8 @@ struct BlockCtx<'a, J> {
     width: usize,
 }
 
-/// Reads and consumes the header record (after an optional BOM).
+/// Reads and consumes the header record.
 fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamError> {
-    blocks.fill(3)?;
-    if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
-        blocks.pending.drain(..3);
-    }
     let mut want = 64 << 10;
     let (names, used) = loop {
         blocks.fill(want)?;
@@ -387,14 +389,7 @@ pub struct CsvBlocks<R> {
 impl<R: Read> CsvBlocks<R> {
     /// Reads the header (a UTF-8 BOM is dropped).
     pub fn open(input: R) -> Result<Self, StreamError> {
-        let mut blocks = Blocks {
-            input,
-            pending: Vec::new(),
-            eof: false,
-            line: 1,
-            quotes: true,
-            read: 0,
-        };
+        let mut blocks = Blocks::open(input, true)?;
         let names = header_names(&mut blocks)?;
         Ok(CsvBlocks { blocks, names })
     }
