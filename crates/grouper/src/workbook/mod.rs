@@ -400,7 +400,32 @@ impl Build<'_> {
     }
 }
 
+/// True when `path` names a workbook (`.xlsx`, any letter case).
+pub fn is_workbook(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
 impl Scheme {
+    /// Reads a scheme from a path: an official workbook when it ends in `.xlsx` (with an
+    /// optional errata file), else a scheme folder (no errata).
+    pub fn read(path: impl AsRef<Path>, errata: Option<&Path>) -> Result<Scheme, SchemeError> {
+        let path = path.as_ref();
+        if is_workbook(path) {
+            return Scheme::from_workbook(path, errata);
+        }
+        if let Some(e) = errata {
+            return Err(SchemeError::Workbook {
+                path: e.to_path_buf(),
+                message: format!(
+                    "an errata file applies to a workbook scheme (.xlsx) only, and {} is not one",
+                    path.display()
+                ),
+            });
+        }
+        Scheme::from_dir(path)
+    }
+
     /// Reads an official CHS-DRG workbook (`.xlsx`), with an optional errata file
     /// (`errata.json`: exclusion-table members the workbook lacks). The scheme's identity
     /// `chs_drg@<version>#hash8` covers the bytes of both files.
