@@ -209,6 +209,9 @@ pub enum Step {
     MdcEntered {
         /// MDC code.
         mdc: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// The facts that made it true.
@@ -231,6 +234,9 @@ pub enum Step {
         entry: String,
         /// ADRG code.
         adrg: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// Whether it held.
@@ -242,6 +248,9 @@ pub enum Step {
     Split {
         /// DRG code.
         drg: String,
+        /// Where the condition is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The condition.
         condition: String,
         /// Whether it held.
@@ -310,6 +319,10 @@ pub struct Explanation {
     pub complications: Vec<Complication>,
     /// The steps, in evaluation order.
     pub steps: Vec<Step>,
+    /// Workbook schemes: why the case ended in an ambiguity (`…QY`) or a fallback
+    /// (`…000`, `0000`) group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// Which kind of code a lookup is for.
@@ -417,6 +430,11 @@ impl Grouper {
         let mut steps = Vec::new();
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
+        let why = if self.format == crate::SchemeFormat::Workbook {
+            self.annotate_workbook(&mut steps, case)
+        } else {
+            None
+        };
         let mut complications = Vec::new();
         let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
@@ -442,6 +460,7 @@ impl Grouper {
                 .map(|t| self.tables[t as usize - 1].clone()),
             complications,
             steps,
+            why,
         }
     }
 
@@ -602,6 +621,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::MdcEntered {
                     mdc: m.code.clone(),
+                    source: String::new(),
                     rule: m.entry_rule.clone(),
                     because: self.witness(m.entry, env),
                 });
@@ -667,6 +687,7 @@ impl Grouper {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
                 adrg: e.code.clone(),
+                source: String::new(),
                 rule: e.rule_text.clone(),
                 matched,
                 because: if matched {
@@ -684,6 +705,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::Split {
                     drg: self.results[test.result as usize].code.clone(),
+                    source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,
                     because: if ok {
