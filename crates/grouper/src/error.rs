@@ -93,6 +93,10 @@ pub enum ArtifactError {
     /// The payload could not be decoded.
     #[error("compiled file cannot be decoded: {0}")]
     Decode(String),
+    /// The payload decodes but its tables contradict each other (an index out of range,
+    /// a cycle in the rules): the file was crafted or written by a faulty build.
+    #[error("compiled file is inconsistent: {0}; recompile it from its source")]
+    Invalid(String),
     /// The payload could not be encoded.
     #[error("compiled file cannot be encoded: {0}")]
     Encode(String),

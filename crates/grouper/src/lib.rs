@@ -28,6 +28,7 @@ pub mod error;
 mod folder;
 pub mod graph;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
