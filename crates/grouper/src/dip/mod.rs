@@ -33,6 +33,7 @@ pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod stats;
+pub mod workbook;
 
 pub use compile::{AuxType, Catalog, CatalogInfo, DipType, Layer};
 pub use error::{BuildError, CatalogError, Problem};
@@ -41,3 +42,4 @@ pub use group::{
 };
 pub use source::{AttributeSource, CatalogOptions, CatalogSource, Manifest, TieRule};
 pub use spec::{Attribute, DxSpec, ProcSpec, Range};
+pub use workbook::{NationalWorkbook, WorkbookError, WorkbookProblem};
