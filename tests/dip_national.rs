@@ -6,6 +6,7 @@
 mod common;
 
 use drgdip::grouper::dip::NationalWorkbook;
+use drgdip::grouper::dip::national_reference::{NationalCase, NationalReference};
 use drgdip::grouper::dip::workbook::{NationalLayer, ProcedureNote};
 
 fn workbook() -> Option<NationalWorkbook> {
@@ -49,4 +50,83 @@ fn the_workbook_reads_with_the_published_counts() {
     assert!(xq13.px_anywhere);
     assert_eq!(xq13.principal_px.groups.len(), 2);
     assert_eq!(wb.tb_marker(), Some("U84.300"));
+}
+
+/// A reference case: its id, the case, and the expected `status, dip_code, layer,
+/// primary_care`.
+struct RefCase {
+    id: String,
+    case: NationalCase,
+    expected: [String; 4],
+}
+
+fn reference_cases() -> Option<Vec<RefCase>> {
+    let cases = common::shared("reference/dip-3.0/cases-20k.csv")?;
+    let expected = common::shared("reference/dip-3.0/expected-20k.csv")?;
+    let mut exp = csv::Reader::from_path(expected).unwrap();
+    let mut out = Vec::new();
+    let mut rdr = csv::Reader::from_path(cases).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (id, dx, px, ad, w) = (
+        col("case_id"),
+        col("diagnoses"),
+        col("procedures"),
+        col("age_days"),
+        col("weight"),
+    );
+    for (r, e) in rdr.records().zip(exp.records()) {
+        let (r, e) = (r.unwrap(), e.unwrap());
+        assert_eq!(&r[id], &e[0]);
+        let split = |s: &str| s.split('|').map(str::to_string).collect::<Vec<_>>();
+        let num = |s: &str| s.trim().parse::<i64>().ok();
+        out.push(RefCase {
+            id: r[id].to_string(),
+            case: NationalCase {
+                dx: split(&r[dx]),
+                px: split(&r[px]),
+                age_days: num(&r[ad]),
+                weight: num(&r[w]),
+            },
+            expected: [
+                e[1].to_string(),
+                e[2].to_string(),
+                e[3].to_string(),
+                e[5].to_string(),
+            ],
+        });
+    }
+    assert_eq!(out.len(), 20_000);
+    Some(out)
+}
+
+#[test]
+fn the_reference_interpreter_gives_the_expected_answers() {
+    let Some(wb) = workbook() else { return };
+    let Some(cases) = reference_cases() else {
+        return;
+    };
+    let interp = NationalReference::new(&wb);
+    let mut bad = Vec::new();
+    for c in &cases {
+        let r = interp.group(&c.case);
+        let got = [
+            r.status.to_string(),
+            r.dip_code.clone(),
+            r.layer.to_string(),
+            u8::from(r.primary_care).to_string(),
+        ];
+        if got != c.expected {
+            bad.push(format!(
+                "{}: got {got:?}, expected {:?} ({:?})",
+                c.id, c.expected, c.case
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of 20000 differ:\n{}",
+        bad.len(),
+        bad[..bad.len().min(15)].join("\n")
+    );
 }
