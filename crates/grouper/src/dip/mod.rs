@@ -29,6 +29,7 @@ pub mod build;
 mod compile;
 pub mod error;
 mod group;
+mod national;
 pub mod national_reference;
 pub mod reference;
 pub mod source;
@@ -41,6 +42,6 @@ pub use error::{BuildError, CatalogError, Problem};
 pub use group::{
     CodeLookup, DipCase, DipExplanation, DipOutcome, DipReason, DipScratch, DipStatus, DipStep,
 };
-pub use source::{AttributeSource, CatalogOptions, CatalogSource, Manifest, TieRule};
+pub use source::{AttributeSource, CatalogOptions, CatalogSource, Manifest, Rules, TieRule};
 pub use spec::{Attribute, DxSpec, ProcSpec, Range};
 pub use workbook::{NationalWorkbook, WorkbookError, WorkbookProblem};
