@@ -32,15 +32,19 @@ pub mod calibrate;
 mod compile;
 pub mod error;
 mod group;
+mod national;
+pub mod national_reference;
 pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod stats;
+pub mod workbook;
 
 pub use compile::{AuxType, Catalog, CatalogInfo, DipType, Layer};
 pub use error::{BuildError, CatalogError, Problem};
 pub use group::{
     CodeLookup, DipCase, DipExplanation, DipOutcome, DipReason, DipScratch, DipStatus, DipStep,
 };
-pub use source::{AttributeSource, CatalogOptions, CatalogSource, Manifest, TieRule};
+pub use source::{AttributeSource, CatalogOptions, CatalogSource, Manifest, Rules, TieRule};
 pub use spec::{Attribute, DxSpec, ProcSpec, Range};
+pub use workbook::{NationalWorkbook, WorkbookError, WorkbookProblem};
