@@ -21,9 +21,9 @@ pub(crate) struct Kind {
 }
 
 /// The compiled DRG scheme.
-const SCHEME: Kind = Kind {
+pub(crate) const SCHEME: Kind = Kind {
     label: b"drgdip-scheme\0\0\0",
-    version: 4,
+    version: 5,
 };
 
 /// label + version + payload length + checksum.

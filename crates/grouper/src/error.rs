@@ -38,6 +38,14 @@ pub enum SchemeError {
         /// What is wrong.
         message: String,
     },
+    /// A workbook (`.xlsx`) could not be opened as a workbook or a sheet of it read.
+    #[error("{path}: {message}")]
+    Workbook {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The scheme is readable but inconsistent: each problem names file, item and field.
     #[error("the scheme has {} problem(s):\n  {}", .0.len(), .0.join("\n  "))]
     Invalid(Vec<String>),
