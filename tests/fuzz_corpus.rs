@@ -63,6 +63,11 @@ fn policy() {
     replay("policy", drgdip::fuzz_entry::policy);
 }
 
+#[test]
+fn workbook_drg() {
+    replay("workbook_drg", drgdip::fuzz_entry::workbook_drg);
+}
+
 /// The entry points find what they are meant to find: a case file whose rows the
 /// pipeline would lose fails `case_drg`'s row count, and the seeds hold the findings of
 /// issue 10.
