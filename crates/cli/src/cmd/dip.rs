@@ -46,12 +46,17 @@ pub struct GroupArgs {
     /// Catalogue folder or compiled catalogue file.
     #[arg(long)]
     pub catalog: PathBuf,
-    /// Case file (CSV with header, or JSON Lines); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV; `-` = stdout.
+    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
+    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
+    #[arg(long)]
+    pub bom: bool,
+    #[command(flatten)]
+    pub input_args: super::InputArgs,
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -249,6 +254,8 @@ fn group(args: GroupArgs) -> Result<Outcome> {
         threads: args.threads,
         format: args.format.as_deref(),
         carry: args.carry,
+        input_args: &args.input_args,
+        bom: args.bom,
     };
     super::run_job("dip group", &job, files, started)
 }

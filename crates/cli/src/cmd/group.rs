@@ -15,12 +15,17 @@ pub struct Args {
     /// Scheme folder or compiled scheme file.
     #[arg(long)]
     pub scheme: PathBuf,
-    /// Case file (CSV with header, or JSON Lines); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV; `-` = stdout.
+    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
+    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
+    #[arg(long)]
+    pub bom: bool,
+    #[command(flatten)]
+    pub input_args: super::InputArgs,
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -46,6 +51,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         threads: args.threads,
         format: args.format.as_deref(),
         carry: args.carry,
+        input_args: &args.input_args,
+        bom: args.bom,
     };
     run_job("group", &job, files, started)
 }
