@@ -30,6 +30,7 @@ mod group;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
+mod why;
 
 pub use compile::{Grouper, ResultInfo, normalize_code};
 pub use error::{ArtifactError, SchemeError};
@@ -38,6 +39,7 @@ pub use group::{
     Step,
 };
 pub use scheme::{Scheme, SchemeInfo};
+pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
 pub type CodeId = u32;

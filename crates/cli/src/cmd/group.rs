@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use drgdip_io::GroupJob;
 
-use super::{JobFiles, load_grouper, run_job};
+use super::{JobFiles, load_grouper, run_job_summary};
 use crate::Outcome;
 
 /// Arguments of `drgdip group`.
@@ -54,5 +54,17 @@ pub fn run(args: Args) -> Result<Outcome> {
         input_args: &args.input_args,
         bom: args.bom,
     };
-    run_job("group", &job, files, started)
+    let (outcome, summary) = run_job_summary("group", &job, files, started)?;
+    let [_, ungroupable, _, invalid] = summary.counts[..] else {
+        return Ok(outcome);
+    };
+    if let Some(w) = drgdip_io::drg::fit_warning(
+        summary.rows - invalid,
+        ungroupable,
+        job.unknown_principals(),
+        args.map_codes,
+    ) {
+        eprintln!("{w}");
+    }
+    Ok(outcome)
 }

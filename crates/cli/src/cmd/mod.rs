@@ -218,6 +218,16 @@ pub fn run_job<J: Job>(
     files: JobFiles<'_>,
     started: Instant,
 ) -> Result<crate::Outcome> {
+    Ok(run_job_summary(label, job, files, started)?.0)
+}
+
+/// [`run_job`], also returning the run's counts.
+pub fn run_job_summary<J: Job>(
+    label: &str,
+    job: &J,
+    files: JobFiles<'_>,
+    started: Instant,
+) -> Result<(crate::Outcome, drgdip_io::Summary)> {
     let cases = open_cases(files.input, files.input_args, files.format)?;
     let workbook = files.output != "-" && drgdip_io::excel::is_workbook(files.output);
     if workbook && files.bom {
@@ -263,9 +273,10 @@ pub fn run_job<J: Job>(
         notes.push(format!("columns {layout}"));
     }
     summary_line_with(label, summary.rows, &parts, started, &notes);
-    Ok(if summary.counts.last().copied().unwrap_or(0) > 0 {
+    let outcome = if summary.counts.last().copied().unwrap_or(0) > 0 {
         crate::Outcome::RowsRejected
     } else {
         crate::Outcome::Clean
-    })
+    };
+    Ok((outcome, summary))
 }
