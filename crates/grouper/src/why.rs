@@ -142,7 +142,7 @@ impl Grouper {
         }
         if principals.contains(pdx) {
             // The diagnosis opens some MDC, whose other conditions fail.
-            let opened: Vec<String> = self
+            let opened: Vec<(&str, String)> = self
                 .mdcs
                 .iter()
                 .filter(|m| m.filter.pdx != NO_SLOT && self.has(pdx, m.filter.pdx))
@@ -152,14 +152,24 @@ impl Grouper {
                         .find(|(c, _)| *c == m.code)
                         .map(|(_, f)| f.join(" and "))
                         .unwrap_or_default();
-                    format!("{} ({failed})", m.code)
+                    (m.code.as_str(), failed)
                 })
                 .collect();
-            let _ = write!(
-                s,
-                "principal diagnosis {written} belongs to {} in {name}, but the case does not meet its entry rule",
-                opened.join(", ")
-            );
+            if let [(mdc, failed)] = &opened[..] {
+                let _ = write!(
+                    s,
+                    "principal diagnosis {written} belongs to {mdc} of {name}, but the case fails its entry rule: {failed}"
+                );
+            } else {
+                let codes: Vec<&str> = opened.iter().map(|(c, _)| *c).collect();
+                let each: Vec<String> = opened.iter().map(|(c, f)| format!("{c}: {f}")).collect();
+                let _ = write!(
+                    s,
+                    "principal diagnosis {written} belongs to {} of {name}, but the case fails their entry rules: {}",
+                    codes.join(", "),
+                    each.join("; ")
+                );
+            }
             return s;
         }
         let known = self
