@@ -135,6 +135,23 @@ pub struct BuildArgs {
 
 /// Loads a catalogue: a compiled file (`drgdip dip compile`) or a catalogue folder.
 pub fn load_catalog(path: &Path) -> Result<Catalog> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no such catalogue folder or compiled catalogue file",
+            path.display()
+        );
+    }
+    if path.is_dir() && !path.join("catalog.json").exists() {
+        let hint = if path.join("scheme.json").exists() {
+            " (it is a DRG scheme: give it to --scheme)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{} is a folder without catalog.json, so not a DIP catalogue folder{hint}",
+            path.display()
+        );
+    }
     if path.is_dir() {
         let source = CatalogSource::from_dir(path)
             .with_context(|| format!("reading the catalogue folder {}", path.display()))?;

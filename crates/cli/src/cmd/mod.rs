@@ -26,6 +26,23 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Loads a scheme: a compiled file (`drgdip scheme compile`) or a scheme folder.
 pub fn load_grouper(path: &Path) -> Result<Grouper> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no such scheme folder or compiled scheme file",
+            path.display()
+        );
+    }
+    if path.is_dir() && !path.join("scheme.json").exists() {
+        let hint = if path.join("catalog.json").exists() {
+            " (it is a DIP catalogue: give it to --catalog)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{} is a folder without scheme.json, so not a DRG scheme folder{hint}",
+            path.display()
+        );
+    }
     if path.is_dir() {
         let scheme = Scheme::from_dir(path)
             .with_context(|| format!("reading the scheme folder {}", path.display()))?;
@@ -43,7 +60,14 @@ pub fn open_input(path: &str) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         Ok((Box::new(io::stdin()), None))
     } else {
         let f = File::open(path).with_context(|| format!("opening the input {path}"))?;
-        let len = f.metadata().ok().map(|m| m.len());
+        let meta = f.metadata().ok();
+        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+            anyhow::bail!("the input {path} is a folder, not a file");
+        }
+        let len = meta.map(|m| m.len());
+        if len == Some(0) {
+            anyhow::bail!("the input {path} is empty (no header, no rows)");
+        }
         Ok((Box::new(f), len))
     }
 }
