@@ -27,10 +27,12 @@ pub mod error;
 mod folder;
 pub mod graph;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
 mod why;
+pub mod workbook;
 
 pub use compile::{Grouper, ResultInfo, normalize_code};
 pub use error::{ArtifactError, SchemeError};
@@ -38,7 +40,7 @@ pub use group::{
     Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
     Step,
 };
-pub use scheme::{Scheme, SchemeInfo};
+pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
 pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.

@@ -24,11 +24,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod artifact;
+pub(crate) mod artifact;
 pub mod build;
 mod compile;
 pub mod error;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod source;
 pub mod spec;
