@@ -159,10 +159,10 @@ pub struct Scratch {
 }
 
 /// The evaluation environment of one case.
-struct Env<'a> {
-    case: &'a Case,
-    px: &'a [CodeId],
-    s: &'a Scratch,
+pub(crate) struct Env<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) px: &'a [CodeId],
+    pub(crate) s: &'a Scratch,
 }
 
 /// What explanation recording needs from the dispatcher.
@@ -204,6 +204,9 @@ pub enum Step {
         mdc: String,
         /// The entry rule.
         rule: String,
+        /// The conditions of the rule that the case fails.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<String>,
     },
     /// An MDC's entry rule was true.
     MdcEntered {
@@ -546,7 +549,7 @@ impl Grouper {
     /// Computes the per-case facts several rules read: MCC/CC presence (after
     /// exclusions), department and discharge-way ids. List tests read the code rows
     /// directly, so nothing else is prepared.
-    fn prepare(&self, case: &Case, s: &mut Scratch) {
+    pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
         s.has_mcc = false;
         s.has_cc = false;
         if let Some((&p, secondary)) = case.dx.split_first() {
@@ -614,6 +617,7 @@ impl Grouper {
                     t.step(Step::MdcSkipped {
                         mdc: m.code.clone(),
                         rule: m.entry_rule.clone(),
+                        failed: self.failed(m.entry, env),
                     });
                 }
                 continue;
@@ -769,7 +773,7 @@ impl Grouper {
         }
     }
 
-    fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
+    pub(crate) fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
         match self.nodes[id as usize] {
             Node::Const(b) => b,
             Node::And(start, len) => self.kids(start, len).iter().all(|&c| self.eval(c, env)),
@@ -797,7 +801,7 @@ impl Grouper {
     }
 
     #[inline]
-    fn kids(&self, start: u32, len: u32) -> &[NodeId] {
+    pub(crate) fn kids(&self, start: u32, len: u32) -> &[NodeId] {
         &self.children[start as usize..(start + len) as usize]
     }
 
@@ -847,7 +851,7 @@ impl Grouper {
     }
 
     /// One atom, with the values of the case that decide it.
-    fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
+    pub(crate) fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
         let case = env.case;
         let named = |code: CodeId, kind: CodeKind| {
             let name = self.code_name(code, kind);
@@ -887,9 +891,14 @@ impl Grouper {
                     CodeSet::SecondaryProc => "secondary procedure",
                     CodeSet::AnyProc => "procedure",
                 };
-                match hit {
-                    Some(&c) => format!("{what} {} is in {list}", named(c, kind)),
-                    None => format!("no {what} is in {list}"),
+                let single = matches!(set, CodeSet::PrincipalDx | CodeSet::PrincipalProc);
+                match (hit, codes.first()) {
+                    (Some(&c), _) => format!("{what} {} is in {list}", named(c, kind)),
+                    (None, Some(&c)) if single => {
+                        format!("{what} {} is not in {list}", named(c, kind))
+                    }
+                    (None, None) if single => format!("no {what}, so none is in {list}"),
+                    (None, _) => format!("no {what} is in {list}"),
                 }
             }
             Node::HasMcc | Node::HasCc => {
@@ -915,13 +924,29 @@ impl Grouper {
                     .collect();
                 format!("has {label}: {truth} [{}]", found.join(", "))
             }
-            Node::Not(a) => format!("not ({})", self.describe(a, env)),
+            // The fact about the case that decides the inner condition, said as it is;
+            // when the negation fails, that fact is what the rule excludes.
+            Node::Not(a) => {
+                if self.eval(id, env) {
+                    self.describe(a, env)
+                } else {
+                    format!("{}, which the rule excludes", self.describe(a, env))
+                }
+            }
             Node::Const(b) => format!("always {b}"),
             Node::HasProcedure => format!("has a procedure: {truth} ({} procedures)", env.px.len()),
-            Node::SexEq(v) => match case.sex {
-                Some(sex) => format!("sex {sex} == {v}: {truth}"),
-                None => format!("sex missing: sex == {v} is false"),
-            },
+            Node::SexEq(v) => {
+                let name = |x: u8| match x {
+                    1 => "1 (male)",
+                    2 => "2 (female)",
+                    _ => "other",
+                };
+                match case.sex {
+                    Some(sex) if sex == v => format!("sex is {}", name(sex)),
+                    Some(sex) => format!("sex is {}, not {}", name(sex), name(v)),
+                    None => format!("sex is missing, so it is not {}", name(v)),
+                }
+            }
             Node::Present(f) => format!("{} present: {truth}", f.name()),
             Node::Compare(f, cmp, v) => match Self::field(f, env) {
                 Some(x) => format!("{} {x} {} {v}: {truth}", f.name(), cmp.symbol()),

@@ -32,6 +32,7 @@ mod invariants;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
+mod why;
 pub mod workbook;
 
 pub use compile::{Grouper, ResultInfo, normalize_code};
@@ -41,6 +42,7 @@ pub use group::{
     Step,
 };
 pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
+pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
 pub type CodeId = u32;

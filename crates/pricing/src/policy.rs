@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use toml::{Table, Value};
@@ -280,6 +279,7 @@ pub fn parse_policy_table(text: &str, path: &Path) -> Result<Table, PolicyError>
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+    crate::toml_reader::check_number_syntax(text)?;
     for key in table.keys() {
         if !SECTIONS.contains(&key.as_str()) {
             return Err(PolicyError::UnknownKey { key: key.clone() });
@@ -924,9 +924,9 @@ pub fn load_group_table(
             if raw.is_empty() {
                 return Ok(None);
             }
-            Decimal::from_str(raw)
+            crate::money::plain_decimal(raw)
                 .map(Some)
-                .map_err(|_| table_err(line, name, format!("`{raw}` is not a number")))
+                .ok_or_else(|| table_err(line, name, format!("`{raw}` is not a number")))
         };
         let weight = num(Some(val_idx), value_col)?
             .ok_or_else(|| table_err(line, value_col, "empty".into()))?;

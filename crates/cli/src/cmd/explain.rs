@@ -216,11 +216,15 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         );
     }
     let _ = writeln!(s, "steps");
-    let mut skipped: Vec<&str> = Vec::new();
-    let flush = |s: &mut String, skipped: &mut Vec<&str>| {
-        if !skipped.is_empty() {
-            let _ = writeln!(s, "  MDC entry rule false: {}", skipped.join(" "));
-            skipped.clear();
+    let mut skipped: Vec<(&str, &[String])> = Vec::new();
+    let flush = |s: &mut String, skipped: &mut Vec<(&str, &[String])>| {
+        for (mdc, failed) in skipped.drain(..) {
+            let why = if failed.is_empty() {
+                "its entry rule is false".to_string()
+            } else {
+                failed.join(" and ")
+            };
+            let _ = writeln!(s, "  not {mdc}: {why}");
         }
     };
     // Workbook steps (they name their sheet and row) list every atom with ✓/✗.
@@ -238,8 +242,8 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         }
     };
     for step in &e.steps {
-        if let Step::MdcSkipped { mdc, .. } = step {
-            skipped.push(mdc);
+        if let Step::MdcSkipped { mdc, failed, .. } = step {
+            skipped.push((mdc, failed));
             continue;
         }
         flush(&mut s, &mut skipped);
