@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 /// The columns of the per-hospital file.
-pub const HOSPITAL_HEADER: [&str; 36] = [
+pub const HOSPITAL_HEADER: [&str; 37] = [
     "hospital_id",
     "cases",
     "points",
@@ -76,6 +76,7 @@ pub const HOSPITAL_HEADER: [&str; 36] = [
     "assessed",
     "audit_deduction",
     "annual_amount",
+    "outside_community",
     "advance_paid",
     "deposit_held",
     "final_payment",
@@ -164,6 +165,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
         level,
         method,
         insurance,
+        year: date.year,
         month: date.month,
         points: decimal(field(rec, c.points, "points")?, "points")?,
         payment_standard: money(
@@ -302,6 +304,7 @@ fn write_hospitals(out: &mut dyn Write, s: &Settlement) -> Result<()> {
             h.assessed.to_string(),
             h.audit_deduction.to_string(),
             h.annual_amount.to_string(),
+            h.outside_community.to_string(),
             h.advance_paid.to_string(),
             h.deposit_held.to_string(),
             h.final_payment.to_string(),
