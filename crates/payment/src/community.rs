@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drgdip_pricing::money::allocate;
+use drgdip_pricing::money::{allocate, round_yuan};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef};
 use rust_decimal::Decimal;
@@ -207,9 +207,28 @@ impl CommunityTree {
         total: Decimal,
         spent: &BTreeMap<String, Decimal>,
     ) -> Result<Vec<MemberAllocation>, String> {
+        self.allocate_among(total, spent, &BTreeSet::new())
+    }
+
+    /// [`CommunityTree::allocate`] among the members not in `outside` (paid outside
+    /// the community budget, e.g. zero-markup institutions); those are listed with
+    /// an allocation of 0 and take no part in the minimum shares.
+    pub fn allocate_among(
+        &self,
+        total: Decimal,
+        spent: &BTreeMap<String, Decimal>,
+        outside: &BTreeSet<String>,
+    ) -> Result<Vec<MemberAllocation>, String> {
         use MemberKind::{CentralTownship, GeneralTownship, Lead, Village};
         let zero = Decimal::ZERO;
-        let members = self.members();
+        let all = self.members();
+        let inside: Vec<bool> = all.iter().map(|(h, _, _)| !outside.contains(h)).collect();
+        let members: Vec<(String, MemberKind, String)> = all
+            .iter()
+            .zip(&inside)
+            .filter(|(_, i)| **i)
+            .map(|(m, _)| m.clone())
+            .collect();
         let raw: Vec<Decimal> = members
             .iter()
             .map(|(h, _, _)| spent.get(h).copied().unwrap_or(zero))
@@ -299,8 +318,22 @@ impl CommunityTree {
             }
         }
         // 5. Once, to the fen.
-        let money = allocate(total, &target);
-        Ok(members
+        let mut money = allocate(total, &target).into_iter();
+        let money: Vec<Decimal> = inside
+            .iter()
+            .map(|i| {
+                if *i {
+                    money.next().expect("one per member inside")
+                } else {
+                    round_yuan(zero)
+                }
+            })
+            .collect();
+        let raw: Vec<Decimal> = all
+            .iter()
+            .map(|(h, _, _)| spent.get(h).copied().unwrap_or(zero))
+            .collect();
+        Ok(all
             .into_iter()
             .zip(raw)
             .zip(money)

@@ -119,6 +119,10 @@ pub struct SettlementPolicy {
     pub deficit_bands: Vec<Band>,
     /// Scope of the bands.
     pub retention_scope: RetentionScope,
+    /// Township and village institutions selling drugs at zero markup (药品零差率):
+    /// paid the fund's share of their compliant costs in full, outside the total
+    /// budget (seed 001).
+    pub zero_markup: BTreeSet<String>,
 }
 
 /// The payment sections, validated.
@@ -213,6 +217,7 @@ impl PaymentPolicy {
                     share: ZERO,
                 }],
                 retention_scope: RetentionScope::Communities,
+                zero_markup: BTreeSet::new(),
             },
         };
         let communities = read_communities(&root)?;
@@ -491,6 +496,12 @@ fn read_settlement(s: &Section<'_>) -> Result<SettlementPolicy, PolicyError> {
             ));
         }
     };
+    let zero_markup: BTreeSet<String> = s
+        .strings("zero_markup")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
     s.finish()?;
     Ok(SettlementPolicy {
         advance_share,
@@ -500,6 +511,7 @@ fn read_settlement(s: &Section<'_>) -> Result<SettlementPolicy, PolicyError> {
         surplus_bands,
         deficit_bands,
         retention_scope,
+        zero_markup,
     })
 }
 

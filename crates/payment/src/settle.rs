@@ -302,11 +302,16 @@ const RATE_DP: u32 = 4;
 pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleError> {
     let pricing = &policy.pricing;
     let pay = &policy.payment;
+    let st = &pay.settlement;
     let mut city = Sums::default();
+    // Rates and point values come from the cases under the budget: zero-markup
+    // institutions are paid by items outside it.
     let mut kind_totals: [[Sums; 2]; 2] = Default::default();
-    for h in ledger.hospitals.values() {
+    for (id, h) in &ledger.hospitals {
         city.merge(&h.all);
-        merge_kinds(&mut kind_totals, &h.by_kind);
+        if !st.zero_markup.contains(id) {
+            merge_kinds(&mut kind_totals, &h.by_kind);
+        }
     }
     // Final DRG rate per insurance type.
     let drg_rate = pricing.drg.as_ref().map(|drg| {
@@ -396,8 +401,14 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                     // A hospital's part is split between the types by its points.
                     let weights: Vec<Decimal> = ledger
                         .hospitals
-                        .values()
-                        .map(|h| types.iter().map(|t| h.by_kind[1][*t].points).sum())
+                        .iter()
+                        .map(|(id, h)| {
+                            if st.zero_markup.contains(id) {
+                                Decimal::ZERO
+                            } else {
+                                types.iter().map(|t| h.by_kind[1][*t].points).sum()
+                            }
+                        })
                         .collect();
                     for ((id, h), part) in ledger.hospitals.iter().zip(allocate(amount, &weights)) {
                         let due = dip_due.entry(id.clone()).or_default();
@@ -425,7 +436,6 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         .iter()
         .flat_map(|c| c.hospitals().into_iter().map(move |h| (h, c.id.as_str())))
         .collect();
-    let st = &pay.settlement;
     let mut hospitals = Vec::with_capacity(ledger.hospitals.len());
     for (id, h) in &mut ledger.hospitals {
         // DRG: reprice at the final rate when it is not fixed.
@@ -483,7 +493,14 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                 special_adjustment += (c.total_cost - c.payment_standard).max(Decimal::ZERO);
             }
         }
-        let fund_due = round_yuan(drg_fund + dip_fund + special_adjustment);
+        let item_fund = h.all.cost - h.all.patient;
+        let in_full = st.zero_markup.contains(id);
+        let fund_due = if in_full {
+            // Paid the fund's share of its compliant costs in full (by items).
+            round_yuan(item_fund)
+        } else {
+            round_yuan(drg_fund + dip_fund + special_adjustment)
+        };
         let assessment_coef = st
             .assessment
             .get(id)
@@ -497,12 +514,13 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
             advance_paid += round_yuan(*m * st.advance_share);
         }
         let deposit_held = h.all.fund - advance_paid;
-        let item_fund = h.all.cost - h.all.patient;
         let community = membership.get(id.as_str()).map(|c| (*c).to_owned());
         // A member's employee part of the annual amount is paid outside the community
         // budget: round(annual × employee fund due / fund due); the rest counts against it.
         let outside_community = if community.is_none() {
             round_yuan(Decimal::ZERO)
+        } else if in_full {
+            annual_amount
         } else {
             let due = by_type[0] + by_type[1];
             if due.is_zero() {
@@ -578,7 +596,7 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         let (result, members) = if spent_by.values().any(|s| *s > Decimal::ZERO) {
             let result = settle_unit(budget, spent, &st.surplus_bands, &st.deficit_bands);
             let members = c
-                .allocate(result.paid, &spent_by)
+                .allocate_among(result.paid, &spent_by, &st.zero_markup)
                 .map_err(SettleError::Community)?;
             (result, members)
         } else {

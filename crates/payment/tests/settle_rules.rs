@@ -293,3 +293,42 @@ fn villages_are_paid_as_spent_and_floors_hold() {
     assert_eq!(a["T3"], dec!(62.50));
     assert_eq!(a["LEAD"], dec!(390.01));
 }
+
+/// Seed 001: township and village institutions selling drugs at zero markup (药品零差率)
+/// are paid the fund's share of their compliant costs in full, outside the total
+/// budget: not DRG/DIP amounts, not counted against the community budget, and their
+/// cases do not move the floating DRG rate.
+#[test]
+fn zero_markup_institutions_are_paid_in_full_outside_the_budget() {
+    let text = POLICY
+        .replace("[settlement.audit_deductions]\nT = 500\n", "")
+        .replace("base_rate = 10000", "base_rate = 10000\nrate_method = \"floating\"")
+        .replace("advance_share = 0.9", "advance_share = 0.9\nzero_markup = [\"T\"]");
+    let p = policy(&text);
+    let base = || {
+        let mut l = Ledger::new();
+        l.add(&case("a", "L", Resident, 2025, 3, dec!(30000)));
+        l
+    };
+    let mut with_t = base();
+    let mut t = case("b", "T", Resident, 2025, 3, dec!(800));
+    t.total_cost = dec!(1000);
+    t.patient_share = dec!(150);
+    t.points = dec!(0.5);
+    with_t.add(&t);
+    let s = settle(&p, with_t).unwrap();
+    let alone = settle(&p, base()).unwrap();
+    // The floating rate is the same with or without T's case.
+    assert_eq!(s.city.drg_rate, alone.city.drg_rate);
+    let th = s.hospitals.iter().find(|h| h.hospital_id == "T").unwrap();
+    assert_eq!(th.item_fund, dec!(850.00));
+    assert_eq!(th.fund_due, dec!(850.00));
+    assert_eq!(th.annual_amount, dec!(850.00));
+    assert_eq!(th.outside_community, dec!(850.00));
+    assert_eq!(th.final_payment, dec!(850.00) - dec!(720.00));
+    let c = &s.communities[0];
+    assert_eq!(c.spent, dec!(30000.00));
+    let tm = c.members.iter().find(|m| m.hospital == "T").unwrap();
+    assert_eq!(tm.spent, dec!(0.00));
+    assert_eq!(tm.allocation, dec!(0.00));
+}
