@@ -92,6 +92,14 @@ pub enum PriceError {
     /// score, so it must be positive (leave the field empty for 1).
     #[error("auxiliary coefficient {0} must be positive (leave it empty for 1)")]
     AuxCoef(String),
+    /// The separately paid negotiated drug cost is negative or above the total cost.
+    #[error("negotiated drug cost {negotiated} must be between 0 and the total cost {total}")]
+    Negotiated {
+        /// The negotiated drug cost.
+        negotiated: String,
+        /// The case's total cost.
+        total: String,
+    },
     /// The payment standard came out zero or negative (e.g. a zero weight); the case
     /// is rejected rather than paid nothing.
     #[error("payment standard is {0}, not positive; check the group's weight/score")]

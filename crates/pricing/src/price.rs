@@ -152,6 +152,10 @@ pub struct Priced {
     pub points: Decimal,
     /// The payment standard of the case, yuan to the fen.
     pub payment_standard: Decimal,
+    /// Negotiated drugs paid separately (单独支付的谈判药品), yuan: outside the DRG/DIP
+    /// payment and the comparison with the standard, paid as is. The case is paid
+    /// `payment_standard + negotiated`.
+    pub negotiated: Decimal,
 }
 
 /// The compiled pricing engine for one policy. Immutable and `Send + Sync`.
@@ -214,6 +218,28 @@ impl Pricer {
             Method::Drg => self.primary_drg.contains(group),
             Method::Dip => self.primary_dip.contains(group),
         }
+    }
+
+    /// Prices a case whose `total_cost` includes `negotiated` yuan of negotiated drugs
+    /// paid separately (单独支付的谈判药品, seed 001): the group payment and every
+    /// outlier test use the cost without them (`total_cost − negotiated`), and they are
+    /// paid as is beside the payment standard ([`Priced::negotiated`]).
+    pub fn price_with_negotiated(
+        &self,
+        case: &CaseInput<'_>,
+        negotiated: Decimal,
+    ) -> Result<Priced, PriceError> {
+        if negotiated < Decimal::ZERO || negotiated > case.total_cost {
+            return Err(PriceError::Negotiated {
+                negotiated: negotiated.to_string(),
+                total: case.total_cost.to_string(),
+            });
+        }
+        let mut rest = *case;
+        rest.total_cost = case.total_cost - negotiated;
+        let mut p = self.price(&rest)?;
+        p.negotiated = round_yuan(negotiated);
+        Ok(p)
     }
 
     /// Prices one case. Never returns a zero payment: a case that cannot be priced is
@@ -317,6 +343,7 @@ impl Pricer {
             cost_ratio: ratio(case.total_cost, standard, FACTOR_DP),
             points: round_qty(base * coefficient * factor, FACTOR_DP),
             payment_standard: payment,
+            negotiated: Decimal::ZERO,
         })
     }
 
@@ -357,6 +384,7 @@ impl Pricer {
             cost_ratio: ratio(case.total_cost, standard, FACTOR_DP),
             points,
             payment_standard: payment,
+            negotiated: Decimal::ZERO,
         })
     }
 
@@ -474,6 +502,7 @@ impl Pricer {
             cost_ratio: Decimal::ZERO,
             points,
             payment_standard: payment,
+            negotiated: Decimal::ZERO,
         })
     }
 }

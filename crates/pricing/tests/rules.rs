@@ -201,3 +201,43 @@ fn each_rule_names_the_keys_it_takes() {
         "policy key `outliers.dip.high_treshold` is not part of the policy format (typo?)"
     );
 }
+
+/// Seed 001: negotiated drugs paid separately are outside the comparison with the
+/// standard and paid as is.
+#[test]
+fn negotiated_drugs_are_outside_the_comparison_and_paid_as_is() {
+    let text = POLICY.replace(
+        "[outliers.dip]",
+        "[outliers.drg]\nrule = \"ratio-by-level\"\nhigh_ratio = 2\nlow_ratio = 0.5\n\n[outliers.dip]",
+    );
+    let p = pricer("negotiated", &text);
+    let case = |cost| CaseInput {
+        method: Method::Drg,
+        status: GroupStatus::Grouped,
+        group: "AA11",
+        score: None,
+        aux_coef: None,
+        hospital_id: "H",
+        level: HospitalLevel::Second,
+        insurance: InsuranceType::Employee,
+        total_cost: cost,
+    };
+    // Standard 2 × 0.95 × 10000 = 19000; cost 45000 of which 10000 negotiated drugs:
+    // the comparison sees 35000 (< 2 × 19000), a normal case, paid 19000 + 10000.
+    let r = p.price_with_negotiated(&case(dec!(45000)), dec!(10000)).unwrap();
+    assert_eq!(r.outlier, Outlier::None);
+    assert_eq!(r.payment_standard, dec!(19000.00));
+    assert_eq!(r.negotiated, dec!(10000.00));
+    assert_eq!(r.cost_ratio, dec!(1.8421)); // 35000 / 19000
+    // Without the split the same case is a high outlier.
+    assert_eq!(p.price(&case(dec!(45000))).unwrap().outlier, Outlier::High);
+    // Low side: 14000 with 6000 negotiated compares 8000 < 9500: paid by items 8000.
+    let r = p.price_with_negotiated(&case(dec!(14000)), dec!(6000)).unwrap();
+    assert_eq!(r.outlier, Outlier::Low);
+    assert_eq!(r.payment_standard, dec!(8000.00));
+    assert_eq!(r.negotiated, dec!(6000.00));
+    assert!(matches!(
+        p.price_with_negotiated(&case(dec!(100)), dec!(100.01)),
+        Err(PriceError::Negotiated { .. })
+    ));
+}

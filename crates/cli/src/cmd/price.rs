@@ -237,7 +237,7 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
     };
     let rf = opt_field(rec, c.referral, "referral")?;
     let referral = Referral::parse(rf)
-        .ok_or_else(|| format!("field `referral`: `{rf}` is not empty, up or down"))?;
+        .ok_or_else(|| format!("field `referral`: `{rf}` is not empty, up, down or nonstandard"))?;
     let los = opt_field(rec, c.los, "los")?;
     let score = match opt_field(rec, c.score, "score")? {
         "" => None,
@@ -291,6 +291,7 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
                 | PriceError::MethodNotInPolicy(_) => group_col,
                 PriceError::NoScore => "score",
                 PriceError::AuxCoef(_) => "aux_coef",
+                PriceError::Negotiated { .. } => "negotiated_drug_cost",
                 PriceError::NotGrouped(_) | PriceError::RejectedByPolicy(_) => "status",
             };
             format!("field `{field}`: {e}")
