@@ -34,14 +34,27 @@ fn outpatient_claims_are_priced_from_the_cli() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = std::fs::read_to_string(&out).unwrap();
-    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(rows.len(), 5);
     // fund_share column: the demo's two_diseases (30 a year, 70%) and ordinary (50%,
     // cap 400 a year, residents only).
     let fund: Vec<&str> = rows.iter().map(|r| r[12]).collect();
     assert_eq!(fund, ["49.00", "70.00", "400.00", "0.00", ""]);
     assert_eq!(rows[4][13], "rejected");
-    assert!(rows[4][14].starts_with("row 6: field `insurance_type`"), "{:?}", rows[4]);
+    assert!(
+        rows[4][14].starts_with("row 6: field `insurance_type`"),
+        "{:?}",
+        rows[4]
+    );
 }

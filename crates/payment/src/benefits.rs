@@ -381,7 +381,10 @@ fn claim_share(
             if policy.no_deductible_at_primary_care && c.level == HospitalLevel::PrimaryCare {
                 d = Decimal::ZERO;
             }
-            let used = acc.outpatient_fund[t].get(name).copied().unwrap_or_default();
+            let used = acc.outpatient_fund[t]
+                .get(name)
+                .copied()
+                .unwrap_or_default();
             let cap_left = rule.annual_cap.map(|cap| (cap - used).max(Decimal::ZERO));
             (round_yuan(d), rule.ratio, cap_left)
         }
@@ -404,7 +407,9 @@ fn claim_share(
             acc.last_inpatient_standard[t] = inpatient_standard;
         }
         ClaimKind::Outpatient(name) => {
-            *acc.outpatient_deductible[t].entry(name.clone()).or_default() += deductible;
+            *acc.outpatient_deductible[t]
+                .entry(name.clone())
+                .or_default() += deductible;
             *acc.outpatient_fund[t].entry(name.clone()).or_default() += fund;
         }
     }

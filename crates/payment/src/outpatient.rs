@@ -95,7 +95,9 @@ fn money(s: &str, name: &str) -> Result<Decimal, String> {
         return Err(format!("field `{name}`: {s} is negative"));
     }
     if d.normalize().scale() > 2 {
-        return Err(format!("field `{name}`: {s} has more than two decimals (fen)"));
+        return Err(format!(
+            "field `{name}`: {s} has more than two decimals (fen)"
+        ));
     }
     Ok(round_yuan(d))
 }
@@ -179,7 +181,12 @@ pub fn price_outpatient<R: Read, W: Write>(
         match rdr.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(source) => return Err(OutpatientError::Csv { line: line + 1, source }),
+            Err(source) => {
+                return Err(OutpatientError::Csv {
+                    line: line + 1,
+                    source,
+                });
+            }
         }
         line = rec.position().map_or(line + 1, csv::Position::line);
         let parsed = parse_row(&rec, &idx).map(|c| {
@@ -228,7 +235,6 @@ pub fn price_outpatient<R: Read, W: Write>(
         }
         w.write_record(&out).map_err(werr)?;
     }
-    w.flush()
-        .map_err(|e| werr(csv::Error::from(e)))?;
+    w.flush().map_err(|e| werr(csv::Error::from(e)))?;
     Ok(summary)
 }

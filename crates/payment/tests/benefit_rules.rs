@@ -201,7 +201,10 @@ fn nonstandard_referral_lowers_the_ratio() {
     c.referral = Referral::parse("nonstandard").unwrap();
     let s = run(
         &p,
-        &[stay("A", "2025-02-01", First, Resident, dec!(3000)), c.clone()],
+        &[
+            stay("A", "2025-02-01", First, Resident, dec!(3000)),
+            c.clone(),
+        ],
     );
     // Full deductible 800; ratio 0.70 − 0.10 = 0.60: fund 10000 × 0.6 = 6000.
     assert_eq!(s[1].deductible, dec!(800));

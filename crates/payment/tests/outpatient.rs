@@ -71,24 +71,55 @@ fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
     };
     // uncovered, deductible, coinsurance, over_cap, patient, fund.
     // A1 first in the year: 10 uncovered, deductible 30, fund round(70 × 0.7) = 49.
-    assert_eq!(money("A1"), ["10.00", "30.00", "21.00", "0.00", "61.00", "49.00"]);
+    assert_eq!(
+        money("A1"),
+        ["10.00", "30.00", "21.00", "0.00", "61.00", "49.00"]
+    );
     // A2 later: deductible already paid.
-    assert_eq!(money("A2"), ["0.00", "0.00", "30.00", "0.00", "30.00", "70.00"]);
+    assert_eq!(
+        money("A2"),
+        ["0.00", "0.00", "30.00", "0.00", "30.00", "70.00"]
+    );
     // A3 next year: the deductible again.
-    assert_eq!(money("A3"), ["0.00", "30.00", "6.00", "0.00", "36.00", "14.00"]);
+    assert_eq!(
+        money("A3"),
+        ["0.00", "30.00", "6.00", "0.00", "36.00", "14.00"]
+    );
     // B: cap 400 a year: 300, then 200 cut to 100.
-    assert_eq!(money("B1"), ["0.00", "0.00", "300.00", "0.00", "300.00", "300.00"]);
-    assert_eq!(money("B2"), ["0.00", "0.00", "200.00", "100.00", "300.00", "100.00"]);
+    assert_eq!(
+        money("B1"),
+        ["0.00", "0.00", "300.00", "0.00", "300.00", "300.00"]
+    );
+    assert_eq!(
+        money("B2"),
+        ["0.00", "0.00", "200.00", "100.00", "300.00", "100.00"]
+    );
     let msg = |id: &str| {
         let r = rows.iter().find(|r| r[0] == id).unwrap();
         assert_eq!(r[13], "rejected");
         assert!(r[7..13].iter().all(|m| m.is_empty()));
         r[14..].join(",")
     };
-    assert!(msg("C1").starts_with("row 7: field `insurance_type`:"), "{}", msg("C1"));
-    assert!(msg("D1").starts_with("row 8: field `scheme`:"), "{}", msg("D1"));
-    assert!(msg("E1").starts_with("row 9: field `visit_date`:"), "{}", msg("E1"));
-    assert!(msg("F1").starts_with("row 10: field `covered_cost`:"), "{}", msg("F1"));
+    assert!(
+        msg("C1").starts_with("row 7: field `insurance_type`:"),
+        "{}",
+        msg("C1")
+    );
+    assert!(
+        msg("D1").starts_with("row 8: field `scheme`:"),
+        "{}",
+        msg("D1")
+    );
+    assert!(
+        msg("E1").starts_with("row 9: field `visit_date`:"),
+        "{}",
+        msg("E1")
+    );
+    assert!(
+        msg("F1").starts_with("row 10: field `covered_cost`:"),
+        "{}",
+        msg("F1")
+    );
     assert_eq!(s.claims, 9);
     assert_eq!(s.rejected, 4);
     assert_eq!(s.fund, dec!(533.00));
@@ -98,7 +129,6 @@ fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
 #[test]
 fn a_missing_column_is_an_error_naming_it() {
     let input = "claim_id,person_id,scheme,hospital_level,insurance_type,total_cost,covered_cost\n";
-    let e = price_outpatient(&policy().payment.benefits, input.as_bytes(), Vec::new())
-        .unwrap_err();
+    let e = price_outpatient(&policy().payment.benefits, input.as_bytes(), Vec::new()).unwrap_err();
     assert!(e.to_string().contains("no `visit_date` column"), "{e}");
 }

@@ -139,7 +139,12 @@ fn a_members_final_payment_is_its_allocation_minus_advances() {
             .iter()
             .find(|h| h.hospital_id == m.hospital)
             .unwrap();
-        assert_eq!(h.final_payment, m.allocation - h.advance_paid, "{}", m.hospital);
+        assert_eq!(
+            h.final_payment,
+            m.allocation - h.advance_paid,
+            "{}",
+            m.hospital
+        );
     }
     // Spent 40000 of 50000: surplus 10000 → kept 5000, paid 45000; T's 10000 (after
     // the 500 audit deduction) is below 30% → 13500; the lead gets 31500.
@@ -185,7 +190,10 @@ fn employee_cases_do_not_count_against_the_community_budget() {
     assert_eq!(lead.annual_amount, dec!(50000.00));
     assert_eq!(lead.outside_community, dec!(20000.00));
     // Lead: allocation 31500 + employee 20000 − advances (27000 + 18000).
-    assert_eq!(lead.final_payment, dec!(31500.00) + dec!(20000.00) - dec!(45000.00));
+    assert_eq!(
+        lead.final_payment,
+        dec!(31500.00) + dec!(20000.00) - dec!(45000.00)
+    );
     let m = c.members.iter().find(|m| m.hospital == "L").unwrap();
     assert_eq!(m.spent, dec!(30000.00));
 }
@@ -205,7 +213,11 @@ fn tree(min: &[(MemberKind, Decimal)]) -> CommunityTree {
     .unwrap()
 }
 
-fn alloc(t: &CommunityTree, total: Decimal, spent: &[(&str, Decimal)]) -> BTreeMap<String, Decimal> {
+fn alloc(
+    t: &CommunityTree,
+    total: Decimal,
+    spent: &[(&str, Decimal)],
+) -> BTreeMap<String, Decimal> {
     let spent: BTreeMap<String, Decimal> =
         spent.iter().map(|(h, d)| ((*h).to_owned(), *d)).collect();
     let a = t.allocate(total, &spent).unwrap();
@@ -302,8 +314,14 @@ fn villages_are_paid_as_spent_and_floors_hold() {
 fn zero_markup_institutions_are_paid_in_full_outside_the_budget() {
     let text = POLICY
         .replace("[settlement.audit_deductions]\nT = 500\n", "")
-        .replace("base_rate = 10000", "base_rate = 10000\nrate_method = \"floating\"")
-        .replace("advance_share = 0.9", "advance_share = 0.9\nzero_markup = [\"T\"]");
+        .replace(
+            "base_rate = 10000",
+            "base_rate = 10000\nrate_method = \"floating\"",
+        )
+        .replace(
+            "advance_share = 0.9",
+            "advance_share = 0.9\nzero_markup = [\"T\"]",
+        );
     let p = policy(&text);
     let base = || {
         let mut l = Ledger::new();

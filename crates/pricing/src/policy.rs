@@ -753,7 +753,12 @@ const DRG_RULE_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "ratio-by-weight",
-        &["weight_bands", "low_ratio", "high_pay_share", "low_pay_share"],
+        &[
+            "weight_bands",
+            "low_ratio",
+            "high_pay_share",
+            "low_pay_share",
+        ],
     ),
 ];
 

@@ -446,7 +446,10 @@ impl Pricer {
                 max_factor,
             } => {
                 if cost < low * standard {
-                    (Outlier::Low, ratio(cost.max(Decimal::ZERO), standard, DIP_FACTOR_DP))
+                    (
+                        Outlier::Low,
+                        ratio(cost.max(Decimal::ZERO), standard, DIP_FACTOR_DP),
+                    )
                 } else if cost > high * standard {
                     let mut factor = cost / standard - high + Decimal::ONE;
                     if let Some(cap) = max_factor {

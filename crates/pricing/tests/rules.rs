@@ -224,7 +224,9 @@ fn negotiated_drugs_are_outside_the_comparison_and_paid_as_is() {
     };
     // Standard 2 × 0.95 × 10000 = 19000; cost 45000 of which 10000 negotiated drugs:
     // the comparison sees 35000 (< 2 × 19000), a normal case, paid 19000 + 10000.
-    let r = p.price_with_negotiated(&case(dec!(45000)), dec!(10000)).unwrap();
+    let r = p
+        .price_with_negotiated(&case(dec!(45000)), dec!(10000))
+        .unwrap();
     assert_eq!(r.outlier, Outlier::None);
     assert_eq!(r.payment_standard, dec!(19000.00));
     assert_eq!(r.negotiated, dec!(10000.00));
@@ -232,7 +234,9 @@ fn negotiated_drugs_are_outside_the_comparison_and_paid_as_is() {
     // Without the split the same case is a high outlier.
     assert_eq!(p.price(&case(dec!(45000))).unwrap().outlier, Outlier::High);
     // Low side: 14000 with 6000 negotiated compares 8000 < 9500: paid by items 8000.
-    let r = p.price_with_negotiated(&case(dec!(14000)), dec!(6000)).unwrap();
+    let r = p
+        .price_with_negotiated(&case(dec!(14000)), dec!(6000))
+        .unwrap();
     assert_eq!(r.outlier, Outlier::Low);
     assert_eq!(r.payment_standard, dec!(8000.00));
     assert_eq!(r.negotiated, dec!(6000.00));
