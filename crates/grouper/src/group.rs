@@ -428,7 +428,7 @@ impl Grouper {
                         name: self.code_name(x, CodeKind::Diagnosis).to_string(),
                         kind: kind.to_string(),
                         table: self.tables[t as usize - 1].clone(),
-                        excluded: principal == Some(t),
+                        excluded: case.dx.first().is_some_and(|&p| self.excluded(p, t)),
                     });
                 }
             }
@@ -531,28 +531,47 @@ impl Grouper {
         s.has_mcc = false;
         s.has_cc = false;
         if let Some((&p, secondary)) = case.dx.split_first() {
-            let ptable = self.exclusion_tables(p)[2];
-            for &x in secondary {
-                let [m, c, _] = self.exclusion_tables(x);
-                s.has_mcc |= m != 0 && m != ptable;
-                s.has_cc |= c != 0 && c != ptable;
+            if self.exclusion_slots.is_empty() {
+                let ptable = self.exclusion_tables(p)[2];
+                for &x in secondary {
+                    let [m, c, _] = self.exclusion_tables(x);
+                    s.has_mcc |= m != 0 && m != ptable;
+                    s.has_cc |= c != 0 && c != ptable;
+                }
+            } else {
+                for &x in secondary {
+                    let [m, c, _] = self.exclusion_tables(x);
+                    s.has_mcc |= m != 0 && !self.has(p, self.exclusion_slots[m as usize - 1]);
+                    s.has_cc |= c != 0 && !self.has(p, self.exclusion_slots[c as usize - 1]);
+                }
             }
         }
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
     }
 
+    /// Is a complication of exclusion table `table` (≠ 0) excluded for principal
+    /// diagnosis `pdx`? Folder schemes: the principal has the same table; workbook
+    /// schemes: the principal is a member of the table.
+    pub(crate) fn excluded(&self, pdx: CodeId, table: u16) -> bool {
+        if self.exclusion_slots.is_empty() {
+            self.exclusion_tables(pdx)[2] == table
+        } else {
+            self.has(pdx, self.exclusion_slots[table as usize - 1])
+        }
+    }
+
     /// A code's exclusion-table ids as MCC, CC and principal (0 = none), packed in the
     /// last word of its row.
     #[inline]
-    fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
+    pub(crate) fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
         let a = self.membership[(code as usize + 1) * self.words - 1];
         [a as u16, (a >> 16) as u16, (a >> 32) as u16]
     }
 
     /// Is `code` in list slot `slot`?
     #[inline]
-    fn has(&self, code: CodeId, slot: u32) -> bool {
+    pub(crate) fn has(&self, code: CodeId, slot: u32) -> bool {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
     }
 
@@ -749,6 +768,7 @@ impl Grouper {
                 .discharge_way
                 .is_some_and(|d| self.value_sets[set as usize].contains(&d)),
             Node::TraumaSitesMin(t, min) => self.trauma_sites(t, env).count_ones() >= min,
+            Node::DistinctMin(set, slot, min) => self.distinct_in(set, slot, env) >= min,
             Node::HasMcc => env.s.has_mcc,
             Node::HasCc => env.s.has_cc,
         }
@@ -757,6 +777,22 @@ impl Grouper {
     #[inline]
     fn kids(&self, start: u32, len: u32) -> &[NodeId] {
         &self.children[start as usize..(start + len) as usize]
+    }
+
+    /// The number of distinct codes of `set` (`AnyDx` or `AnyProc`) in a slot.
+    fn distinct_in(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> u32 {
+        let codes = if set.is_dx() {
+            env.case.dx.as_slice()
+        } else {
+            env.px
+        };
+        let mut n = 0;
+        for (i, &c) in codes.iter().enumerate() {
+            if self.has(c, slot) && !codes[..i].contains(&c) {
+                n += 1;
+            }
+        }
+        n
     }
 
     fn trauma_sites(&self, t: u32, env: &Env<'_>) -> u64 {
@@ -841,12 +877,12 @@ impl Grouper {
                     ("CC", 1)
                 };
                 let table = |x: CodeId| self.exclusion_tables(x)[k];
-                let ptable = case.dx.first().map_or(0, |&p| self.exclusion_tables(p)[2]);
+                let excluded = |t: u16| case.dx.first().is_some_and(|&p| self.excluded(p, t));
                 let found: Vec<String> = case
                     .dx
                     .iter()
                     .skip(1)
-                    .filter(|&&x| table(x) != 0 && table(x) != ptable)
+                    .filter(|&&x| table(x) != 0 && !excluded(table(x)))
                     .map(|&x| {
                         format!(
                             "{} (table {})",
@@ -901,6 +937,21 @@ impl Grouper {
                     "trauma sites in {} {sites:?}: {} >= {min}: {truth}",
                     table.list,
                     sites.len()
+                )
+            }
+            Node::DistinctMin(set, slot, min) => {
+                let (codes, kind) = set_codes(set);
+                let hits: Vec<String> = codes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &c)| self.has(c, slot) && !codes[..i].contains(&c))
+                    .map(|(_, &c)| named(c, kind))
+                    .collect();
+                format!(
+                    "distinct codes in {}: {} >= {min}: {truth} [{}]",
+                    self.slots[slot as usize].list,
+                    hits.len(),
+                    hits.join(", ")
                 )
             }
             Node::And(..) | Node::Or(..) => format!("compound rule: {truth}"),

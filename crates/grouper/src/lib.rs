@@ -27,9 +27,11 @@ pub mod error;
 mod folder;
 pub mod graph;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
+pub mod workbook;
 
 pub use compile::{Grouper, ResultInfo, normalize_code};
 pub use error::{ArtifactError, SchemeError};
@@ -37,7 +39,7 @@ pub use group::{
     Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
     Step,
 };
-pub use scheme::{Scheme, SchemeInfo};
+pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
 pub type CodeId = u32;

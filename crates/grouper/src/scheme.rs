@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::compile::ResultInfo;
 use crate::error::SchemeError;
 use crate::folder::Folder;
 use crate::rule::Rule;
@@ -40,6 +41,33 @@ pub struct Scheme {
     pub dx_code_map: Vec<(String, String)>,
     /// `proc_code_map.csv` (optional): clinical → insurance procedure codes.
     pub proc_code_map: Vec<(String, String)>,
+    /// Where the scheme was read from; decides the MCC/CC exclusion model.
+    #[serde(default)]
+    pub format: SchemeFormat,
+    /// Workbook schemes: the members (principal diagnoses) of each exclusion table
+    /// (`排除表` sheet plus errata); `code` is the member, `table` the table id.
+    #[serde(default)]
+    pub exclusion_members: Vec<CodeTable>,
+    /// Result codes whose output columns the scheme states itself (workbook schemes:
+    /// each DRG row's MDC and ADRG), instead of the folder format's result mapping.
+    #[serde(default)]
+    pub result_columns: Vec<ResultInfo>,
+    /// The output columns of an invalid case, when not the folder format's
+    /// `invalid,0000,00,0000`.
+    #[serde(default)]
+    pub invalid_result: Option<ResultInfo>,
+}
+
+/// The source format of a scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchemeFormat {
+    /// A scheme folder (`docs/scheme-format.md`): a complication is excluded when its
+    /// exclusion table is the principal diagnosis' table.
+    #[default]
+    Folder,
+    /// NHSA's official workbook (`.xlsx`): a complication is excluded when the principal
+    /// diagnosis is a member of the complication's exclusion table.
+    Workbook,
 }
 
 /// Who a scheme is: every result carries this.
@@ -166,6 +194,9 @@ pub struct Mdc {
     /// Trace text.
     #[serde(default)]
     pub source_label: String,
+    /// The entry rule as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 /// `mdcs[].qy_check`.
@@ -210,6 +241,9 @@ pub struct AdrgEntry {
     /// Trace text.
     #[serde(default)]
     pub source_label: String,
+    /// The rule as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 impl AdrgEntry {
@@ -247,6 +281,12 @@ pub struct Drg {
     /// Informational: false when an earlier test of the entry shadows this one.
     #[serde(default)]
     pub statically_reachable: Option<bool>,
+    /// Where the condition comes from (workbook schemes: sheet and row).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_label: String,
+    /// The condition as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 /// `scheme.json → lists[id]`.
@@ -352,6 +392,10 @@ impl Scheme {
             dx_code_map: pairs("dx_code_map.csv", ["from_code", "to_code"])?,
             proc_code_map: pairs("proc_code_map.csv", ["from_code", "to_code"])?,
             rules,
+            format: SchemeFormat::Folder,
+            exclusion_members: Vec::new(),
+            result_columns: Vec::new(),
+            invalid_result: None,
         })
     }
 }

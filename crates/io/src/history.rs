@@ -137,6 +137,16 @@ impl DipHistoryJob<'_> {
                 "line {line}, field `diagnoses`: `{principal}` is shorter than an ICD-10 category"
             )));
         }
+        if !principal
+            .chars()
+            .filter(|&c| c != '.')
+            .take(3)
+            .all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(FieldError(format!(
+                "line {line}, field `diagnoses`: `{principal}` does not start with an ICD-10 category (three letters or digits); no disease type can take it"
+            )));
+        }
         let mut procedures: Vec<&str> = Vec::new();
         fields::codes(line, "procedures", row.get(2), |c| procedures.push(c))?;
         let cost = total_cost(line, row.get(3))?;

@@ -15,4 +15,6 @@ pub mod synth;
 
 pub use dip::{DipGroupJob, parse_dip_case};
 pub use drg::{GroupJob, parse_case};
-pub use stream::{Column, CsvBlocks, Format, Job, Options, Out, Row, StreamError, Summary, run};
+pub use stream::{
+    Column, CsvBlocks, Format, Job, Options, Out, Row, StreamError, Summary, csv_records, run,
+};

@@ -4,7 +4,6 @@
 
 use std::io::{self, Read, Write};
 
-use memchr::memchr2_iter;
 use rayon::prelude::*;
 
 /// Input file format.
@@ -182,22 +181,13 @@ impl<R: Read> Blocks<R> {
         Ok(())
     }
 
-    /// The end of the last complete record in `bytes` (just after its `\n`).
+    /// The end of the last complete record in `bytes` (just after its terminator).
     fn boundary(&self, bytes: &[u8]) -> Option<usize> {
-        let mut in_quotes = false;
-        let mut last = None;
         if self.quotes {
-            for i in memchr2_iter(b'"', b'\n', bytes) {
-                if bytes[i] == b'"' {
-                    in_quotes = !in_quotes;
-                } else if !in_quotes {
-                    last = Some(i + 1);
-                }
-            }
+            csv_boundary(bytes)
         } else {
-            last = memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+            memchr::memrchr(b'\n', bytes).map(|i| i + 1)
         }
-        last
     }
 
     fn next(&mut self, size: usize) -> Result<Option<Block>, StreamError> {
@@ -217,7 +207,11 @@ impl<R: Read> Blocks<R> {
                     let rest = self.pending.split_off(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
                     let first_line = self.line;
-                    self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    self.line += if self.quotes {
+                        count_lines(&bytes)
+                    } else {
+                        memchr::memchr_iter(b'\n', &bytes).count() as u64
+                    };
                     return Ok(Some(Block { bytes, first_line }));
                 }
                 None if want >= MAX_RECORD => {
@@ -374,7 +368,7 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
         }
         want *= 2;
     };
-    blocks.line += memchr::memchr_iter(b'\n', &blocks.pending[..used]).count() as u64;
+    blocks.line += count_lines(&blocks.pending[..used]);
     blocks.pending.drain(..used);
     Ok(names)
 }
@@ -408,19 +402,19 @@ impl<R: Read> CsvBlocks<R> {
 
 impl<J: Job> BlockCtx<'_, J> {
     /// Hands one record to the job and appends the carried columns.
-    fn emit<'r>(
+    fn emit(
         &self,
         state: &mut J::State,
         line: u64,
-        len: usize,
-        get: impl Fn(usize) -> Option<&'r [u8]>,
+        record: &Fields<'_>,
         out: &mut Out,
         counts: &mut [u64],
     ) {
         let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
+        let len = record.len();
         let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         for (f, m) in fields.iter_mut().zip(self.mapping) {
-            *f = m.and_then(&get);
+            *f = m.and_then(|i| record.get(i));
         }
         let problem = (len < expected)
             .then(|| format!("line {line}: the row has {len} fields, fewer than the header"));
@@ -432,7 +426,7 @@ impl<J: Job> BlockCtx<'_, J> {
         };
         counts[self.job.row(state, &row, out)] += 1;
         for &i in self.carry {
-            out.write_field(get(i).unwrap_or(b""));
+            out.write_field(record.get(i).unwrap_or(b""));
         }
         out.end_record();
     }
@@ -442,59 +436,9 @@ impl<J: Job> BlockCtx<'_, J> {
         let mut out = Out::with_capacity(block.bytes.len());
         let bytes = &block.bytes[..];
         match self.format {
-            // Fast path: a block without any quote is split on `,` and `\n` directly.
-            Format::Csv if memchr::memchr(b'"', bytes).is_none() => {
-                let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
-                let mut start = 0;
-                let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-                for (this, end) in (block.first_line..).zip(ends) {
-                    let raw = &bytes[start..end.max(start)];
-                    start = end + 1;
-                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    if raw.is_empty() {
-                        continue;
-                    }
-                    ranges.clear();
-                    let mut from = 0;
-                    for comma in memchr::memchr_iter(b',', raw) {
-                        ranges.push((from, comma));
-                        from = comma + 1;
-                    }
-                    ranges.push((from, raw.len()));
-                    let get = |i: usize| ranges.get(i).map(|&(a, b)| &raw[a..b]);
-                    self.emit(state, this, ranges.len(), get, &mut out, &mut counts);
-                }
-            }
-            Format::Csv => {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(bytes);
-                let mut rec = csv::ByteRecord::new();
-                // Lines are counted from the bytes: the reader's own line count lags
-                // behind after CRLF terminators.
-                let (mut counted, mut line_at) = (0usize, block.first_line);
-                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                    let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
-                    while bytes.get(start) == Some(&b'\n') {
-                        start += 1;
-                    }
-                    if start > counted {
-                        line_at +=
-                            memchr::memchr_iter(b'\n', &bytes[counted..start]).count() as u64;
-                        counted = start;
-                    }
-                    let line = line_at;
-                    self.emit(
-                        state,
-                        line,
-                        rec.len(),
-                        |i| rec.get(i),
-                        &mut out,
-                        &mut counts,
-                    );
-                }
-            }
+            Format::Csv => split_block(bytes, block.first_line, |line, record| {
+                self.emit(state, line, record, &mut out, &mut counts)
+            }),
             Format::JsonLines => {
                 for (this, text) in (block.first_line..).zip(bytes.split(|&b| b == b'\n')) {
                     if text.iter().all(u8::is_ascii_whitespace) {
@@ -521,6 +465,151 @@ impl<J: Job> BlockCtx<'_, J> {
         }
         (out.into_inner(), counts)
     }
+}
+
+/// The end of the last complete CSV record in `bytes` (just after its terminator), which
+/// must start at a record boundary; `None` when no record is complete.
+///
+/// Records are recognised as the `csv` crate reads them, so that a block cut here holds
+/// exactly the records the crate would read from the whole file: a quote opens a quoted
+/// field only as the first byte of a field (elsewhere it is a literal character); inside a
+/// quoted field `""` is a literal quote and a lone `"` closes the field, after which the
+/// field goes on unquoted; outside quotes `\n`, `\r` and `\r\n` each end a record. A `\r`
+/// that is the last byte of `bytes` is not taken as an end: a `\n` may follow it.
+fn csv_boundary(bytes: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    // Position just after the quote that closed the last quoted field.
+    let mut closed_at = usize::MAX;
+    let mut last = None;
+    for i in memchr::memchr3_iter(b'"', b'\n', b'\r', bytes) {
+        match bytes[i] {
+            b'"' if quoted => {
+                quoted = false;
+                closed_at = i + 1;
+            }
+            b'"' => {
+                // `""` right after a closing quote is an escaped quote; otherwise a quote
+                // opens a field only where a field starts.
+                quoted = closed_at == i || i == 0 || matches!(bytes[i - 1], b',' | b'\n' | b'\r');
+            }
+            _ if quoted => {}
+            b'\r' if i + 1 == bytes.len() => {}
+            _ => last = Some(i + 1),
+        }
+    }
+    last
+}
+
+/// The number of line ends in `bytes`: `\n`, `\r\n` and a lone `\r` count one each (a
+/// `\r` at the very end counts as a lone one).
+fn count_lines(bytes: &[u8]) -> u64 {
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&i| !(bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n')))
+        .count() as u64
+}
+
+/// The fields of one CSV record, from either splitter.
+enum Fields<'a> {
+    /// A line of a block without quotes and the field ranges within it.
+    Plain(&'a [u8], &'a [(usize, usize)]),
+    /// A record read by the `csv` crate.
+    Csv(&'a csv::ByteRecord),
+}
+
+impl<'a> Fields<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Fields::Plain(_, ranges) => ranges.len(),
+            Fields::Csv(rec) => rec.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a [u8]> {
+        match *self {
+            Fields::Plain(raw, ranges) => ranges.get(i).map(|&(a, b)| &raw[a..b]),
+            Fields::Csv(rec) => rec.get(i),
+        }
+    }
+}
+
+/// Calls `each` with the line number and fields of every record of a block of whole CSV
+/// records (cut by [`csv_boundary`]) whose first line is `first_line`. Blank lines are
+/// skipped, as the `csv` crate skips them; line numbers count `\n`, `\r\n` and a lone `\r`.
+fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<'_>)) {
+    if memchr::memchr(b'"', bytes).is_none() {
+        // Fast path: without quotes, records end at `\n`, `\r\n` or `\r`, and fields at `,`.
+        let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
+        let mut record = |line: u64, raw: &[u8]| {
+            ranges.clear();
+            let mut from = 0;
+            for comma in memchr::memchr_iter(b',', raw) {
+                ranges.push((from, comma));
+                from = comma + 1;
+            }
+            ranges.push((from, raw.len()));
+            each(line, &Fields::Plain(raw, &ranges));
+        };
+        let (mut start, mut line) = (0, first_line);
+        for end in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if end < start {
+                continue; // the `\n` of a `\r\n`
+            }
+            if end > start {
+                record(line, &bytes[start..end]);
+            }
+            line += 1;
+            start = end + 1;
+            if bytes[end] == b'\r' && bytes.get(start) == Some(&b'\n') {
+                start += 1;
+            }
+        }
+        if start < bytes.len() {
+            record(line, &bytes[start..]);
+        }
+        return;
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    // Lines are counted from the bytes: the reader counts `\n` only, and a record's
+    // position may lie before the blank lines and the `\n` of a `\r\n` it skipped.
+    let (mut counted, mut line) = (0usize, first_line);
+    // Reading a byte slice cannot fail (no I/O, no UTF-8 check).
+    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+        let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
+        while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        if start > counted {
+            line += count_lines(&bytes[counted..start]);
+            counted = start;
+        }
+        each(line, &Fields::Csv(&rec));
+    }
+}
+
+/// The header names and the records (line number, fields) of a CSV input as the
+/// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
+/// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
+/// crate reading the whole input.
+pub fn csv_records<R: Read>(
+    input: R,
+    block_size: usize,
+) -> Result<(Vec<String>, Vec<(u64, Vec<Vec<u8>>)>), StreamError> {
+    let mut blocks = Blocks::open(input, true)?;
+    let names = header_names(&mut blocks)?;
+    let mut records = Vec::new();
+    while let Some(block) = blocks.next(block_size.max(1))? {
+        split_block(&block.bytes, block.first_line, |line, fields| {
+            let all = (0..fields.len())
+                .filter_map(|i| fields.get(i))
+                .map(<[u8]>::to_vec);
+            records.push((line, all.collect()));
+        });
+    }
+    Ok((names, records))
 }
 
 /// A CSV record writer over a byte buffer: fields are quoted only when they must be.

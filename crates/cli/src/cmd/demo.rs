@@ -45,6 +45,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     );
     super::gen_cases::run(super::gen_cases::Args {
         scheme: scheme.clone(),
+        errata: None,
         cases: args.cases,
         seed: args.seed,
         hospitals: 40,
@@ -55,6 +56,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     eprintln!("== 2. group them into DRGs");
     let mut outcome = super::group::run(super::group::Args {
         scheme,
+        errata: None,
         input: path("cases.csv"),
         output: path("drg-grouped.csv"),
         threads: 0,

@@ -15,9 +15,12 @@ use crate::Outcome;
 /// Arguments of `drgdip explain`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder or compiled scheme file (DRG explanation).
+    /// Scheme folder, workbook (`.xlsx`) or compiled scheme file (DRG explanation).
     #[arg(long, required_unless_present = "catalog")]
     pub scheme: Option<PathBuf>,
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
     /// DIP catalogue folder or compiled file (DIP explanation; with `--scheme`, both).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
@@ -101,7 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let mut json = serde_json::Map::new();
     if let Some(scheme) = &args.scheme {
-        let grouper = load_grouper(scheme)?;
+        let grouper = load_grouper(scheme, args.errata.as_deref())?;
         let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         for (f, v) in fields.iter_mut().zip(&values) {
             *f = Some(v.as_slice());

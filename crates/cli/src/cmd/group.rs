@@ -12,9 +12,12 @@ use crate::Outcome;
 /// Arguments of `drgdip group`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder or compiled scheme file.
+    /// Scheme folder, workbook (`.xlsx`) or compiled scheme file.
     #[arg(long)]
     pub scheme: PathBuf,
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
     /// Case file (CSV with header, or JSON Lines); `-` = stdin.
     #[arg(long)]
     pub input: String,
@@ -38,7 +41,7 @@ pub struct Args {
 /// Runs `drgdip group`.
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
-    let grouper = load_grouper(&args.scheme)?;
+    let grouper = load_grouper(&args.scheme, args.errata.as_deref())?;
     let job = GroupJob::new(&grouper, args.map_codes);
     let files = JobFiles {
         input: &args.input,

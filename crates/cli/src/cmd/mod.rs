@@ -23,17 +23,28 @@ use drgdip_grouper::{Grouper, Scheme};
 use drgdip_io::{Format, Job, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Loads a scheme: a compiled file (`drgdip scheme compile`) or a scheme folder.
-pub fn load_grouper(path: &Path) -> Result<Grouper> {
-    if path.is_dir() {
-        let scheme = Scheme::from_dir(path)
-            .with_context(|| format!("reading the scheme folder {}", path.display()))?;
+/// Loads a scheme: a compiled file (`drgdip scheme compile`), a scheme folder, or an
+/// official workbook (`.xlsx`) with its optional errata file.
+pub fn load_grouper(path: &Path, errata: Option<&Path>) -> Result<Grouper> {
+    if path.is_dir() || drgdip_grouper::workbook::is_workbook(path) || errata.is_some() {
+        let scheme = read_scheme(path, errata)?;
         Grouper::compile(&scheme)
             .with_context(|| format!("compiling the scheme {}", path.display()))
     } else {
         Grouper::load(path)
             .with_context(|| format!("loading the compiled scheme {}", path.display()))
     }
+}
+
+/// Reads a scheme folder or workbook (`.xlsx`, with its optional errata file).
+pub fn read_scheme(path: &Path, errata: Option<&Path>) -> Result<Scheme> {
+    let what = if drgdip_grouper::workbook::is_workbook(path) {
+        "workbook"
+    } else {
+        "folder"
+    };
+    Scheme::read(path, errata)
+        .with_context(|| format!("reading the scheme {what} {}", path.display()))
 }
 
 /// Opens an input file, `-` meaning stdin.

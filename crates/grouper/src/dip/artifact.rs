@@ -20,9 +20,11 @@ impl Catalog {
         artifact::encode(CATALOG, self)
     }
 
-    /// Decodes a compiled catalogue, checking label, version, length and checksum.
+    /// Decodes a compiled catalogue, checking label, version, length and checksum, bounding
+    /// every length read by the file's size and checking the decoded tables' invariants.
     pub fn from_bytes(bytes: &[u8]) -> Result<Catalog, ArtifactError> {
         let mut c: Catalog = artifact::decode(CATALOG, bytes)?;
+        c.check_invariants().map_err(ArtifactError::Invalid)?;
         c.rebuild_index();
         Ok(c)
     }

@@ -393,10 +393,10 @@ pub fn build(
     let mut cats: BTreeSet<String> = BTreeSet::new();
     let keys: Vec<String> = history.dx_codes.iter().map(|c| dx_key(c)).collect();
     for (code, key) in history.dx_codes.iter().zip(&keys) {
-        if key.len() < 3 || !key.is_ascii() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let Some(sub_len) = type_key_len(key) else {
             continue;
-        }
-        let sub = &key[..key.len().min(4)];
+        };
+        let sub = &key[..sub_len];
         subs.entry(sub.to_string()).or_insert_with(|| {
             let t = code.trim();
             if sub.len() == 4 && t.as_bytes().get(3) == Some(&b'.') {
@@ -414,16 +414,14 @@ pub fn build(
         .iter()
         .zip(&keys)
         .map(|(code, key)| {
-            let ok =
-                key.len() >= 3 && key.is_ascii() && key.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !ok {
+            let Some(sub_len) = type_key_len(key) else {
                 return DxInfo {
                     sub: NONE,
                     cat: NONE,
                     excluded: false,
                 };
-            }
-            let sub = &key[..key.len().min(4)];
+            };
+            let sub = &key[..sub_len];
             DxInfo {
                 sub: sub_keys
                     .binary_search_by(|k| k.as_str().cmp(sub))
@@ -792,6 +790,24 @@ pub fn build(
         largest,
     };
     Ok(Built { source, report })
+}
+
+/// The length of the key prefix a built type names for a diagnosis key (see
+/// [`dx_key`]): 4, its 亚目, when the fourth character is a letter or digit, else 3, its
+/// category; `None` when the first three are not ASCII letters or digits (no spec can
+/// cover the code). This is how [`Catalog::dx`] looks a code up (exact key, its first 4,
+/// its first 3 characters), so a dagger/asterisk pair such as `A17.801+G07*` lands in
+/// `A17.8`, and `B99+G94.0*` in `B99`.
+pub fn type_key_len(key: &str) -> Option<usize> {
+    let b = key.as_bytes();
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    Some(if b.len() >= 4 && b[3].is_ascii_alphanumeric() {
+        4
+    } else {
+        3
+    })
 }
 
 fn type_row(code: String, name: String, layer: &str, dx: &str, procedures: String) -> TypeRow {

@@ -29,6 +29,7 @@ pub mod build;
 mod compile;
 pub mod error;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod source;
 pub mod spec;
