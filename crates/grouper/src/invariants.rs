@@ -154,7 +154,7 @@ impl Grouper {
                     range("children", start, len, self.children.len()).map_err(at)?
                 }
                 Node::Not(a) => node("operand", a).map_err(at)?,
-                Node::InList(_, s) => slot(s).map_err(at)?,
+                Node::InList(_, s) | Node::DistinctMin(_, s, _) => slot(s).map_err(at)?,
                 Node::DeptIn(set) => {
                     index("value set", set as u64, self.value_sets.len()).map_err(at)?;
                     let pool = self.depts.len();
