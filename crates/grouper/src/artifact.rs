@@ -21,7 +21,7 @@ pub(crate) struct Kind {
 }
 
 /// The compiled DRG scheme.
-const SCHEME: Kind = Kind {
+pub(crate) const SCHEME: Kind = Kind {
     label: b"drgdip-scheme\0\0\0",
     version: 5,
 };

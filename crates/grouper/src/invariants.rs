@@ -255,6 +255,7 @@ impl Grouper {
 mod tests {
     use sha2::{Digest, Sha256};
 
+    use crate::artifact;
     use crate::compile::Node;
     use crate::dip::{Catalog, CatalogSource};
     use crate::{ArtifactError, Grouper, Scheme};
@@ -300,11 +301,15 @@ mod tests {
     fn a_69_byte_file_declaring_a_huge_string_is_rejected_without_allocating() {
         // The first field of both payloads is a string; its varint length is 2^58.
         let payload = [0xFD, 0, 0, 0, 0, 0, 0, 0, 0x04];
-        let scheme = framed(b"drgdip-scheme\0\0\0", 4, &payload);
+        let scheme = framed(artifact::SCHEME.label, artifact::SCHEME.version, &payload);
         assert_eq!(scheme.len(), 69);
         let e = Grouper::from_bytes(&scheme).unwrap_err();
         assert!(matches!(e, ArtifactError::Decode(_)), "{e}");
-        let catalog = framed(b"drgdip-dipcat\0\0\0", 2, &payload);
+        let catalog = framed(
+            crate::dip::artifact::CATALOG.label,
+            crate::dip::artifact::CATALOG.version,
+            &payload,
+        );
         let e = Catalog::from_bytes(&catalog).unwrap_err();
         assert!(matches!(e, ArtifactError::Decode(_)), "{e}");
     }

@@ -319,6 +319,7 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
                 | PriceError::NonPositive(_)
                 | PriceError::MethodNotInPolicy(_) => group_col,
                 PriceError::NoScore => "score",
+                PriceError::AuxCoef(_) => "aux_coef",
                 PriceError::NotGrouped(_) | PriceError::RejectedByPolicy(_) => "status",
             };
             format!("field `{field}`: {e}")

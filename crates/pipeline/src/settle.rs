@@ -68,7 +68,7 @@ impl SettleSummary {
 }
 
 /// The columns of the per-hospital file.
-pub const HOSPITAL_HEADER: [&str; 36] = [
+pub const HOSPITAL_HEADER: [&str; 37] = [
     "hospital_id",
     "cases",
     "points",
@@ -91,6 +91,7 @@ pub const HOSPITAL_HEADER: [&str; 36] = [
     "assessed",
     "audit_deduction",
     "annual_amount",
+    "outside_community",
     "advance_paid",
     "deposit_held",
     "final_payment",
@@ -179,6 +180,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
         level,
         method,
         insurance,
+        year: date.year,
         month: date.month,
         points: decimal(field(rec, c.points, "points")?, "points")?,
         payment_standard: money(
@@ -338,6 +340,7 @@ fn write_hospitals_csv(out: impl Write, s: &Settlement) -> csv::Result<()> {
             h.assessed.to_string(),
             h.audit_deduction.to_string(),
             h.annual_amount.to_string(),
+            h.outside_community.to_string(),
             h.advance_paid.to_string(),
             h.deposit_held.to_string(),
             h.final_payment.to_string(),

@@ -9,7 +9,7 @@ use crate::error::ArtifactError;
 /// The compiled DIP catalogue. Version 2: scores as written, rows taking any principal
 /// diagnosis are candidates of the unknown class, ranges cover categories only, cost
 /// ratios kept exact.
-const CATALOG: Kind = Kind {
+pub(crate) const CATALOG: Kind = Kind {
     label: b"drgdip-dipcat\0\0\0",
     version: 2,
 };

@@ -24,7 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod artifact;
+pub(crate) mod artifact;
 pub mod build;
 mod compile;
 pub mod error;
