@@ -640,6 +640,8 @@ impl<'s> Builder<'s> {
                 Item::Drg(c) => self.problem(format!(
                     "scheme.json: drgs ({c}): can never be reached: no dispatched rule entry tests it"
                 )),
+                // A workbook has no operating-room list of its own.
+                Item::List(c) if c == OR_PROCEDURES && s.format == SchemeFormat::Workbook => {}
                 Item::List(c) => self
                     .warnings
                     .push(format!("scheme.json: lists.{c}: orphan list: no reachable rule reads it")),

@@ -159,10 +159,10 @@ pub struct Scratch {
 }
 
 /// The evaluation environment of one case.
-struct Env<'a> {
-    case: &'a Case,
-    px: &'a [CodeId],
-    s: &'a Scratch,
+pub(crate) struct Env<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) px: &'a [CodeId],
+    pub(crate) s: &'a Scratch,
 }
 
 /// What explanation recording needs from the dispatcher.
@@ -204,11 +204,17 @@ pub enum Step {
         mdc: String,
         /// The entry rule.
         rule: String,
+        /// The conditions of the rule that the case fails.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<String>,
     },
     /// An MDC's entry rule was true.
     MdcEntered {
         /// MDC code.
         mdc: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// The facts that made it true.
@@ -231,6 +237,9 @@ pub enum Step {
         entry: String,
         /// ADRG code.
         adrg: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// Whether it held.
@@ -242,6 +251,9 @@ pub enum Step {
     Split {
         /// DRG code.
         drg: String,
+        /// Where the condition is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The condition.
         condition: String,
         /// Whether it held.
@@ -310,6 +322,10 @@ pub struct Explanation {
     pub complications: Vec<Complication>,
     /// The steps, in evaluation order.
     pub steps: Vec<Step>,
+    /// Workbook schemes: why the case ended in an ambiguity (`…QY`) or a fallback
+    /// (`…000`, `0000`) group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// Which kind of code a lookup is for.
@@ -417,6 +433,11 @@ impl Grouper {
         let mut steps = Vec::new();
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
+        let why = if self.format == crate::SchemeFormat::Workbook {
+            self.annotate_workbook(&mut steps, case)
+        } else {
+            None
+        };
         let mut complications = Vec::new();
         let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
@@ -442,6 +463,7 @@ impl Grouper {
                 .map(|t| self.tables[t as usize - 1].clone()),
             complications,
             steps,
+            why,
         }
     }
 
@@ -527,7 +549,7 @@ impl Grouper {
     /// Computes the per-case facts several rules read: MCC/CC presence (after
     /// exclusions), department and discharge-way ids. List tests read the code rows
     /// directly, so nothing else is prepared.
-    fn prepare(&self, case: &Case, s: &mut Scratch) {
+    pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
         s.has_mcc = false;
         s.has_cc = false;
         if let Some((&p, secondary)) = case.dx.split_first() {
@@ -595,6 +617,7 @@ impl Grouper {
                     t.step(Step::MdcSkipped {
                         mdc: m.code.clone(),
                         rule: m.entry_rule.clone(),
+                        failed: self.failed(m.entry, env),
                     });
                 }
                 continue;
@@ -602,6 +625,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::MdcEntered {
                     mdc: m.code.clone(),
+                    source: String::new(),
                     rule: m.entry_rule.clone(),
                     because: self.witness(m.entry, env),
                 });
@@ -667,6 +691,7 @@ impl Grouper {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
                 adrg: e.code.clone(),
+                source: String::new(),
                 rule: e.rule_text.clone(),
                 matched,
                 because: if matched {
@@ -684,6 +709,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::Split {
                     drg: self.results[test.result as usize].code.clone(),
+                    source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,
                     because: if ok {
@@ -747,7 +773,7 @@ impl Grouper {
         }
     }
 
-    fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
+    pub(crate) fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
         match self.nodes[id as usize] {
             Node::Const(b) => b,
             Node::And(start, len) => self.kids(start, len).iter().all(|&c| self.eval(c, env)),
@@ -775,7 +801,7 @@ impl Grouper {
     }
 
     #[inline]
-    fn kids(&self, start: u32, len: u32) -> &[NodeId] {
+    pub(crate) fn kids(&self, start: u32, len: u32) -> &[NodeId] {
         &self.children[start as usize..(start + len) as usize]
     }
 
@@ -825,7 +851,7 @@ impl Grouper {
     }
 
     /// One atom, with the values of the case that decide it.
-    fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
+    pub(crate) fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
         let case = env.case;
         let named = |code: CodeId, kind: CodeKind| {
             let name = self.code_name(code, kind);
@@ -865,9 +891,14 @@ impl Grouper {
                     CodeSet::SecondaryProc => "secondary procedure",
                     CodeSet::AnyProc => "procedure",
                 };
-                match hit {
-                    Some(&c) => format!("{what} {} is in {list}", named(c, kind)),
-                    None => format!("no {what} is in {list}"),
+                let single = matches!(set, CodeSet::PrincipalDx | CodeSet::PrincipalProc);
+                match (hit, codes.first()) {
+                    (Some(&c), _) => format!("{what} {} is in {list}", named(c, kind)),
+                    (None, Some(&c)) if single => {
+                        format!("{what} {} is not in {list}", named(c, kind))
+                    }
+                    (None, None) if single => format!("no {what}, so none is in {list}"),
+                    (None, _) => format!("no {what} is in {list}"),
                 }
             }
             Node::HasMcc | Node::HasCc => {
@@ -893,13 +924,29 @@ impl Grouper {
                     .collect();
                 format!("has {label}: {truth} [{}]", found.join(", "))
             }
-            Node::Not(a) => format!("not ({})", self.describe(a, env)),
+            // The fact about the case that decides the inner condition, said as it is;
+            // when the negation fails, that fact is what the rule excludes.
+            Node::Not(a) => {
+                if self.eval(id, env) {
+                    self.describe(a, env)
+                } else {
+                    format!("{}, which the rule excludes", self.describe(a, env))
+                }
+            }
             Node::Const(b) => format!("always {b}"),
             Node::HasProcedure => format!("has a procedure: {truth} ({} procedures)", env.px.len()),
-            Node::SexEq(v) => match case.sex {
-                Some(sex) => format!("sex {sex} == {v}: {truth}"),
-                None => format!("sex missing: sex == {v} is false"),
-            },
+            Node::SexEq(v) => {
+                let name = |x: u8| match x {
+                    1 => "1 (male)",
+                    2 => "2 (female)",
+                    _ => "other",
+                };
+                match case.sex {
+                    Some(sex) if sex == v => format!("sex is {}", name(sex)),
+                    Some(sex) => format!("sex is {}, not {}", name(sex), name(v)),
+                    None => format!("sex is missing, so it is not {}", name(v)),
+                }
+            }
             Node::Present(f) => format!("{} present: {truth}", f.name()),
             Node::Compare(f, cmp, v) => match Self::field(f, env) {
                 Some(x) => format!("{} {x} {} {v}: {truth}", f.name(), cmp.symbol()),

@@ -6,10 +6,13 @@
 //! batch. Every input row gives exactly one output row; bad rows get status `invalid`
 //! and a message naming the line and the field.
 
+pub mod decode;
 pub mod dip;
 pub mod drg;
+pub mod excel;
 pub mod fields;
 pub mod history;
+pub mod mapping;
 pub mod stream;
 pub mod synth;
 

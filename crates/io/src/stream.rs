@@ -6,6 +6,8 @@ use std::io::{self, Read, Write};
 
 use rayon::prelude::*;
 
+use crate::mapping::{ColumnMap, MapBuf, Resolved};
+
 /// Input file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -81,6 +83,10 @@ pub struct Options {
     pub block_size: usize,
     /// Blocks per batch (processed in parallel).
     pub batch_blocks: usize,
+    /// A column mapping for CSV input (`--columns`); `None` uses the file's headers as
+    /// they are, or a built-in mapping when the header lacks a required column and a
+    /// built-in layout has them all.
+    pub columns: Option<ColumnMap>,
 }
 
 impl Default for Options {
@@ -90,6 +96,7 @@ impl Default for Options {
             carry: false,
             block_size: 1 << 20,
             batch_blocks: 4 * rayon::current_num_threads().max(2),
+            columns: None,
         }
     }
 }
@@ -103,6 +110,8 @@ pub struct Summary {
     pub counts: Vec<u64>,
     /// Input bytes read.
     pub bytes: u64,
+    /// The column mapping used, if any (its name; `(detected)` when picked by header).
+    pub layout: Option<String>,
 }
 
 /// Why a whole file was rejected.
@@ -114,6 +123,20 @@ pub enum StreamError {
     /// A required column is missing from the header.
     #[error("the input has no `{0}` column (required); its header is: {1}")]
     MissingColumn(String, String),
+    /// A required field is missing from the header read through a column mapping.
+    #[error(
+        "the input has no column for `{field}` (required), which the column mapping `{mapping}` reads from {sources}; its header is: {header}"
+    )]
+    MissingMapped {
+        /// The field.
+        field: String,
+        /// The mapping's name.
+        mapping: String,
+        /// The headers the mapping looks for.
+        sources: String,
+        /// The file's header.
+        header: String,
+    },
     /// The CSV header cannot be read.
     #[error("cannot read the CSV header: {0}")]
     Header(String),
@@ -235,9 +258,21 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
     let mut out = io::BufWriter::with_capacity(1 << 20, output);
     let mut blocks = Blocks::open(input, options.format == Format::Csv)?;
     let mut header = job.header();
+    let mut layout = None;
+    let mut resolved = None;
+    let mut json_keys = Vec::new();
     let (mapping, carry) = match options.format {
         Format::Csv => {
-            let (names, mapping) = csv_header(&mut blocks, job.columns())?;
+            let raw = header_names(&mut blocks)?;
+            let (names, mapped) = apply_mapping(raw, options.columns.as_ref(), job.columns());
+            let mapping = column_indices(&names, job.columns(), mapped.as_ref(), options)?;
+            if let Some(r) = &mapped {
+                layout = Some(match options.columns {
+                    Some(_) => r.label.clone(),
+                    None => format!("{} (detected)", r.label),
+                });
+            }
+            resolved = mapped;
             let carry: Vec<usize> = if options.carry {
                 (0..names.len())
                     .filter(|&i| !header.contains(&names[i]))
@@ -248,7 +283,16 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
             header.extend(carry.iter().map(|&i| names[i].clone()));
             (mapping, carry)
         }
-        Format::JsonLines => (Vec::new(), Vec::new()),
+        Format::JsonLines => {
+            if options.carry {
+                json_keys = first_json_keys(&mut blocks)?
+                    .into_iter()
+                    .filter(|k| !header.contains(k))
+                    .collect();
+                header.extend(json_keys.iter().cloned());
+            }
+            (Vec::new(), Vec::new())
+        }
     };
     {
         let mut w = Out::default();
@@ -256,15 +300,24 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
         w.end_record();
         out.write_all(&w.into_inner())?;
     }
+    let expected = mapping
+        .iter()
+        .flatten()
+        .map(|&m| resolved.as_ref().map_or(m, |r| r.max_source(m)))
+        .max()
+        .map_or(0, |m| m + 1);
     let ctx = BlockCtx {
         job,
         format: options.format,
         mapping: &mapping,
         carry: &carry,
-        width: carry.len(),
+        resolved: resolved.as_ref(),
+        json_keys: &json_keys,
+        expected,
     };
     let mut summary = Summary {
         counts: vec![0; job.categories().len()],
+        layout,
         ..Summary::default()
     };
     let mut batch = read_batch(&mut blocks, options)?;
@@ -307,21 +360,120 @@ fn read_batch<R: Read>(
     Ok(batch)
 }
 
-/// Reads the header record; returns the header names and, per job column, its index.
-fn csv_header<R: Read>(
-    blocks: &mut Blocks<R>,
+/// Applies `--columns`, or picks a built-in mapping when the header lacks a required
+/// column that the built-in layout finds; returns the names the job sees.
+fn apply_mapping(
+    raw: Vec<String>,
+    given: Option<&ColumnMap>,
     columns: &[Column],
-) -> Result<(Vec<String>, Vec<Option<usize>>), StreamError> {
-    let names = header_names(blocks)?;
+) -> (Vec<String>, Option<Resolved>) {
+    if let Some(map) = given {
+        let r = map.resolve(&raw);
+        return (r.names.clone(), Some(r));
+    }
+    let required: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.name)
+        .collect();
+    if required.iter().all(|r| raw.iter().any(|n| n == r)) {
+        return (raw, None);
+    }
+    let best = crate::mapping::builtins()
+        .into_iter()
+        .map(|m| (m.coverage(&raw, &required), m))
+        .filter(|(n, _)| *n == required.len())
+        .max_by_key(|(n, _)| *n);
+    match best {
+        Some((_, map)) => {
+            let r = map.resolve(&raw);
+            (r.names.clone(), Some(r))
+        }
+        None => (raw, None),
+    }
+}
+
+/// Per job column, its index among `names`; a missing required column is an error.
+fn column_indices(
+    names: &[String],
+    columns: &[Column],
+    mapped: Option<&Resolved>,
+    options: &Options,
+) -> Result<Vec<Option<usize>>, StreamError> {
     let mut mapping = Vec::with_capacity(columns.len());
     for c in columns {
         let idx = names.iter().position(|n| n == c.name);
         if idx.is_none() && c.required {
-            return Err(StreamError::MissingColumn(c.name.into(), names.join(",")));
+            let sources = options.columns.as_ref().and_then(|m| m.sources(c.name));
+            return Err(match (mapped, sources) {
+                (Some(r), Some(sources)) => StreamError::MissingMapped {
+                    field: c.name.into(),
+                    mapping: r.label.clone(),
+                    sources: sources
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    header: names.join(","),
+                },
+                _ => StreamError::MissingColumn(c.name.into(), names.join(",")),
+            });
         }
         mapping.push(idx);
     }
-    Ok((names, mapping))
+    Ok(mapping)
+}
+
+/// The keys of the first JSON object of the input, in the order written (JSON Lines
+/// `--carry`: these columns follow the job's own).
+fn first_json_keys<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamError> {
+    let mut want = 64 << 10;
+    loop {
+        blocks.fill(want)?;
+        let complete = memchr::memchr(b'\n', &blocks.pending).is_some() || blocks.eof;
+        if complete {
+            let first = blocks
+                .pending
+                .split(|&b| b == b'\n')
+                .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+            return Ok(first.map(object_keys).unwrap_or_default());
+        }
+        if want >= MAX_RECORD {
+            return Err(StreamError::RecordTooLong(1, MAX_RECORD));
+        }
+        want *= 2;
+    }
+}
+
+/// The keys of a JSON object in file order (empty when the text is not an object).
+fn object_keys(text: &[u8]) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(k) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Keys>(text).map_or_else(|_| Vec::new(), |k| k.0)
 }
 
 struct BlockCtx<'a, J> {
@@ -329,7 +481,12 @@ struct BlockCtx<'a, J> {
     format: Format,
     mapping: &'a [Option<usize>],
     carry: &'a [usize],
-    width: usize,
+    /// The column mapping applied to this file, if any.
+    resolved: Option<&'a Resolved>,
+    /// JSON Lines `--carry`: the keys carried.
+    json_keys: &'a [String],
+    /// Fields a row needs to have all the job's columns.
+    expected: usize,
 }
 
 /// Reads and consumes the header record.
@@ -361,7 +518,7 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
             break (names, used);
         }
         if blocks.eof {
-            return Err(StreamError::Header("the input is empty".into()));
+            return Err(StreamError::Header("the input is empty (no header, no rows)".into()));
         }
         if want >= MAX_RECORD {
             return Err(StreamError::RecordTooLong(1, MAX_RECORD));
@@ -401,7 +558,8 @@ impl<R: Read> CsvBlocks<R> {
 }
 
 impl<J: Job> BlockCtx<'_, J> {
-    /// Hands one record to the job and appends the carried columns.
+    /// Hands one record to the job (through the column mapping, if any) and appends the
+    /// carried columns.
     fn emit(
         &self,
         state: &mut J::State,
@@ -409,12 +567,35 @@ impl<J: Job> BlockCtx<'_, J> {
         record: &Fields<'_>,
         out: &mut Out,
         counts: &mut [u64],
+        buf: &mut MapBuf,
     ) {
-        let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
         let len = record.len();
+        let get = |i: usize| record.get(i);
+        match self.resolved {
+            None => self.emit_row(state, line, len, get, out, counts),
+            Some(r) => {
+                r.fill(&get, buf);
+                let buf = &*buf;
+                let mapped = |i: usize| r.field(i, &get, buf);
+                self.emit_row(state, line, len, mapped, out, counts);
+            }
+        }
+    }
+
+    /// Hands one record's fields to the job and appends the carried columns.
+    fn emit_row<'r>(
+        &self,
+        state: &mut J::State,
+        line: u64,
+        len: usize,
+        get: impl Fn(usize) -> Option<&'r [u8]>,
+        out: &mut Out,
+        counts: &mut [u64],
+    ) {
+        let expected = self.expected;
         let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         for (f, m) in fields.iter_mut().zip(self.mapping) {
-            *f = m.and_then(|i| record.get(i));
+            *f = m.and_then(&get);
         }
         let problem = (len < expected)
             .then(|| format!("line {line}: the row has {len} fields, fewer than the header"));
@@ -426,7 +607,7 @@ impl<J: Job> BlockCtx<'_, J> {
         };
         counts[self.job.row(state, &row, out)] += 1;
         for &i in self.carry {
-            out.write_field(record.get(i).unwrap_or(b""));
+            out.write_field(get(i).unwrap_or(b""));
         }
         out.end_record();
     }
@@ -434,17 +615,19 @@ impl<J: Job> BlockCtx<'_, J> {
     fn process(&self, state: &mut J::State, block: &Block) -> (Vec<u8>, Vec<u64>) {
         let mut counts = vec![0u64; self.job.categories().len()];
         let mut out = Out::with_capacity(block.bytes.len());
+        let mut buf = MapBuf::default();
         let bytes = &block.bytes[..];
         match self.format {
             Format::Csv => split_block(bytes, block.first_line, |line, record| {
-                self.emit(state, line, record, &mut out, &mut counts)
+                self.emit(state, line, record, &mut out, &mut counts, &mut buf)
             }),
             Format::JsonLines => {
                 for (this, text) in (block.first_line..).zip(bytes.split(|&b| b == b'\n')) {
                     if text.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    let (values, problem) = json_values(text, self.job.columns(), this);
+                    let (values, carried, problem) =
+                        json_values(text, self.job.columns(), self.json_keys, this);
                     let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
                     for (f, v) in fields.iter_mut().zip(&values) {
                         *f = v.as_deref();
@@ -456,8 +639,8 @@ impl<J: Job> BlockCtx<'_, J> {
                         problem,
                     };
                     counts[self.job.row(state, &row, &mut out)] += 1;
-                    for _ in 0..self.width {
-                        out.write_field(b"");
+                    for v in &carried {
+                        out.write_field(v.as_deref().unwrap_or(b""));
                     }
                     out.end_record();
                 }
@@ -666,18 +849,25 @@ impl Out {
 }
 
 /// The job's columns of one JSON object line (arrays of codes are joined with `|`).
+#[allow(clippy::type_complexity)]
 fn json_values(
     text: &[u8],
     columns: &[Column],
+    carry: &[String],
     line: u64,
-) -> (Vec<Option<Vec<u8>>>, Option<String>) {
+) -> (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>, Option<String>) {
     use serde_json::Value;
     let object: serde_json::Map<String, Value> = match serde_json::from_slice(text) {
         Ok(m) => m,
         Err(e) => {
             // Still try to recover the case id for the output row.
             let values = columns.iter().map(|_| None).collect();
-            return (values, Some(format!("line {line}: not a JSON object: {e}")));
+            let carried = carry.iter().map(|_| None).collect();
+            return (
+                values,
+                carried,
+                Some(format!("line {line}: not a JSON object: {e}")),
+            );
         }
     };
     let scalar = |v: &Value| -> Option<Vec<u8>> {
@@ -689,18 +879,17 @@ fn json_values(
             other => Some(other.to_string().into_bytes()),
         }
     };
-    let values = columns
-        .iter()
-        .map(|c| match object.get(c.name)? {
-            Value::Array(items) => Some(
-                items
-                    .iter()
-                    .filter_map(scalar)
-                    .collect::<Vec<_>>()
-                    .join(&b'|'),
-            ),
-            v => scalar(v),
-        })
-        .collect();
-    (values, None)
+    let value = |name: &str| match object.get(name)? {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(scalar)
+                .collect::<Vec<_>>()
+                .join(&b'|'),
+        ),
+        v => scalar(v),
+    };
+    let values = columns.iter().map(|c| value(c.name)).collect();
+    let carried = carry.iter().map(|k| value(k)).collect();
+    (values, carried, None)
 }

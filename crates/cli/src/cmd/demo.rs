@@ -63,6 +63,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         format: None,
         carry: true,
         map_codes: false,
+        bom: false,
+        input_args: Default::default(),
     })?;
     print_drg_summary(&path("drg-grouped.csv"))?;
     eprintln!("== 3. group them into DIP types");
@@ -73,6 +75,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         threads: 0,
         format: None,
         carry: true,
+        bom: false,
+        input_args: Default::default(),
     }))?;
     outcome = worse(outcome, dip);
     let policy = args.data.join("demo-policy.toml");
