@@ -777,6 +777,9 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
     }
 }
 
+/// What [`csv_records`] returns: the header names and each record's line and fields.
+pub type CsvRecords = (Vec<String>, Vec<(u64, Vec<Vec<u8>>)>);
+
 /// The header names and the records (line number, fields) of a CSV input as the
 /// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
 /// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
@@ -784,7 +787,7 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
 pub fn csv_records<R: Read>(
     input: R,
     block_size: usize,
-) -> Result<(Vec<String>, Vec<(u64, Vec<Vec<u8>>)>), StreamError> {
+) -> Result<CsvRecords, StreamError> {
     let mut blocks = Blocks::open(input, true)?;
     let names = header_names(&mut blocks)?;
     let mut records = Vec::new();
