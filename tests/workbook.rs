@@ -129,3 +129,89 @@ fn without_the_errata_the_seven_members_are_missing() {
     assert_ne!(with.info.content_hash, without.info.content_hash);
     assert_eq!(with.info.version, without.info.version);
 }
+
+/// Generated 3.0 cases (`drgdip gen --scheme WORKBOOK.xlsx`), as CSV text.
+fn generated(scheme: &Scheme, grouper: &Grouper, n: u64, seed: u64) -> String {
+    use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator};
+    let generator = Generator::new(
+        scheme,
+        grouper,
+        GenConfig {
+            seed,
+            ..GenConfig::default()
+        },
+    );
+    let mut text = String::from(GEN_HEADER);
+    text.push('\n');
+    generator
+        .generate(n, |chunk| {
+            text.push_str(chunk);
+            Ok(())
+        })
+        .unwrap();
+    text
+}
+
+#[test]
+fn the_compiled_engine_agrees_with_the_reference_interpreter_on_generated_cases() {
+    let Some(d) = data() else { return };
+    let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
+    let grouper = Grouper::compile(&scheme).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.csv");
+    std::fs::write(&path, generated(&scheme, &grouper, 20_000, 7)).unwrap();
+    let reference = WorkbookReference::new(&scheme);
+    let mut scratch = grouper.scratch();
+    let mut case = drgdip::grouper::Case::default();
+    let mut diffs = Vec::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    for (id, tc, _) in common::text_cases(&path) {
+        case.clear();
+        case.sex = tc.sex;
+        case.age = tc.age;
+        case.age_days = tc.age_days;
+        case.weight = tc.weight;
+        case.los = tc.los;
+        use drgdip::grouper::CodeKind;
+        case.dx.extend(
+            tc.dx
+                .iter()
+                .map(|c| grouper.lookup(c, CodeKind::Diagnosis, false).id),
+        );
+        case.px.extend(
+            tc.px
+                .iter()
+                .map(|c| grouper.lookup(c, CodeKind::Procedure, false).id),
+        );
+        let fast = grouper.result(&grouper.group(&case, &mut scratch)).clone();
+        let slow = reference.group(&tc);
+        *statuses.entry(slow.status).or_insert(0) += 1;
+        if fast != slow {
+            diffs.push(format!("{id}: compiled {fast:?} reference {slow:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs[..diffs.len().min(10)].join("\n")
+    );
+    // The generated cases reach grouped, ambiguous and ungroupable outcomes.
+    assert!(statuses.len() >= 3, "{statuses:?}");
+}
+
+#[test]
+fn results_are_identical_for_any_thread_count() {
+    let Some(d) = data() else { return };
+    let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
+    let grouper = Grouper::compile(&scheme).unwrap();
+    let input = std::fs::read(&d.cases).unwrap();
+    let one = common::group_csv_bytes(&grouper, &input, 1);
+    assert!(one.len() > 20_000 * 10);
+    for threads in [2, 3, 8] {
+        assert!(
+            common::group_csv_bytes(&grouper, &input, threads) == one,
+            "{threads} threads"
+        );
+    }
+}

@@ -368,10 +368,30 @@ impl<'s> Builder<'s> {
         let n = self.code_ids.len();
 
         // Exclusion tables.
+        // Table ids are 16-bit (packed three to a word with each code's row); id 0 = none.
         let mut table_ids: BTreeMap<&str, u16> = BTreeMap::new();
-        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
-            let next = table_ids.len() as u16 + 1;
-            table_ids.entry(t.table.as_str()).or_insert(next);
+        let files = [
+            ("mcc.csv", &s.mcc),
+            ("cc.csv", &s.cc),
+            ("pdx_exclusion_table.csv", &s.pdx_exclusion),
+        ];
+        'tables: for (file, rows) in files {
+            for t in rows {
+                if table_ids.contains_key(t.table.as_str()) {
+                    continue;
+                }
+                let Ok(next) = u16::try_from(table_ids.len() + 1) else {
+                    self.problems.push(format!(
+                        "{file}: line {}, field `exclusion_table`: `{}` is exclusion table number {}; a scheme holds at most {} distinct tables",
+                        t.line,
+                        t.table,
+                        table_ids.len() + 1,
+                        u16::MAX
+                    ));
+                    break 'tables;
+                };
+                table_ids.insert(t.table.as_str(), next);
+            }
         }
         let tables: Vec<String> = {
             let mut v = vec![String::new(); table_ids.len()];
@@ -391,7 +411,9 @@ impl<'s> Builder<'s> {
                     continue;
                 }
                 let id = self.code_ids[&normalize_code(&t.code)] as usize;
-                let tid = table_ids[t.table.as_str()];
+                let Some(&tid) = table_ids.get(t.table.as_str()) else {
+                    continue; // beyond the table limit, reported above
+                };
                 if out[id] != 0 && out[id] != tid {
                     self.problems.push(format!(
                         "{file}: line {}, field `exclusion_table`: {what} `{}` is listed with two exclusion tables ({} and {})",
@@ -411,6 +433,19 @@ impl<'s> Builder<'s> {
         );
 
         // Results and validation of the dispatch.
+        if r.dispatch.no_match_result.trim().is_empty() {
+            self.problem(
+                "scheme.json: dispatch.no_match_result: empty (every unmatched case would be reported as grouped, MDC `MDC0`); the format's no-match result is `0000`".into(),
+            );
+        } else if ResultInfo::classify(&r.dispatch.no_match_result, "").status
+            != Status::Ungroupable
+        {
+            self.warnings.push(format!(
+                "scheme.json: dispatch.no_match_result: `{}` is not an ungroupable result (`0000` or `X00`): unmatched cases will be reported as {:?}",
+                r.dispatch.no_match_result,
+                ResultInfo::classify(&r.dispatch.no_match_result, "").status
+            ));
+        }
         let no_match = self.result(&r.dispatch.no_match_result.clone());
         let invalid = {
             let id = self.results.len() as ResultId;
@@ -605,6 +640,8 @@ impl<'s> Builder<'s> {
                 Item::Drg(c) => self.problem(format!(
                     "scheme.json: drgs ({c}): can never be reached: no dispatched rule entry tests it"
                 )),
+                // A workbook has no operating-room list of its own.
+                Item::List(c) if c == OR_PROCEDURES && s.format == SchemeFormat::Workbook => {}
                 Item::List(c) => self
                     .warnings
                     .push(format!("scheme.json: lists.{c}: orphan list: no reachable rule reads it")),
@@ -885,14 +922,28 @@ impl<'s> Builder<'s> {
         let mut ids: Vec<u16> = values
             .iter()
             .filter(|v| !v.is_empty())
-            .map(|v| match pool.iter().position(|p| p == v) {
-                Some(i) => i as u16,
+            .filter_map(|v| match pool.iter().position(|p| p == v) {
+                Some(i) => Some(i as u16),
                 None => {
+                    let id = u16::try_from(pool.len()).ok()?;
                     pool.push(v.clone());
-                    (pool.len() - 1) as u16
+                    Some(id)
                 }
             })
             .collect();
+        if pool.len() == usize::from(u16::MAX) + 1
+            && values.iter().any(|v| !v.is_empty() && !pool.contains(v))
+        {
+            let what = if dept {
+                "departments"
+            } else {
+                "discharge ways"
+            };
+            self.problems.push(format!(
+                "scheme.json: rules name more than {} distinct {what}",
+                usize::from(u16::MAX) + 1
+            ));
+        }
         ids.sort_unstable();
         ids.dedup();
         self.value_sets.push(ids);

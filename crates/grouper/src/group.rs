@@ -212,6 +212,9 @@ pub enum Step {
     MdcEntered {
         /// MDC code.
         mdc: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// The facts that made it true.
@@ -234,6 +237,9 @@ pub enum Step {
         entry: String,
         /// ADRG code.
         adrg: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// Whether it held.
@@ -245,6 +251,9 @@ pub enum Step {
     Split {
         /// DRG code.
         drg: String,
+        /// Where the condition is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The condition.
         condition: String,
         /// Whether it held.
@@ -313,6 +322,10 @@ pub struct Explanation {
     pub complications: Vec<Complication>,
     /// The steps, in evaluation order.
     pub steps: Vec<Step>,
+    /// Workbook schemes: why the case ended in an ambiguity (`…QY`) or a fallback
+    /// (`…000`, `0000`) group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// Which kind of code a lookup is for.
@@ -420,6 +433,11 @@ impl Grouper {
         let mut steps = Vec::new();
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
+        let why = if self.format == crate::SchemeFormat::Workbook {
+            self.annotate_workbook(&mut steps, case)
+        } else {
+            None
+        };
         let mut complications = Vec::new();
         let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
@@ -445,6 +463,7 @@ impl Grouper {
                 .map(|t| self.tables[t as usize - 1].clone()),
             complications,
             steps,
+            why,
         }
     }
 
@@ -606,6 +625,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::MdcEntered {
                     mdc: m.code.clone(),
+                    source: String::new(),
                     rule: m.entry_rule.clone(),
                     because: self.witness(m.entry, env),
                 });
@@ -671,6 +691,7 @@ impl Grouper {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
                 adrg: e.code.clone(),
+                source: String::new(),
                 rule: e.rule_text.clone(),
                 matched,
                 because: if matched {
@@ -688,6 +709,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::Split {
                     drg: self.results[test.result as usize].code.clone(),
+                    source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,
                     because: if ok {

@@ -16,7 +16,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Architecture invariant: this crate opens no files except in [`Scheme::from_dir`] and
+//! Architecture invariant: this crate opens no files except in [`Scheme::from_dir`],
+//! [`Scheme::from_workbook`] and
 //! the compiled-scheme [`Grouper::save`]/[`Grouper::load`]; grouping is pure and
 //! deterministic.
 

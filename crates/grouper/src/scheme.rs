@@ -126,8 +126,40 @@ pub struct SchemeJson {
     pub adrgs: Vec<AdrgEntry>,
     /// DRGs with their split conditions.
     pub drgs: Vec<Drg>,
-    /// Code lists by id.
+    /// Code lists by id (an id defined twice is an error, not "the last wins").
+    #[serde(deserialize_with = "unique_lists")]
     pub lists: BTreeMap<String, CodeList>,
+}
+
+/// Reads `lists`, rejecting an id that appears twice (serde's maps keep the last).
+fn unique_lists<'de, D>(de: D) -> Result<BTreeMap<String, CodeList>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Lists;
+    impl<'de> serde::de::Visitor<'de> for Lists {
+        type Value = BTreeMap<String, CodeList>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of code lists by id")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut lists = BTreeMap::new();
+            while let Some(id) = map.next_key::<String>()? {
+                if lists.contains_key(&id) {
+                    return Err(serde::de::Error::custom(format!(
+                        "list id `{id}` is defined twice"
+                    )));
+                }
+                let list = map.next_value()?;
+                lists.insert(id, list);
+            }
+            Ok(lists)
+        }
+    }
+    de.deserialize_map(Lists)
 }
 
 /// `scheme.json → dispatch`.

@@ -124,7 +124,8 @@ pub fn parse_dip_case(
     case.icu_days = fields::count(line, "icu_days", row.get(10))?;
     case.vent_hours = fields::count(line, "vent_hours", row.get(11))?;
     case.total_cost = fen(line, "total_cost", row.get(12))?;
-    fields::codes(line, "diagnoses", row.get(8), |code| {
+    let diagnoses = row.get(8);
+    let mut on_dx = |code: &'_ str| {
         let found = catalog.dx(code);
         if !found.known {
             warn(
@@ -133,10 +134,22 @@ pub fn parse_dip_case(
             );
         }
         case.dx.push(found.id);
-    })?;
+    };
+    if catalog.is_national() {
+        // National rules: empty items are skipped, even before the principal code.
+        for code in fields::text(line, "diagnoses", diagnoses)?.split('|') {
+            let code = code.trim_ascii();
+            if !code.is_empty() {
+                on_dx(code);
+            }
+        }
+    } else {
+        fields::codes(line, "diagnoses", diagnoses, on_dx)?;
+    }
     fields::codes(line, "procedures", row.get(9), |code| {
         let found = catalog.px(code);
-        if !found.known {
+        // The national catalogue has no attribute table: nothing to warn about.
+        if !found.known && (catalog.has_attributes() || !catalog.is_national()) {
             warn(
                 warnings,
                 format_args!(
@@ -179,12 +192,15 @@ pub struct DipGroupState {
     warnings: String,
 }
 
-/// Category index of a status in [`DipGroupJob`]'s summary.
-pub fn dip_category(status: DipStatus) -> usize {
+/// Category index of a status in [`DipGroupJob`]'s summary; `national` catalogues
+/// count `excluded` cases apart (drgdip catalogues never produce them).
+pub fn dip_category(status: DipStatus, national: bool) -> usize {
     match status {
         DipStatus::Grouped => 0,
         DipStatus::Composite => 1,
         DipStatus::Ungrouped => 2,
+        DipStatus::Excluded => 3,
+        DipStatus::Invalid if national => 4,
         DipStatus::Invalid => 3,
     }
 }
@@ -201,7 +217,12 @@ impl Job for DipGroupJob<'_> {
     }
 
     fn categories(&self) -> &[&'static str] {
-        &["grouped", "composite", "ungrouped", "invalid"]
+        // Rejected rows (invalid) come last.
+        if self.catalog.is_national() {
+            &["grouped", "composite", "ungrouped", "excluded", "invalid"]
+        } else {
+            &["grouped", "composite", "ungrouped", "invalid"]
+        }
     }
 
     fn state(&self) -> DipGroupState {
@@ -217,13 +238,14 @@ impl Job for DipGroupJob<'_> {
         out.write_field(row.get(0));
         let status = match parse_dip_case(c, row, &mut st.case, &mut st.warnings) {
             Err(FieldError(msg)) => {
-                for f in ["invalid", "", "", "", "", "", "", "0"] {
+                let layer = if c.is_national() { "invalid" } else { "" };
+                for f in ["invalid", "", layer, "", "", "", "", "0"] {
                     out.write_field(f);
                 }
                 out.write_field(&self.label);
                 out.write_field(&st.warnings);
                 out.write_field(&msg);
-                return dip_category(DipStatus::Invalid);
+                return dip_category(DipStatus::Invalid, c.is_national());
             }
             Ok(()) => {
                 let o = c.group(&st.case, &mut st.scratch);
@@ -238,13 +260,19 @@ impl Job for DipGroupJob<'_> {
                             &t.name,
                             aux.map_or("", |a| &a.code),
                             aux.map_or("1", |a| &a.coefficient_text),
-                            if t.primary_care { "1" } else { "0" },
+                            if o.primary_care { "1" } else { "0" },
                         ] {
                             out.write_field(f);
                         }
                     }
                     None => {
-                        for f in ["", "", "", "", "", "", "0"] {
+                        // National rules name the outcome in the layer column too.
+                        let layer = if c.is_national() {
+                            o.status.as_str()
+                        } else {
+                            ""
+                        };
+                        for f in ["", layer, "", "", "", "", "0"] {
                             out.write_field(f);
                         }
                     }
@@ -264,7 +292,7 @@ impl Job for DipGroupJob<'_> {
                 o.status
             }
         };
-        dip_category(status)
+        dip_category(status, c.is_national())
     }
 }
 

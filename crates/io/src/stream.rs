@@ -753,17 +753,21 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
         }
         return;
     }
+    // The reader drops a byte order mark at the start of its input; a block is not the
+    // start of the file, so a blank line is put first: it reads as nothing, and keeps
+    // the bytes of a record that starts with `EF BB BF` (positions are shifted by one).
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(io::Read::chain(&b"\n"[..], bytes));
     let mut rec = csv::ByteRecord::new();
     // Lines are counted from the bytes: the reader counts `\n` only, and a record's
     // position may lie before the blank lines and the `\n` of a `\r\n` it skipped.
     let (mut counted, mut line) = (0usize, first_line);
     // Reading a byte slice cannot fail (no I/O, no UTF-8 check).
     while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
+        let at = rec.position().map_or(counted + 1, |p| p.byte() as usize);
+        let mut start = at.saturating_sub(1).max(counted);
         while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
             start += 1;
         }

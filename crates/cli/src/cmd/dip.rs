@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, Threshold};
 use drgdip_grouper::dip::stats::Trim;
-use drgdip_grouper::dip::{Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer};
+use drgdip_grouper::dip::{
+    Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer, NationalWorkbook,
+};
 use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::history::read_dip_history;
@@ -25,17 +27,18 @@ pub enum DipCommand {
     Group(GroupArgs),
     /// Build a catalogue (types, scores, CVs, primary-care candidates) from history.
     Build(BuildArgs),
-    /// Compile a catalogue folder into one file.
+    /// Compile a catalogue folder (or the national `.xlsx` workbook) into one file.
     Compile {
-        /// Catalogue folder.
+        /// Catalogue folder or national workbook (`.xlsx`).
         catalog: PathBuf,
         /// Output file (e.g. `demo.dipc`).
         #[arg(long, short)]
         output: PathBuf,
     },
-    /// Print name, version, options and sizes of a catalogue (folder or compiled).
+    /// Print name, version, options and sizes of a catalogue (folder, compiled file or
+    /// national workbook).
     Info {
-        /// Catalogue folder or compiled file.
+        /// Catalogue folder, compiled file or national workbook (`.xlsx`).
         catalog: PathBuf,
     },
 }
@@ -43,7 +46,7 @@ pub enum DipCommand {
 /// Arguments of `drgdip dip group`.
 #[derive(clap::Args)]
 pub struct GroupArgs {
-    /// Catalogue folder or compiled catalogue file.
+    /// Catalogue folder, compiled catalogue file, or NHSA's national DIP workbook (`.xlsx`).
     #[arg(long)]
     pub catalog: PathBuf,
     /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
@@ -133,11 +136,12 @@ pub struct BuildArgs {
     pub format: Option<String>,
 }
 
-/// Loads a catalogue: a compiled file (`drgdip dip compile`) or a catalogue folder.
+/// Loads a catalogue: a compiled file (`drgdip dip compile`), a catalogue folder, or
+/// NHSA's national DIP workbook (`.xlsx`, read and compiled directly).
 pub fn load_catalog(path: &Path) -> Result<Catalog> {
     if !path.exists() {
         anyhow::bail!(
-            "{}: no such catalogue folder or compiled catalogue file",
+            "{}: no such catalogue folder, workbook or compiled catalogue file",
             path.display()
         );
     }
@@ -152,7 +156,15 @@ pub fn load_catalog(path: &Path) -> Result<Catalog> {
             path.display()
         );
     }
-    if path.is_dir() {
+    let is_xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if is_xlsx && path.is_file() {
+        let wb = NationalWorkbook::read(path)
+            .with_context(|| format!("reading the national DIP workbook {}", path.display()))?;
+        Catalog::compile(&wb.to_source())
+            .with_context(|| format!("compiling the national DIP workbook {}", path.display()))
+    } else if path.is_dir() {
         let source = CatalogSource::from_dir(path)
             .with_context(|| format!("reading the catalogue folder {}", path.display()))?;
         Catalog::compile(&source)
@@ -227,28 +239,45 @@ pub fn info_text(c: &Catalog) -> String {
     let _ = writeln!(s, "content hash {}", i.content_hash);
     let _ = writeln!(
         s,
-        "options      tie_rule={} attribute_source={} unknown_procedure_attribute={}",
+        "options      rules={} tie_rule={} attribute_source={} unknown_procedure_attribute={}",
+        if c.is_national() {
+            "national"
+        } else {
+            "drgdip"
+        },
         o.tie_rule.as_str(),
         o.attribute_source.as_str(),
         o.unknown_procedure_attribute.as_str()
     );
-    let mut counts = [0usize; 5];
+    let mut counts: std::collections::BTreeMap<Layer, usize> = Default::default();
     let mut primary = 0;
     for t in c.types() {
-        counts[t.layer as usize] += 1;
+        *counts.entry(t.layer).or_default() += 1;
         primary += usize::from(t.primary_care);
     }
+    let layers: Vec<String> = counts
+        .iter()
+        .map(|(l, n)| format!("{} {n}", l.as_str()))
+        .collect();
     let _ = writeln!(
         s,
-        "types        {} (pre {}, merge {}, refine {}, core {}, composite {}); primary care {}",
+        "types        {} ({}); primary-care types {}",
         c.types().len(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3],
-        counts[4],
+        layers.join(", "),
         primary
     );
+    if c.is_national() {
+        let _ = writeln!(
+            s,
+            "national     primary-care rows {} (decided per case); scores: {}",
+            c.primary_care_rows(),
+            if c.types().iter().all(|t| t.score_text.is_empty()) {
+                "none (national catalogue, not calibrated)"
+            } else {
+                "calibrated"
+            }
+        );
+    }
     let (classes, px) = c.dictionary_sizes();
     let _ = writeln!(
         s,
@@ -544,6 +573,23 @@ pub fn render(e: &DipExplanation, warnings: &str) -> String {
                 writeln!(s, "  => {} type {code}", layer.as_str())
             }
             DipStep::Ungrouped { message } => writeln!(s, "  => ungrouped: {message}"),
+            DipStep::PrincipalProcedure { code, kept, note } => writeln!(
+                s,
+                "  exclusions: principal procedure {code} is listed in 不纳入分组的主要手术操作: {}",
+                if *kept {
+                    note.clone()
+                } else {
+                    format!("dropped; {note}")
+                }
+            ),
+            DipStep::PrimaryCare {
+                primary_care,
+                detail,
+            } => writeln!(
+                s,
+                "  primary care: {}: {detail}",
+                if *primary_care { "yes" } else { "no" }
+            ),
             DipStep::Aux {
                 code,
                 coefficient,

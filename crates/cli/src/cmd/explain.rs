@@ -204,10 +204,10 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         let _ = writeln!(s, "principal diagnosis exclusion table {t}");
     }
     for c in &e.complications {
-        let verdict = if c.excluded {
-            "excluded by the principal's table"
-        } else {
-            "counts"
+        let verdict = match (c.excluded, e.principal_exclusion_table.is_some()) {
+            (false, _) => "counts".to_string(),
+            (true, true) => "excluded by the principal's table".to_string(),
+            (true, false) => format!("excluded: the principal diagnosis is in {}", c.table),
         };
         let _ = writeln!(
             s,
@@ -227,9 +227,16 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             let _ = writeln!(s, "  not {mdc}: {why}");
         }
     };
+    // Workbook steps (they name their sheet and row) list every atom with ✓/✗.
+    let workbook = e.steps.iter().any(|s| match s {
+        Step::MdcEntered { source, .. } => !source.is_empty(),
+        _ => false,
+    });
     let because = |b: &[String]| {
         if b.is_empty() {
             String::new()
+        } else if workbook {
+            format!("\n        · {}", b.join("\n        · "))
         } else {
             format!("\n      because {}", b.join("\n      and "))
         }
@@ -246,9 +253,16 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             }
             Step::MdcEntered {
                 mdc,
+                source,
                 rule,
                 because: b,
-            } => writeln!(s, "  enter {mdc}: {rule}{}", because(b)),
+            } => writeln!(
+                s,
+                "  enter {mdc}{}: {}{}",
+                at(source),
+                shown(rule),
+                because(b)
+            ),
             Step::QyCheck {
                 mdc,
                 rule,
@@ -265,26 +279,37 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             Step::Adrg {
                 entry,
                 adrg,
+                source,
                 rule,
                 matched,
                 because: b,
             } => {
+                let id = if entry == adrg {
+                    String::new()
+                } else {
+                    format!(" ({entry})")
+                };
                 writeln!(
                     s,
-                    "    ADRG {adrg} ({entry}) {rule}: {}{}",
+                    "    ADRG {adrg}{id}{} {}: {}{}",
+                    at(source),
+                    shown(rule),
                     yes(*matched),
                     because(b)
                 )
             }
             Step::Split {
                 drg,
+                source,
                 condition,
                 matched,
                 because: b,
             } => {
                 writeln!(
                     s,
-                    "      DRG {drg} if {condition}: {}{}",
+                    "      DRG {drg}{} if {}: {}{}",
+                    at(source),
+                    shown(condition),
                     yes(*matched),
                     because(b)
                 )
@@ -308,7 +333,28 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         };
     }
     flush(&mut s, &mut skipped);
+    if let Some(why) = &e.why {
+        let _ = writeln!(s, "why      {why}");
+    }
     s
+}
+
+/// A rule text for display: an empty (always true) rule says so.
+fn shown(rule: &str) -> &str {
+    if rule.is_empty() {
+        "(empty rule)"
+    } else {
+        rule
+    }
+}
+
+/// ` [ADRG sheet, row 12]` for a step with a source location, else nothing.
+fn at(source: &str) -> String {
+    if source.is_empty() {
+        String::new()
+    } else {
+        format!(" [{source}]")
+    }
 }
 
 fn yes(b: bool) -> &'static str {

@@ -8,10 +8,12 @@ use crate::error::ArtifactError;
 
 /// The compiled DIP catalogue. Version 2: scores as written, rows taking any principal
 /// diagnosis are candidates of the unknown class, ranges cover categories only, cost
-/// ratios kept exact.
+/// ratios kept exact. Version 3: national rules (burn/tumor/tb layers, related and
+/// anywhere groups, secondary-diagnosis and drug-resistance conditions, per-case
+/// primary care).
 pub(crate) const CATALOG: Kind = Kind {
     label: b"drgdip-dipcat\0\0\0",
-    version: 2,
+    version: 3,
 };
 
 impl Catalog {

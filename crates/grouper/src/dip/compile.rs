@@ -16,8 +16,11 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{CatalogError, Problem};
-use super::source::{self, AttributeSource, CatalogOptions, CatalogSource, TieRule, TypeRow};
+use super::source::{
+    self, AttributeSource, CatalogOptions, CatalogSource, Rules, TieRule, TypeRow,
+};
 use super::spec::{Attribute, DxSpec, ProcSpec, Range, is_category, px_key};
+use super::workbook::ProcCell;
 
 /// The layer of a disease type, in matching order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -29,6 +32,12 @@ pub enum Layer {
     Merge,
     /// 诊断辅助细分: burns, re-treated tumours, drug-resistant TB…
     Refine,
+    /// 诊断辅助细分, national rules: burns (degree × area).
+    Burn,
+    /// 诊断辅助细分, national rules: tumour treatment (Z51.1/Z51.8 × tumour × treatment).
+    Tumor,
+    /// 诊断辅助细分, national rules: tuberculosis (× drug resistance).
+    Tb,
     /// 核心病种: diagnosis (亚目) + procedures.
     Core,
     /// 综合病种: category × procedure attribute.
@@ -42,6 +51,9 @@ impl Layer {
             Layer::Pre => "pre",
             Layer::Merge => "merge",
             Layer::Refine => "refine",
+            Layer::Burn => "burn",
+            Layer::Tumor => "tumor",
+            Layer::Tb => "tb",
             Layer::Core => "core",
             Layer::Composite => "composite",
         }
@@ -53,11 +65,14 @@ impl Layer {
             "pre" | "pre_grouping" | "先期分组" => Layer::Pre,
             "merge" | "并项" => Layer::Merge,
             "refine" | "refinement" | "辅助细分" | "诊断辅助细分" => Layer::Refine,
+            "burn" | "烧伤" => Layer::Burn,
+            "tumor" | "tumour" | "肿瘤" => Layer::Tumor,
+            "tb" | "结核" => Layer::Tb,
             "core" | "核心" | "核心病种" => Layer::Core,
             "composite" | "综合" | "综合病种" => Layer::Composite,
             other => {
                 return Err(format!(
-                    "`{other}` is not a layer (pre, merge, refine, core, composite)"
+                    "`{other}` is not a layer (pre, merge, refine, burn, tumor, tb, core, composite)"
                 ));
             }
         })
@@ -71,6 +86,45 @@ pub(crate) enum Procs {
     Conservative,
     /// `alts[start..start+len]`, each a range of `alt_codes`.
     Alts(u32, u32),
+}
+
+/// A TB drug-resistance condition (national rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ResKind {
+    /// Principal diagnosis listed, or the marker among the secondary diagnoses.
+    ListedOrMarker,
+    /// Neither.
+    NeitherListedNorMarker,
+    /// The marker among the secondary diagnoses.
+    Marker,
+    /// Not.
+    NoMarker,
+}
+
+impl ResKind {
+    fn parse(kind: &str) -> Option<ResKind> {
+        Some(match kind {
+            "listed_or_marker" => ResKind::ListedOrMarker,
+            "neither_listed_nor_marker" => ResKind::NeitherListedNorMarker,
+            "marker" => ResKind::Marker,
+            "no_marker" => ResKind::NoMarker,
+            _ => return None,
+        })
+    }
+}
+
+/// The parts of a row under national rules (ranges into `alts`; each alternative there
+/// is a group of which one code is needed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NationalParts {
+    /// Related-procedure groups (met by the procedures after the principal).
+    pub related: (u32, u32),
+    /// Groups met anywhere in the procedure list.
+    pub all_px: (u32, u32),
+    /// Slot of the secondary-diagnosis condition.
+    pub secondary: Option<u32>,
+    /// Drug resistance: kind and the slot of the marker code.
+    pub resistance: Option<(ResKind, u32)>,
 }
 
 /// The optional conditions of a type row.
@@ -120,7 +174,16 @@ pub struct DipType {
     pub primary_care_coef: Option<Decimal>,
     /// Line in `types.csv`.
     pub line: u64,
+    /// National rules: related procedures as written.
+    pub related: String,
+    /// National rules: procedures needed anywhere, as written.
+    pub all_px: String,
+    /// National rules: secondary-diagnosis specs as written.
+    pub secondary_dx: String,
+    /// National rules: drug resistance as written.
+    pub resistance: String,
     pub(crate) procs: Procs,
+    pub(crate) nat: NationalParts,
     pub(crate) cond: Conditions,
     pub(crate) has_cond: bool,
 }
@@ -266,10 +329,43 @@ pub struct Catalog {
     pub(crate) cci_names: Vec<String>,
     /// Text of each diagnosis condition slot.
     pub(crate) slots: Vec<String>,
+    /// National rules.
+    pub(crate) national: bool,
+    /// The procedure attribute table is not empty.
+    pub(crate) has_attributes: bool,
+    /// National rules, per procedure id: the slot of the principal-diagnosis condition
+    /// under which an excluded procedure stays principal ([`NO_SLOT`] = none).
+    pub(crate) px_unless: Vec<u32>,
+    /// National rules: the slot of the `tb_resistant` list ([`NO_SLOT`] = none).
+    pub(crate) listed_slot: u32,
+    /// Primary-care rows: (code, name, principal procedure).
+    pub(crate) pc_rows: Vec<(String, String, Procs)>,
+    /// `pc_list[pc_start[c]..pc_start[c+1]]`: the primary-care rows of class `c`.
+    pub(crate) pc_start: Vec<u32>,
+    pub(crate) pc_list: Vec<u32>,
     pub(crate) warnings: Vec<String>,
 }
 
+/// No condition slot.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 impl Catalog {
+    /// Whether the catalogue has a procedure attribute table (`procedure_attributes.csv`).
+    pub fn has_attributes(&self) -> bool {
+        self.has_attributes
+    }
+
+    /// The number of primary-care rows (`primary_care.csv`, national rules).
+    pub fn primary_care_rows(&self) -> usize {
+        self.pc_rows.len()
+    }
+
+    /// Whether the catalogue follows the national DIP 3.0 rules
+    /// ([`Rules::National`](super::source::Rules::National)).
+    pub fn is_national(&self) -> bool {
+        self.national
+    }
+
     /// Name, version, region and content hash.
     pub fn info(&self) -> &CatalogInfo {
         &self.info
@@ -356,8 +452,20 @@ struct TypeParts {
     cond: Conditions,
 }
 
+/// A number written plainly (`12`, `-0.5`): `rust_decimal` alone would also read `1_000`,
+/// which catalogues, like policies and case files, do not take; nor `1e5`, `.5` or `5.`.
 fn decimal(text: &str) -> Result<Decimal, String> {
-    Decimal::from_str(text.trim()).map_err(|_| format!("`{}` is not a number", text.trim()))
+    let t = text.trim();
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let plain = body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.matches('.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.')
+        && !body.is_empty();
+    plain
+        .then(|| Decimal::from_str(t).ok())
+        .flatten()
+        .ok_or_else(|| format!("`{t}` is not a number"))
 }
 
 impl Compiler<'_> {
@@ -402,6 +510,10 @@ impl Compiler<'_> {
         out.sort();
         out.dedup();
         ok.then_some(out)
+    }
+
+    fn national(&self) -> bool {
+        self.src.manifest.options.rules == Rules::National
     }
 
     fn range(&mut self, file: &str, line: u64, field: &str, text: &str) -> Option<Range> {
@@ -449,12 +561,41 @@ impl Compiler<'_> {
                 .unwrap_or_default()
         };
         let procs = match ProcSpec::parse(&r.procedures) {
+            Ok(ProcSpec::Alternatives(a))
+                if self.national() && a.iter().any(|alt| alt.len() > 1) =>
+            {
+                self.problem(
+                    f,
+                    r.line,
+                    "procedures",
+                    "under national rules `procedures` names the principal procedure (`a|b|c`); codes needed together go to `all_px`",
+                );
+                ProcSpec::Any
+            }
             Ok(p) => p,
             Err(m) => {
                 self.problem(f, r.line, "procedures", m);
                 ProcSpec::Any
             }
         };
+        let national_cols = [
+            ("related", &r.related),
+            ("all_px", &r.all_px),
+            ("secondary_dx", &r.secondary_dx),
+            ("resistance", &r.resistance),
+        ];
+        if !self.national() {
+            for (name, v) in national_cols {
+                if !v.trim().is_empty() {
+                    self.problem(
+                        f,
+                        r.line,
+                        name,
+                        "this column is read under national rules only (catalog.json options.rules = national)",
+                    );
+                }
+            }
+        }
         let attribute = if r.attribute.trim().is_empty() {
             if layer == Some(Layer::Composite) {
                 self.problem(
@@ -578,6 +719,8 @@ impl Compiler<'_> {
         for (r, p) in src.types.iter().zip(&parts) {
             let f = source::TYPES;
             let score = match decimal(&r.score) {
+                // The national catalogue has no scores until a region calibrates it.
+                _ if self.national() && r.score.trim().is_empty() => Decimal::ZERO,
                 Ok(s) if s.is_sign_negative() => {
                     self.problem(f, r.line, "score", "a score may not be negative");
                     Decimal::ZERO
@@ -667,15 +810,85 @@ impl Compiler<'_> {
                 primary_care,
                 primary_care_coef,
                 line: r.line,
+                related: r.related.trim().to_string(),
+                all_px: r.all_px.trim().to_string(),
+                secondary_dx: r.secondary_dx.trim().to_string(),
+                resistance: r.resistance.trim().to_string(),
                 procs: Procs::Any,
+                nat: NationalParts::default(),
                 cond,
                 has_cond: false,
             });
         }
         self.ambiguity(&parts);
 
-        // Procedure dictionary.
+        // National rules: related and anywhere groups, primary-care rows.
+        let mut groups_of: Vec<(ProcCell, ProcCell)> = Vec::new();
+        let mut pc_parsed: Vec<Option<(Vec<DxSpec>, ProcSpec)>> = Vec::new();
         let mut px_codes: BTreeSet<String> = BTreeSet::new();
+        if self.national() {
+            for r in &src.types {
+                let cell = |c: &mut Self, field: &str, text: &str| -> ProcCell {
+                    match ProcCell::parse(text) {
+                        Ok(p) => p,
+                        Err(m) => {
+                            c.problem(source::TYPES, r.line, field, m);
+                            ProcCell::default()
+                        }
+                    }
+                };
+                let related = cell(self, "related", &r.related);
+                let all_px = cell(self, "all_px", &r.all_px);
+                for g in related.groups.iter().chain(&all_px.groups) {
+                    px_codes.extend(g.iter().cloned());
+                }
+                groups_of.push((related, all_px));
+            }
+            for r in &src.primary_care {
+                let f = source::PRIMARY_CARE;
+                let dx = if r.principal_dx.trim().is_empty() {
+                    self.problem(f, r.line, "principal_dx", "empty principal-diagnosis spec");
+                    None
+                } else {
+                    self.dx_specs(f, r.line, "principal_dx", &r.principal_dx)
+                };
+                let px = match ProcSpec::parse(&r.procedures) {
+                    Ok(ProcSpec::Any) => {
+                        self.problem(f, r.line, "procedures", "`*` is not a principal procedure");
+                        None
+                    }
+                    Ok(ProcSpec::Alternatives(a)) if a.iter().any(|alt| alt.len() > 1) => {
+                        self.problem(
+                            f,
+                            r.line,
+                            "procedures",
+                            "a principal procedure is one code: `a|b`, no `+`",
+                        );
+                        None
+                    }
+                    Ok(p) => Some(p),
+                    Err(m) => {
+                        self.problem(f, r.line, "procedures", m);
+                        None
+                    }
+                };
+                if let Some(ProcSpec::Alternatives(a)) = &px {
+                    for alt in a {
+                        px_codes.extend(alt.iter().cloned());
+                    }
+                }
+                pc_parsed.push(dx.zip(px));
+            }
+        } else if let Some(r) = src.primary_care.first() {
+            self.problem(
+                source::PRIMARY_CARE,
+                r.line,
+                "",
+                "primary_care.csv is read under national rules only (catalog.json options.rules = national)",
+            );
+        }
+
+        // Procedure dictionary.
         for p in parts.iter().flatten() {
             if let ProcSpec::Alternatives(alts) = &p.procs {
                 for a in alts {
@@ -722,8 +935,22 @@ impl Compiler<'_> {
         let mut excl_exact: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
         let mut excl_prefix: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
         let mut excluded_pdx: Vec<DxSpec> = Vec::new();
+        let mut unless: BTreeMap<String, Vec<DxSpec>> = BTreeMap::new();
         for r in &src.exclusions {
             let f = source::EXCLUSIONS;
+            if !r.unless_dx.trim().is_empty() {
+                let whole = !r.code.trim().ends_with('*');
+                if !self.national() || r.kind == "principal_dx" || !whole {
+                    self.problem(
+                        f,
+                        r.line,
+                        "unless_dx",
+                        "unless_dx applies to a whole procedure code under national rules only",
+                    );
+                } else if let Some(specs) = self.dx_specs(f, r.line, "unless_dx", &r.unless_dx) {
+                    unless.insert(px_key(&r.code), specs);
+                }
+            }
             let excl = match r.kind.as_str() {
                 "principal_dx" => {
                     if let Some(specs) = self.dx_specs(f, r.line, "code", &r.code) {
@@ -804,6 +1031,12 @@ impl Compiler<'_> {
                 excl.push(e);
             }
         }
+        let mut px_unless = vec![NO_SLOT; codes.len() + 15];
+        for (code, specs) in unless {
+            if let Ok(i) = codes.binary_search_by(|c| (**c).cmp(code.as_str())) {
+                px_unless[i] = self.slot(specs);
+            }
+        }
         let px = PxDict {
             codes,
             attr,
@@ -841,6 +1074,97 @@ impl Compiler<'_> {
                 t.cond.any_dx = Some(self.slot(p.any_dx.clone()));
             }
             t.has_cond = !t.cond.is_empty();
+        }
+        let mut listed_slot = NO_SLOT;
+        if self.national() {
+            let mut push_groups = |cell: &ProcCell, alts: &mut Vec<(u32, u32)>| -> (u32, u32) {
+                let start = alts.len() as u32;
+                for g in &cell.groups {
+                    let s = alt_codes.len() as u32;
+                    alt_codes.extend(g.iter().map(|c| px_id(c)));
+                    alts.push((s, g.len() as u32));
+                }
+                (start, cell.groups.len() as u32)
+            };
+            let mut nat = Vec::with_capacity(types.len());
+            for (related, all_px) in &groups_of {
+                nat.push(NationalParts {
+                    related: push_groups(related, &mut alts),
+                    all_px: push_groups(all_px, &mut alts),
+                    secondary: None,
+                    resistance: None,
+                });
+            }
+            for ((t, r), mut n) in types.iter_mut().zip(&src.types).zip(nat) {
+                let f = source::TYPES;
+                if !r.secondary_dx.trim().is_empty()
+                    && let Some(specs) = self.dx_specs(f, r.line, "secondary_dx", &r.secondary_dx)
+                {
+                    n.secondary = Some(self.slot(specs));
+                }
+                let res = r.resistance.trim();
+                if !res.is_empty() {
+                    let parsed = res.split_once(':').and_then(|(k, m)| {
+                        let kind = ResKind::parse(k.trim())?;
+                        let marker = DxSpec::parse(m).ok()?;
+                        Some((kind, marker))
+                    });
+                    match parsed {
+                        Some((kind, marker)) => {
+                            n.resistance = Some((kind, self.slot(vec![marker])));
+                        }
+                        None => self.problem(
+                            f,
+                            r.line,
+                            "resistance",
+                            format!("`{res}` is not KIND:CODE with KIND listed_or_marker, neither_listed_nor_marker, marker or no_marker (e.g. `marker:U84.300`)"),
+                        ),
+                    }
+                }
+                t.nat = n;
+            }
+            let uses_list = types.iter().any(|t| {
+                matches!(
+                    t.nat.resistance,
+                    Some((ResKind::ListedOrMarker | ResKind::NeitherListedNorMarker, _))
+                )
+            });
+            if uses_list {
+                match self.lists.get(source::TB_RESISTANT_LIST).cloned() {
+                    Some(specs) => listed_slot = self.slot(specs),
+                    None => self.problem(
+                        source::DX_LISTS,
+                        0,
+                        "list",
+                        format!(
+                            "drug-resistance rules name the list `{}`, which dx_lists.csv does not define",
+                            source::TB_RESISTANT_LIST
+                        ),
+                    ),
+                }
+            }
+        }
+        let mut pc_rows: Vec<(String, String, Procs)> = Vec::new();
+        let mut pc_specs: Vec<(DxSpec, u32)> = Vec::new();
+        for (r, parsed) in src.primary_care.iter().zip(&pc_parsed) {
+            let Some((specs, procs)) = parsed else {
+                continue;
+            };
+            let procs = match procs {
+                ProcSpec::Alternatives(list) => {
+                    let start = alts.len() as u32;
+                    for a in list {
+                        let s = alt_codes.len() as u32;
+                        alt_codes.extend(a.iter().map(|c| px_id(c)));
+                        alts.push((s, a.len() as u32));
+                    }
+                    Procs::Alts(start, list.len() as u32)
+                }
+                _ => Procs::Conservative,
+            };
+            let id = pc_rows.len() as u32;
+            pc_specs.extend(specs.iter().map(|s| (s.clone(), id)));
+            pc_rows.push((r.code.clone(), r.name.clone(), procs));
         }
 
         // Auxiliary sub-types.
@@ -1033,6 +1357,7 @@ impl Compiler<'_> {
             spec_sets.extend(s);
         }
         spec_sets.extend(&excluded_pdx);
+        spec_sets.extend(pc_specs.iter().map(|x| &x.0));
         spec_sets.extend(cci_specs.iter().map(|x| &x.0));
         for s in spec_sets {
             if let Some(k) = s.key() {
@@ -1059,6 +1384,7 @@ impl Compiler<'_> {
                 pdx_index.add(s, i as u32);
             }
         }
+        let national = self.national();
         let mut cand_start = Vec::with_capacity(classes + 2);
         let mut cand: Vec<Cand> = Vec::new();
         let mut hits: Vec<(u32, u8)> = Vec::new();
@@ -1075,7 +1401,8 @@ impl Compiler<'_> {
             cand[start..].sort_by_key(|c| {
                 let t = &types[c.row as usize];
                 let level = match t.layer {
-                    Layer::Core | Layer::Composite => 4 - c.level.min(4),
+                    // National rules: rows in sheet order within a layer.
+                    Layer::Core | Layer::Composite if !national => 4 - c.level.min(4),
                     _ => 0,
                 };
                 (t.layer, level, c.row)
@@ -1105,6 +1432,12 @@ impl Compiler<'_> {
         for (s, cat) in &cci_specs {
             cci_index.add(s, *cat);
         }
+        let mut pc_index = SpecIndex::default();
+        for (s, row) in &pc_specs {
+            pc_index.add(s, *row);
+        }
+        let mut pc_start = Vec::with_capacity(classes + 2);
+        let mut pc_list: Vec<u32> = Vec::new();
         let mut class_excluded = vec![false; classes + 1];
         let mut class_cci = vec![0u32; classes + 1];
         for (c, k) in keys.iter().enumerate() {
@@ -1121,7 +1454,16 @@ impl Compiler<'_> {
             for &(cat, _) in &hits {
                 class_cci[c] |= 1 << cat;
             }
+            hits.clear();
+            pc_index.query(k, &mut hits);
+            hits.sort_unstable();
+            hits.dedup_by_key(|h| h.0);
+            pc_start.push(pc_list.len() as u32);
+            pc_list.extend(hits.iter().map(|h| h.0));
         }
+        // The unknown class has no primary-care row.
+        pc_start.push(pc_list.len() as u32);
+        pc_start.push(pc_list.len() as u32);
         let mut slot_text = vec![String::new(); nslots];
         for (specs, &slot) in &self.slots {
             slot_text[slot as usize] = specs
@@ -1181,6 +1523,13 @@ impl Compiler<'_> {
             cci_weights,
             cci_names,
             slots: slot_text,
+            national,
+            has_attributes: !src.attributes.is_empty(),
+            px_unless,
+            listed_slot,
+            pc_rows,
+            pc_start,
+            pc_list,
             warnings: std::mem::take(&mut self.warnings),
         }
     }

@@ -12,6 +12,8 @@ use super::compile::{Cand, Catalog, DipType, Excl, Layer, Procs};
 use super::source::{AttributeSource, TieRule};
 use super::spec::{Attribute, Range};
 
+mod national;
+
 /// One case, ready to group: codes already looked up with [`Catalog::dx`] and
 /// [`Catalog::px`]. Reuse it from case to case (`clear`, then fill).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,8 +75,11 @@ pub enum DipStatus {
     Grouped,
     /// A composite type (综合病种) matched.
     Composite,
-    /// No type matched, or the principal diagnosis is excluded.
+    /// No type matched (or, under drgdip rules, the principal diagnosis is excluded).
     Ungrouped,
+    /// National rules: the principal diagnosis is not admitted to grouping
+    /// (不纳入分组的主要诊断).
+    Excluded,
     /// The case failed validation.
     Invalid,
 }
@@ -86,6 +91,7 @@ impl DipStatus {
             DipStatus::Grouped => "grouped",
             DipStatus::Composite => "composite",
             DipStatus::Ungrouped => "ungrouped",
+            DipStatus::Excluded => "excluded",
             DipStatus::Invalid => "invalid",
         }
     }
@@ -127,14 +133,19 @@ pub struct DipOutcome {
     pub aux: Option<u32>,
     /// The case's procedure attribute (after exclusions).
     pub attribute: Attribute,
-    /// Set for ungrouped and invalid cases.
+    /// Set for ungrouped, excluded and invalid cases.
     pub reason: Option<DipReason>,
+    /// The case is of a primary-care type (基层病种): the type's flag, or under national
+    /// rules the per-case decision of `primary_care.csv`.
+    pub primary_care: bool,
 }
 
 /// Per-thread working memory for [`Catalog::group`]; create it with [`Catalog::scratch`].
 #[derive(Debug, Clone, Default)]
 pub struct DipScratch {
     px: Vec<u32>,
+    /// National rules: the principal procedure after its exclusion note.
+    principal: Option<u32>,
     /// Condition bits: principal, then secondary.
     bits: Vec<u64>,
     cci: u32,
@@ -209,6 +220,23 @@ pub enum DipStep {
         layer: Layer,
         /// Type code.
         code: String,
+    },
+    /// National rules: the principal procedure is on the list of procedures not
+    /// admitted as principal.
+    PrincipalProcedure {
+        /// The code.
+        code: String,
+        /// Whether it stays the principal procedure (the note's diagnosis condition holds).
+        kept: bool,
+        /// The note applied.
+        note: String,
+    },
+    /// National rules: the primary-care decision for the case.
+    PrimaryCare {
+        /// The verdict.
+        primary_care: bool,
+        /// Why.
+        detail: String,
     },
     /// Nothing matched.
     Ungrouped {
@@ -286,6 +314,7 @@ impl Catalog {
     pub fn scratch(&self) -> DipScratch {
         DipScratch {
             px: Vec::with_capacity(16),
+            principal: None,
             bits: vec![0; 2 * self.words],
             cci: 0,
         }
@@ -431,7 +460,7 @@ impl Catalog {
             score: t.map(|t| t.score_text.clone()).unwrap_or_default(),
             aux_type: a.map(|a| a.code.clone()).unwrap_or_default(),
             aux_coef: a.map_or("1".into(), |a| a.coefficient_text.clone()),
-            primary_care: t.is_some_and(|t| t.primary_care),
+            primary_care: o.primary_care,
             principal_class: case
                 .dx
                 .first()
@@ -466,7 +495,11 @@ impl Catalog {
             aux: None,
             attribute: Attribute::Conservative,
             reason: None,
+            primary_care: false,
         };
+        if self.national {
+            return self.run_national(case, s, t, out);
+        }
         s.px.clear();
         let Some(&pdx) = case.dx.first() else {
             if T::ON {
@@ -664,6 +697,7 @@ impl Catalog {
             DipStatus::Grouped
         };
         out.type_id = Some(row);
+        out.primary_care = ty.primary_care;
         for (k, a) in self.aux.iter().enumerate() {
             if a.types
                 .as_ref()
@@ -831,7 +865,11 @@ impl Catalog {
                 None => ty.procedures.clone(),
             },
             matched: ok,
-            detail: self.describe_type(ty, case, s),
+            detail: if self.national {
+                self.describe_national(ty, case, s)
+            } else {
+                self.describe_type(ty, case, s)
+            },
         });
     }
 

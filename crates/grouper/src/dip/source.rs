@@ -27,6 +27,25 @@ pub const AUX: &str = "aux.csv";
 pub const CCI: &str = "cci.csv";
 /// Named diagnosis lists referenced as `@name`.
 pub const DX_LISTS: &str = "dx_lists.csv";
+/// Primary-care combinations (基层病种) decided per case (national rules).
+pub const PRIMARY_CARE: &str = "primary_care.csv";
+/// The `dx_lists.csv` list of drug-resistant TB principal diagnoses (national rules).
+pub const TB_RESISTANT_LIST: &str = "tb_resistant";
+
+/// Which grouping rules a catalogue follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rules {
+    /// drgdip's own rules (the default): procedure specs match anywhere among the
+    /// grouping procedures, core types by specificity and tie rule.
+    #[default]
+    Drgdip,
+    /// The rules of NHSA's national DIP 3.0 catalogue: `procedures` names the principal
+    /// procedure, `related` and `all_px` the others, the burn/tumor/tb layers, excluded
+    /// principal diagnoses get the status `excluded`, primary care per case. See
+    /// `docs/dip-catalog.md`, "The national workbook".
+    National,
+}
 
 /// How remaining ties among core types are broken (after most matched procedures and
 /// then the type containing the principal procedure).
@@ -66,6 +85,9 @@ pub struct CatalogOptions {
     /// The attribute of a procedure the attribute table does not cover.
     #[serde(default = "default_unknown")]
     pub unknown_procedure_attribute: Attribute,
+    /// The grouping rules (`drgdip` or `national`).
+    #[serde(default)]
+    pub rules: Rules,
 }
 
 fn default_unknown() -> Attribute {
@@ -78,6 +100,7 @@ impl Default for CatalogOptions {
             tie_rule: TieRule::default(),
             attribute_source: AttributeSource::default(),
             unknown_procedure_attribute: default_unknown(),
+            rules: Rules::default(),
         }
     }
 }
@@ -149,6 +172,20 @@ pub struct TypeRow {
     pub primary_care: String,
     /// The primary-care coefficient, if any.
     pub primary_care_coef: String,
+    /// National rules: related procedures `a|b+c|d` (`+` binds loosest: every group needs
+    /// one of its codes among the procedures after the principal).
+    pub related: String,
+    /// National rules: groups `a|b+c|d` each met by some procedure anywhere in the list
+    /// (pre-grouping notes, tumour treatment codes).
+    pub all_px: String,
+    /// National rules: some secondary diagnosis matches these specs (the earliest listed
+    /// one ranks the row).
+    pub secondary_dx: String,
+    /// National rules: TB drug resistance `KIND:MARKER`, KIND one of `listed_or_marker`,
+    /// `neither_listed_nor_marker`, `marker`, `no_marker` (listed = the principal
+    /// diagnosis is in the `tb_resistant` list of `dx_lists.csv`; marker = the code
+    /// among the secondary diagnoses).
+    pub resistance: String,
 }
 
 /// A row of `procedure_attributes.csv`.
@@ -175,6 +212,26 @@ pub struct ExclusionRow {
     pub code: String,
     /// Free text.
     pub note: String,
+    /// National rules, procedure kinds: the procedure stays principal when the principal
+    /// diagnosis matches these specs (the endoscopy note).
+    pub unless_dx: String,
+}
+
+/// A row of `primary_care.csv` (national rules): a case grouped by a merge or core
+/// type without related procedures is of a primary-care type when its principal
+/// diagnosis and principal procedure are those of a row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryCareRow {
+    /// 1-based line.
+    pub line: u64,
+    /// The row's number (序号).
+    pub code: String,
+    /// Principal-diagnosis specs.
+    pub principal_dx: String,
+    /// Principal procedure `a|b` (empty = none: conservative).
+    pub procedures: String,
+    /// Name (informational).
+    pub name: String,
 }
 
 /// A row of `aux.csv`: one auxiliary sub-type with its conditions (all must hold).
@@ -255,6 +312,8 @@ pub struct CatalogSource {
     pub cci: Vec<CciRow>,
     /// `dx_lists.csv`.
     pub dx_lists: Vec<DxListRow>,
+    /// `primary_care.csv`.
+    pub primary_care: Vec<PrimaryCareRow>,
 }
 
 /// The files of a catalogue folder in hashing order, and whether each is required.
@@ -266,6 +325,7 @@ const FILES: &[(&str, bool)] = &[
     (AUX, false),
     (CCI, false),
     (DX_LISTS, false),
+    (PRIMARY_CARE, false),
 ];
 
 /// The columns of each table: (name, required).
@@ -288,9 +348,24 @@ const TYPE_COLS: &[(&str, bool)] = &[
     ("cv", false),
     ("primary_care", false),
     ("primary_care_coef", false),
+    ("related", false),
+    ("all_px", false),
+    ("secondary_dx", false),
+    ("resistance", false),
 ];
 const ATTR_COLS: &[(&str, bool)] = &[("code", true), ("attribute", true), ("name", false)];
-const EXCL_COLS: &[(&str, bool)] = &[("kind", true), ("code", true), ("note", false)];
+const EXCL_COLS: &[(&str, bool)] = &[
+    ("kind", true),
+    ("code", true),
+    ("note", false),
+    ("unless_dx", false),
+];
+const PC_COLS: &[(&str, bool)] = &[
+    ("code", true),
+    ("principal_dx", true),
+    ("procedures", true),
+    ("name", false),
+];
 const AUX_COLS: &[(&str, bool)] = &[
     ("code", true),
     ("name", false),
@@ -322,6 +397,7 @@ impl CatalogSource {
             aux: Vec::new(),
             cci: Vec::new(),
             dx_lists: Vec::new(),
+            primary_care: Vec::new(),
         }
     }
 
@@ -403,6 +479,10 @@ impl CatalogSource {
                     cv: n(),
                     primary_care: n(),
                     primary_care_coef: n(),
+                    related: n(),
+                    all_px: n(),
+                    secondary_dx: n(),
+                    resistance: n(),
                 }
             })
             .collect();
@@ -429,6 +509,7 @@ impl CatalogSource {
                     kind: n(),
                     code: n(),
                     note: n(),
+                    unless_dx: n(),
                 }
             })
             .collect();
@@ -481,6 +562,20 @@ impl CatalogSource {
                 }
             })
             .collect();
+        let primary_care = table(PRIMARY_CARE, PC_COLS)
+            .into_iter()
+            .map(|(line, v)| {
+                let mut v = v.into_iter();
+                let mut n = || v.next().unwrap_or_default();
+                PrimaryCareRow {
+                    line,
+                    code: n(),
+                    principal_dx: n(),
+                    procedures: n(),
+                    name: n(),
+                }
+            })
+            .collect();
         match manifest {
             Some(manifest) if problems.is_empty() => Ok(CatalogSource {
                 manifest,
@@ -491,6 +586,7 @@ impl CatalogSource {
                 aux,
                 cci,
                 dx_lists,
+                primary_care,
             }),
             _ => Err(CatalogError::Invalid(problems)),
         }
@@ -532,6 +628,10 @@ impl CatalogSource {
                         &r.cv,
                         &r.primary_care,
                         &r.primary_care_coef,
+                        &r.related,
+                        &r.all_px,
+                        &r.secondary_dx,
+                        &r.resistance,
                     ]
                 })
                 .collect(),
@@ -552,7 +652,7 @@ impl CatalogSource {
                 EXCL_COLS,
                 self.exclusions
                     .iter()
-                    .map(|r| vec![&*r.kind, &r.code, &r.note])
+                    .map(|r| vec![&*r.kind, &r.code, &r.note, &r.unless_dx])
                     .collect(),
             ));
         }
@@ -600,6 +700,16 @@ impl CatalogSource {
                 self.dx_lists
                     .iter()
                     .map(|r| vec![&*r.list, &r.code])
+                    .collect(),
+            ));
+        }
+        if !self.primary_care.is_empty() {
+            tables.push((
+                PRIMARY_CARE,
+                PC_COLS,
+                self.primary_care
+                    .iter()
+                    .map(|r| vec![&*r.code, &r.principal_dx, &r.procedures, &r.name])
                     .collect(),
             ));
         }

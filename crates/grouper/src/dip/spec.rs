@@ -70,6 +70,12 @@ impl DxSpec {
             return Ok(DxSpec::Range(lo, hi));
         }
         let k = dx_key(t);
+        // A whole code may be a dagger/asterisk pair (`M47.001+G99.2*`).
+        if k.len() > 4 && k.as_bytes()[0].is_ascii_uppercase() {
+            let pair: String = k.chars().filter(|c| !matches!(c, '+' | '*')).collect();
+            check(&pair)?;
+            return Ok(DxSpec::Exact(k));
+        }
         check(&k)?;
         match k.len() {
             0..=2 => Err(format!(

@@ -9,6 +9,7 @@
 //! the same tables and hot path as for a scheme folder. Rows are ordered as the workbook
 //! says, fallback rows last in their scope; see `docs/scheme-format.md`.
 
+mod explain;
 pub mod lang;
 pub mod reference;
 

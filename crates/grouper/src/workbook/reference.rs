@@ -128,7 +128,7 @@ impl<'a> WorkbookReference<'a> {
     }
 
     /// The values of a code variable in a case.
-    fn values<'c>(var: Var, case: &'c TextCase) -> &'c [String] {
+    fn values(var: Var, case: &TextCase) -> &[String] {
         let (codes, principal) = match var {
             Var::Zyzd => (&case.dx, true),
             Var::Qtzd => (&case.dx, false),
