@@ -584,7 +584,7 @@ fn read_primary_care(
     let keyed = inline
         .into_iter()
         .enumerate()
-        .map(|(i, code)| (format!("{}[{i}]", s.key("drg")), code));
+        .map(|(i, code)| (format!("{}[{i}]", s.key("drg")), code.to_string()));
     for (key, code) in keyed.chain(listed) {
         let code = code.trim().to_ascii_uppercase();
         if let Some(d) = drg
