@@ -783,6 +783,7 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
 /// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
 /// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
 /// crate reading the whole input.
+#[allow(clippy::type_complexity)]
 pub fn csv_records<R: Read>(
     input: R,
     block_size: usize,
