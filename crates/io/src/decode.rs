@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 
-use encoding_rs::{CoderResult, Decoder, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE};
+use encoding_rs::{Decoder, DecoderResult, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How far detection reads looking for non-ASCII bytes before settling on UTF-8.
 pub const SNIFF_LIMIT: usize = 4 << 20;
@@ -68,7 +68,8 @@ impl Detected {
 }
 
 /// A reader that yields the input as UTF-8: a pass-through for UTF-8 input, a streaming
-/// decoder for any other encoding. Malformed sequences become U+FFFD and are counted.
+/// decoder for any other encoding. Malformed sequences are passed on as they were (so the
+/// rows holding them are rejected as not UTF-8).
 pub struct Decoded<R> {
     input: R,
     /// Bytes read during detection, served first.
@@ -119,7 +120,7 @@ impl<R> Decoded<R> {
         self.detected
     }
 
-    /// True once a byte sequence invalid in the encoding was replaced by U+FFFD.
+    /// True once a byte sequence invalid in the encoding was met (passed on as it was).
     pub fn malformed(&self) -> bool {
         self.malformed
     }
@@ -169,42 +170,66 @@ fn sniff<R: Read>(input: &mut R, head: &mut Vec<u8>) -> io::Result<Detected> {
     };
     fill(input, head, first + SNIFF_AFTER)?;
     let complete = head.len() < first + SNIFF_AFTER;
-    let valid = match std::str::from_utf8(&head[first..]) {
-        Ok(_) => true,
-        // A sequence cut by the end of what was read is not an error.
-        Err(e) => e.error_len().is_none() && !complete,
-    };
+    let stretch = &head[first..];
+    if looks_like_utf8(stretch, complete) {
+        return Ok(Detected {
+            encoding: UTF_8,
+            chosen: Chosen::ValidUtf8,
+        });
+    }
     // Bytes that are neither UTF-8 nor GB18030 (stray garbage such as `\xFF`) do not make
     // the file GB18030: it stays UTF-8 and the rows holding them are rejected one by one.
-    let stretch = &head[first..];
-    let stretch = if complete {
+    // Whole lines only are judged: the last one may be cut inside a character.
+    let whole = if complete {
         stretch
     } else {
-        // Judge whole lines only: the last one may be cut inside a character.
         stretch
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(stretch, |end| &stretch[..end])
     };
-    let gb18030 = !valid
-        && GB18030
-            .decode_without_bom_handling_and_without_replacement(stretch)
-            .is_some();
-    Ok(if gb18030 {
-        Detected {
-            encoding: GB18030,
-            chosen: Chosen::NotUtf8,
-        }
-    } else {
-        Detected {
-            encoding: UTF_8,
-            chosen: if valid {
-                Chosen::ValidUtf8
-            } else {
-                Chosen::Neither
-            },
-        }
+    let gb18030 = GB18030
+        .decode_without_bom_handling_and_without_replacement(whole)
+        .is_some();
+    Ok(Detected {
+        encoding: if gb18030 { GB18030 } else { UTF_8 },
+        chosen: if gb18030 {
+            Chosen::NotUtf8
+        } else {
+            Chosen::Neither
+        },
     })
+}
+
+/// UTF-8 when the text's valid multi-byte sequences outnumber its invalid ones (a UTF-8
+/// file with a stray bad byte stays UTF-8, and that row alone is rejected; GBK text
+/// hardly ever forms valid UTF-8 sequences). A sequence cut by the end of an incomplete
+/// sniff is not counted.
+fn looks_like_utf8(mut bytes: &[u8], complete: bool) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let multi = |b: &[u8]| b.iter().filter(|&&x| x >= 0xC0).count();
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => {
+                valid += multi(bytes);
+                break;
+            }
+            Err(e) => {
+                valid += multi(&bytes[..e.valid_up_to()]);
+                match e.error_len() {
+                    Some(n) => {
+                        invalid += 1;
+                        bytes = &bytes[e.valid_up_to() + n..];
+                    }
+                    None => {
+                        invalid += usize::from(complete);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    valid > invalid
 }
 
 impl<R: Read> Read for Decoded<R> {
@@ -251,11 +276,39 @@ impl<R: Read> Read for Decoded<R> {
                 .max_utf8_buffer_length(raw.len())
                 .unwrap_or(raw.len() * 3 + 16);
             self.out.resize(need, 0);
-            let (result, read, written, errors) = decoder.decode_to_utf8(raw, &mut self.out, last);
-            debug_assert!(matches!(result, CoderResult::InputEmpty));
-            debug_assert_eq!(read, raw.len());
-            self.malformed |= errors;
-            self.out.truncate(written);
+            // Malformed sequences are passed on as the raw bytes: they are not UTF-8,
+            // so the row holding them is rejected naming its line and field, rather
+            // than read with a replacement character.
+            let mut at = 0;
+            let mut filled = 0;
+            loop {
+                let (result, read, written) = decoder.decode_to_utf8_without_replacement(
+                    &raw[at..],
+                    &mut self.out[filled..],
+                    last,
+                );
+                filled += written;
+                at += read;
+                match result {
+                    DecoderResult::InputEmpty => break,
+                    DecoderResult::Malformed(bad, extra) => {
+                        self.malformed = true;
+                        let end = at.saturating_sub(extra as usize);
+                        let start = end.saturating_sub(bad as usize);
+                        let bytes = &raw[start..end];
+                        if self.out.len() < filled + bytes.len() + 16 {
+                            self.out.resize(filled + bytes.len() + need, 0);
+                        }
+                        self.out[filled..filled + bytes.len()].copy_from_slice(bytes);
+                        filled += bytes.len();
+                    }
+                    DecoderResult::OutputFull => {
+                        let grow = self.out.len() + need;
+                        self.out.resize(grow, 0);
+                    }
+                }
+            }
+            self.out.truncate(filled);
         }
     }
 }
@@ -318,6 +371,29 @@ mod tests {
         let (s, d) = read_all(&bytes, None);
         assert_eq!(d.encoding, GB18030);
         assert_eq!(s, text);
+    }
+
+    #[test]
+    fn a_stray_byte_neither_flips_utf8_nor_is_hidden() {
+        // A UTF-8 file with one bad byte stays UTF-8.
+        let mut bytes = "a,b\n1,男\n2,女\n".as_bytes().to_vec();
+        bytes.extend_from_slice(b"3,\xff\n");
+        let (_, d) = {
+            let mut dec = decode(&bytes[..], None).unwrap();
+            let mut v = Vec::new();
+            dec.read_to_end(&mut v).unwrap();
+            (v, dec.detected())
+        };
+        assert_eq!(d.encoding, UTF_8);
+        // A GB18030 file with a malformed byte keeps that byte, so the row is rejected.
+        let (mut gb, _, _) = GB18030.encode("a,b\n1,男\n");
+        let mut gb = gb.to_mut().clone();
+        gb.extend_from_slice(b"2,\xff\n");
+        let mut dec = decode(&gb[..], Some(GB18030)).unwrap();
+        let mut v = Vec::new();
+        dec.read_to_end(&mut v).unwrap();
+        assert!(dec.malformed());
+        assert_eq!(v, [&"a,b\n1,男\n2,".as_bytes()[..], b"\xff\n"].concat());
     }
 
     #[test]

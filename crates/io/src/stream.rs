@@ -786,6 +786,7 @@ pub type LineRecords = Vec<(u64, Vec<Vec<u8>>)>;
 /// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
 /// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
 /// crate reading the whole input.
+#[allow(clippy::type_complexity)]
 pub fn csv_records<R: Read>(
     input: R,
     block_size: usize,
