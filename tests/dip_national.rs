@@ -5,8 +5,9 @@
 
 mod common;
 
+use drgdip::grouper::dip::DxSpec;
 use drgdip::grouper::dip::national_reference::{NationalCase, NationalReference};
-use drgdip::grouper::dip::workbook::{NationalLayer, ProcedureNote};
+use drgdip::grouper::dip::workbook::{DxCell, NationalLayer, ProcedureNote};
 use drgdip::grouper::dip::{Catalog, CatalogSource, DipCase, NationalWorkbook};
 use drgdip::io::{DipGroupJob, Options};
 
@@ -373,4 +374,146 @@ fn hand_worked_cases_for_each_decision() {
     assert_eq!(code(g("A17.000", "03.3101")), "FZ-1839");
     // A primary-care combination no national type takes (row 71, K60.2 + 49.3903).
     assert_eq!(g("K60.200", "49.3903").3, false);
+}
+
+/// A small deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+}
+
+/// A diagnosis code covered by a spec (with a random tail).
+fn code_of(spec: &DxSpec, rng: &mut Rng) -> String {
+    let tails = ["", "00", "01", "900", "x001", ".0"];
+    match spec {
+        DxSpec::Exact(k) => k.clone(),
+        DxSpec::Sub(k) => format!("{}.{}{}", &k[..3], &k[3..], rng.pick(&tails[1..])),
+        DxSpec::Cat(k) => format!("{k}.{}{}", rng.below(10), rng.pick(&tails)),
+        DxSpec::Range(a, b) => {
+            let (lo, hi): (usize, usize) = (a[1..].parse().unwrap(), b[1..].parse().unwrap());
+            let n = lo + rng.below(hi - lo + 1);
+            format!("{}{n:02}.{}00", &a[..1], rng.below(10))
+        }
+    }
+}
+
+#[test]
+fn generated_cases_agree_with_the_reference_interpreter() {
+    let Some(wb) = workbook() else { return };
+    let c = Catalog::compile(&wb.to_source()).unwrap();
+    let mut rng = Rng(8);
+    let mut px_pool: Vec<String> = vec!["99.9999".into(), " 44.1300x001 ".into(), "45.2302".into()];
+    for t in &wb.types {
+        for cell in [&t.principal_px, &t.related, &t.treatment] {
+            px_pool.extend(cell.groups.iter().flatten().cloned());
+        }
+    }
+    px_pool.extend(wb.excluded_px.iter().map(|e| e.code.clone()));
+    let mut dx_extra: Vec<String> = vec![
+        "U84.300".into(),
+        "P07.100".into(),
+        "P07.300".into(),
+        "u84.300".into(),
+    ];
+    dx_extra.extend(wb.tb_resistant.iter().map(|c| c.code.clone()));
+    dx_extra.extend(wb.excluded_dx.iter().take(200).map(|c| c.code.clone()));
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    let n = 30_000;
+    for i in 0..n {
+        let t = rng.pick(&wb.types).clone();
+        let mut dx = Vec::new();
+        match &t.principal_dx {
+            DxCell::Specs(s) if !s.is_empty() => dx.push(code_of(rng.pick(s), &mut rng)),
+            _ => dx.push(code_of(
+                &DxSpec::Range("A00".into(), "Z99".into()),
+                &mut rng,
+            )),
+        }
+        if !t.secondary_dx.is_empty() {
+            for _ in 0..1 + rng.below(2) {
+                let pos = rng.below(dx.len()) + 1;
+                let s = code_of(rng.pick(&t.secondary_dx), &mut rng);
+                dx.insert(pos.min(dx.len()), s);
+            }
+        }
+        for _ in 0..rng.below(3) {
+            dx.push(rng.pick(&dx_extra).clone());
+        }
+        if t.dx_anywhere && rng.below(2) == 0 {
+            let last = dx.len() - 1;
+            dx.swap(0, last);
+        }
+        if i % 17 == 0 {
+            dx.insert(0, rng.pick(&dx_extra).clone());
+        }
+        let mut px: Vec<String> = Vec::new();
+        if let Some(g) = t.principal_px.groups.first() {
+            px.push(rng.pick(g).clone());
+        }
+        for g in t
+            .principal_px
+            .groups
+            .iter()
+            .skip(1)
+            .chain(&t.related.groups)
+            .chain(&t.treatment.groups)
+        {
+            if rng.below(5) != 0 {
+                px.push(rng.pick(g).clone());
+            }
+        }
+        for _ in 0..rng.below(3) {
+            let p = rng.pick(&px_pool).clone();
+            let at = rng.below(px.len() + 1);
+            px.insert(at, p);
+        }
+        if px.len() > 1 && rng.below(4) == 0 {
+            let a = rng.below(px.len());
+            px.swap(0, a);
+        }
+        let days = [None, Some(0), Some(28), Some(29), Some(400)][rng.below(5)];
+        let weight = [
+            None,
+            Some(999),
+            Some(1000),
+            Some(1499),
+            Some(1999),
+            Some(2499),
+            Some(2500),
+        ][rng.below(7)];
+        let r = both(&wb, &c, &dx.join("|"), &px.join("|"), days, weight);
+        *seen.entry(format!("{} {}", r.0, r.2)).or_default() += 1;
+        if r.3 {
+            *seen.entry("primary care".into()).or_default() += 1;
+        }
+    }
+    for want in [
+        "grouped pre",
+        "grouped merge",
+        "grouped burn",
+        "grouped tumor",
+        "grouped tb",
+        "grouped core",
+        "excluded excluded",
+        "ungrouped ungrouped",
+        "primary care",
+    ] {
+        assert!(
+            seen.get(want).copied().unwrap_or(0) >= 20,
+            "{want} reached too rarely: {seen:?}"
+        );
+    }
 }
