@@ -723,3 +723,61 @@ fn build_by_coverage_and_settings() {
         ("K29.7:-", "1000.00", "1000.00", "0.0000")
     );
 }
+
+/// A dagger/asterisk pair (`A17.801+G07*`) is one principal diagnosis: the builder puts it
+/// in the types of its dagger code's 亚目 and category, as the grouper looks it up, so the
+/// round trip leaves no case outside the catalogue (it used to call such codes malformed).
+#[test]
+fn build_places_dagger_asterisk_principals() {
+    let mut h = HistoryBuilder::default();
+    let cases: [(&str, &[&str], i64); 6] = [
+        ("A17.801+G07*", &[], 3000),
+        ("A17.806+G07*", &[], 5000),
+        ("A17.100+G07*", &["01.2413"], 9000),
+        ("B30.800+H13.1*", &[], 800),
+        // A code whose fourth character is no 亚目 character: its category only.
+        ("B99+G94.0*", &[], 1200),
+        ("A17.800", &[], 4000),
+    ];
+    for (i, (dx, px, yuan)) in cases.iter().enumerate() {
+        h.push(i as u64, dx, px.iter().copied(), 2024, yuan * 100, false);
+    }
+    let history = History::merge(vec![h]);
+    let config = BuildConfig {
+        threshold: Threshold::Cases(3),
+        trim: Trim::NONE,
+        ..BuildConfig::default()
+    };
+    let built = build::build(&history, None, &config).unwrap();
+    let r = &built.report;
+    assert_eq!((r.cases, r.malformed, r.ungrouped), (6, 0, 0));
+    let codes: Vec<(&str, &str, &str)> = built
+        .source
+        .types
+        .iter()
+        .map(|t| (t.code.as_str(), t.principal_dx.as_str(), t.cases.as_str()))
+        .collect();
+    // A17.8 conservative: A17.801+G07*, A17.806+G07*, A17.800 (mean 4000).
+    assert_eq!(
+        codes,
+        [
+            ("A17.8:-", "A17.8", "3"),
+            ("A17-3", "A17", "1"),
+            ("B30-4", "B30", "1"),
+            ("B99-4", "B99", "1"),
+        ]
+    );
+    assert_eq!(built.source.types[0].mean_cost, "4000.00");
+    let c = checked(&built.source);
+    for h in &history.cases {
+        let px: Vec<&str> = history
+            .procedures(h)
+            .iter()
+            .map(|&p| &*history.px_codes[p as usize])
+            .collect();
+        let dx = &history.dx_codes[h.dx as usize];
+        let k = case(&c, &[dx], &px, &[]);
+        let o = c.group(&k, &mut c.scratch());
+        assert!(o.type_id.is_some(), "{dx} is outside the built catalogue");
+    }
+}

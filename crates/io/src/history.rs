@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
-use drgdip_grouper::dip::build::{History, HistoryBuilder};
+use drgdip_grouper::dip::build::{History, HistoryBuilder, HistoryInput};
 use drgdip_grouper::dip::stats::{self, GroupStats, Obs, Trim};
 use drgdip_grouper::{Case, Grouper, Scratch, Status};
 use rust_decimal::Decimal;
@@ -25,7 +25,7 @@ const fn col(name: &'static str, required: bool) -> Column {
 }
 
 /// Columns of a DIP history file.
-pub const DIP_HISTORY_COLUMNS: [Column; 7] = [
+pub const DIP_HISTORY_COLUMNS: [Column; 9] = [
     col("case_id", true),
     col("diagnoses", true),
     col("procedures", false),
@@ -33,6 +33,8 @@ pub const DIP_HISTORY_COLUMNS: [Column; 7] = [
     col("year", false),
     col("discharge_date", false),
     col("hospital_level", false),
+    col("age_days", false),
+    col("weight", false),
 ];
 
 /// The header of the rejects stream.
@@ -123,11 +125,9 @@ impl DipHistoryJob<'_> {
         if id.trim().is_empty() {
             return Err(FieldError(format!("line {line}, field `case_id`: empty")));
         }
-        let mut principal = None;
-        fields::codes(line, "diagnoses", row.get(1), |c| {
-            principal.get_or_insert(c);
-        })?;
-        let principal = principal.ok_or_else(|| {
+        let mut diagnoses: Vec<&str> = Vec::new();
+        fields::codes(line, "diagnoses", row.get(1), |c| diagnoses.push(c))?;
+        let principal = diagnoses.first().copied().ok_or_else(|| {
             FieldError(format!(
                 "line {line}, field `diagnoses`: empty (the principal diagnosis is required)"
             ))
@@ -137,13 +137,43 @@ impl DipHistoryJob<'_> {
                 "line {line}, field `diagnoses`: `{principal}` is shorter than an ICD-10 category"
             )));
         }
+        if !principal
+            .chars()
+            .filter(|&c| c != '.')
+            .take(3)
+            .all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(FieldError(format!(
+                "line {line}, field `diagnoses`: `{principal}` does not start with an ICD-10 category (three letters or digits); no disease type can take it"
+            )));
+        }
         let mut procedures: Vec<&str> = Vec::new();
         fields::codes(line, "procedures", row.get(2), |c| procedures.push(c))?;
         let cost = total_cost(line, row.get(3))?;
         let y = year(line, row.get(4), row.get(5))?;
         let p = primary(line, row.get(6))?;
-        st.part
-            .push(line, principal, procedures.iter().copied(), y, cost, p);
+        let whole = |field: &str, bytes: &[u8]| -> Result<Option<u32>, FieldError> {
+            match fields::count(line, field, bytes)? {
+                None => Ok(None),
+                Some(v) => u32::try_from(v).map(Some).map_err(|_| {
+                    FieldError(format!("line {line}, field `{field}`: `{v}` is too large"))
+                }),
+            }
+        };
+        let age_days = whole("age_days", row.get(7))?;
+        let weight = whole("weight", row.get(8))?;
+        st.part.push_case(
+            line,
+            &HistoryInput {
+                diagnoses: &diagnoses,
+                procedures: &procedures,
+                year: y,
+                cost,
+                primary: p,
+                age_days,
+                weight,
+            },
+        );
         Ok(())
     }
 }

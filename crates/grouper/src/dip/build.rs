@@ -26,16 +26,20 @@ use serde::{Deserialize, Serialize};
 
 use super::compile::{Catalog, Excl};
 use super::error::BuildError;
-use super::group::{DipCase, DipStatus};
+use super::group::{DipCase, DipOutcome, DipStatus};
 use super::source::{CatalogSource, Manifest, TypeRow};
 use super::spec::{Attribute, dx_key, px_key};
-use super::stats::{self, Obs, Trim};
+use super::stats::{self, GroupStats, Obs, Trim};
 
 /// One historical case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryCase {
     /// Index into [`History::dx_codes`] of the principal diagnosis.
     pub dx: u32,
+    /// Start of its secondary diagnoses in [`History::dx2`].
+    pub dx2_start: u32,
+    /// Number of secondary diagnoses.
+    pub dx2_len: u16,
     /// Start of its procedures in [`History::px`].
     pub px_start: u32,
     /// Number of procedures.
@@ -46,19 +50,44 @@ pub struct HistoryCase {
     pub cost: i64,
     /// Treated in a primary-care (基层) hospital.
     pub primary: bool,
+    /// Age in days (天龄), if given.
+    pub age_days: Option<u32>,
+    /// Birth weight in grams, if given.
+    pub weight: Option<u32>,
 }
 
 /// Historical cases with their codes interned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
-    /// Distinct principal diagnoses (trimmed, upper-case), sorted.
+    /// Distinct diagnoses (principal and secondary; trimmed, upper-case), sorted.
     pub dx_codes: Vec<String>,
     /// Distinct procedures (trimmed, upper-case), sorted.
     pub px_codes: Vec<String>,
+    /// Secondary diagnosis ids of all cases, in order, concatenated.
+    pub dx2: Vec<u32>,
     /// Procedure ids of all cases, principal first, concatenated.
     pub px: Vec<u32>,
     /// The cases, in input order.
     pub cases: Vec<HistoryCase>,
+}
+
+/// One case to add to a [`HistoryBuilder`]: the codes as written and the facts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryInput<'a> {
+    /// Diagnoses, principal first.
+    pub diagnoses: &'a [&'a str],
+    /// Procedures, principal first.
+    pub procedures: &'a [&'a str],
+    /// Discharge year.
+    pub year: u16,
+    /// Total cost in fen.
+    pub cost: i64,
+    /// Treated in a primary-care (基层) hospital.
+    pub primary: bool,
+    /// Age in days.
+    pub age_days: Option<u32>,
+    /// Birth weight in grams.
+    pub weight: Option<u32>,
 }
 
 /// Collects historical cases (e.g. one per reading thread); [`History::merge`] joins them.
@@ -66,12 +95,32 @@ pub struct History {
 pub struct HistoryBuilder {
     dx: FxHashMap<Box<str>, u32>,
     px: FxHashMap<Box<str>, u32>,
+    dx2_ids: Vec<u32>,
     px_ids: Vec<u32>,
     cases: Vec<(u64, HistoryCase)>,
 }
 
+/// Interns a code (trimmed, upper-case) into a part-local map.
+fn intern(map: &mut FxHashMap<Box<str>, u32>, code: &str) -> u32 {
+    let code = code.trim();
+    let upper;
+    let key = if code.bytes().any(|b| b.is_ascii_lowercase()) {
+        upper = code.to_ascii_uppercase();
+        upper.as_str()
+    } else {
+        code
+    };
+    if let Some(&id) = map.get(key) {
+        return id;
+    }
+    let id = map.len() as u32;
+    map.insert(key.into(), id);
+    id
+}
+
 impl HistoryBuilder {
-    /// Adds a case; `order` (e.g. its line) decides its place after merging.
+    /// Adds a case with its principal diagnosis only; `order` (e.g. its line) decides
+    /// its place after merging.
     pub fn push<'a>(
         &mut self,
         order: u64,
@@ -81,38 +130,50 @@ impl HistoryBuilder {
         cost: i64,
         primary: bool,
     ) {
-        let intern = |map: &mut FxHashMap<Box<str>, u32>, code: &str| -> u32 {
-            let code = code.trim();
-            let upper;
-            let key = if code.bytes().any(|b| b.is_ascii_lowercase()) {
-                upper = code.to_ascii_uppercase();
-                upper.as_str()
-            } else {
-                code
-            };
-            if let Some(&id) = map.get(key) {
-                return id;
-            }
-            let id = map.len() as u32;
-            map.insert(key.into(), id);
-            id
+        let px: Vec<&str> = procedures.into_iter().collect();
+        self.push_case(
+            order,
+            &HistoryInput {
+                diagnoses: &[dx],
+                procedures: &px,
+                year,
+                cost,
+                primary,
+                ..HistoryInput::default()
+            },
+        );
+    }
+
+    /// Adds a case (at least one diagnosis); `order` (e.g. its line) decides its place
+    /// after merging. A case without a diagnosis is not added.
+    pub fn push_case(&mut self, order: u64, case: &HistoryInput<'_>) {
+        let Some((principal, secondary)) = case.diagnoses.split_first() else {
+            return;
         };
-        let d = intern(&mut self.dx, dx);
+        let d = intern(&mut self.dx, principal);
+        let dx2_start = self.dx2_ids.len() as u32;
+        for &c in secondary.iter().take(u16::MAX as usize) {
+            let id = intern(&mut self.dx, c);
+            self.dx2_ids.push(id);
+        }
         let start = self.px_ids.len() as u32;
-        for p in procedures {
+        for &p in case.procedures.iter().take(u16::MAX as usize) {
             let id = intern(&mut self.px, p);
             self.px_ids.push(id);
         }
-        let len = (self.px_ids.len() as u32 - start).min(u16::MAX as u32) as u16;
         self.cases.push((
             order,
             HistoryCase {
                 dx: d,
+                dx2_start,
+                dx2_len: (self.dx2_ids.len() as u32 - dx2_start) as u16,
                 px_start: start,
-                px_len: len,
-                year,
-                cost,
-                primary,
+                px_len: (self.px_ids.len() as u32 - start) as u16,
+                year: case.year,
+                cost: case.cost,
+                primary: case.primary,
+                age_days: case.age_days,
+                weight: case.weight,
             },
         ));
     }
@@ -146,42 +207,49 @@ impl History {
                 .binary_search_by(|c| c.as_str().cmp(k))
                 .expect("present") as u32
         };
-        // (order, part, case with global diagnosis id, procedures still part-local).
+        let global = |codes: &[String], map: &FxHashMap<Box<str>, u32>| {
+            let mut out = vec![0u32; map.len()];
+            for (code, &v) in map {
+                out[v as usize] = pos(codes, code);
+            }
+            out
+        };
+        // (order, part, case with global diagnosis id, lists still part-local).
         let mut all: Vec<(u64, usize, HistoryCase)> =
             Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
-        let mut px_maps = Vec::with_capacity(parts.len());
+        let mut maps = Vec::with_capacity(parts.len());
         for (k, p) in parts.iter().enumerate() {
-            let mut dx_map = vec![0u32; p.dx.len()];
-            for (code, &v) in &p.dx {
-                dx_map[v as usize] = pos(&dx_codes, code);
-            }
-            let mut px_map = vec![0u32; p.px.len()];
-            for (code, &v) in &p.px {
-                px_map[v as usize] = pos(&px_codes, code);
-            }
-            px_maps.push(px_map);
+            let dx_map = global(&dx_codes, &p.dx);
             all.extend(p.cases.iter().map(|&(order, mut c)| {
                 c.dx = dx_map[c.dx as usize];
                 (order, k, c)
             }));
+            maps.push((dx_map, global(&px_codes, &p.px)));
         }
         all.sort_by_key(|x| x.0);
-        // Lay the procedures out in case order, so that the result does not depend on
-        // how the cases were split into parts.
+        // Lay the lists out in case order, so that the result does not depend on how the
+        // cases were split into parts.
         let mut px = Vec::with_capacity(parts.iter().map(|p| p.px_ids.len()).sum());
+        let mut dx2 = Vec::with_capacity(parts.iter().map(|p| p.dx2_ids.len()).sum());
         let cases = all
             .into_iter()
             .map(|(_, k, mut c)| {
+                let (dx_map, px_map) = &maps[k];
                 let start = c.px_start as usize;
                 let local = &parts[k].px_ids[start..start + c.px_len as usize];
                 c.px_start = px.len() as u32;
-                px.extend(local.iter().map(|&i| px_maps[k][i as usize]));
+                px.extend(local.iter().map(|&i| px_map[i as usize]));
+                let start = c.dx2_start as usize;
+                let local = &parts[k].dx2_ids[start..start + c.dx2_len as usize];
+                c.dx2_start = dx2.len() as u32;
+                dx2.extend(local.iter().map(|&i| dx_map[i as usize]));
                 c
             })
             .collect();
         History {
             dx_codes,
             px_codes,
+            dx2,
             px,
             cases,
         }
@@ -190,6 +258,11 @@ impl History {
     /// The procedures of a case.
     pub fn procedures(&self, c: &HistoryCase) -> &[u32] {
         &self.px[c.px_start as usize..c.px_start as usize + c.px_len as usize]
+    }
+
+    /// The secondary diagnoses of a case.
+    pub fn secondary(&self, c: &HistoryCase) -> &[u32] {
+        &self.dx2[c.dx2_start as usize..c.dx2_start as usize + c.dx2_len as usize]
     }
 }
 
@@ -338,21 +411,7 @@ pub fn build(
     tables: Option<&CatalogSource>,
     config: &BuildConfig,
 ) -> Result<Built, BuildError> {
-    if config.year_weights.is_empty() || config.year_weights.contains(&0) {
-        return Err(BuildError::Config(
-            "year weights must be whole numbers above 0, e.g. 1:2:7".into(),
-        ));
-    }
-    if config.trim.low_permille >= config.trim.high_permille || config.trim.high_permille > 1000 {
-        return Err(BuildError::Config(
-            "the trimming quantiles must satisfy 0 <= low < high <= 100%".into(),
-        ));
-    }
-    if let Threshold::Coverage(c) = config.threshold
-        && !(c > 0.0 && c <= 1.0)
-    {
-        return Err(BuildError::Config(format!("coverage {c} is not in (0, 1]")));
-    }
+    check_settings(&config.year_weights, config.trim, config.threshold)?;
     // The tables alone, compiled: procedure attributes and exclusions.
     let mut base = CatalogSource::new(config.manifest.clone());
     if let Some(t) = tables {
@@ -369,23 +428,7 @@ pub fn build(
     }
     let skeleton = Catalog::compile(&base)?;
 
-    // Years.
-    let years: Vec<u16> = history
-        .cases
-        .iter()
-        .map(|c| c.year)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if years.is_empty() {
-        return Err(BuildError::Empty);
-    }
-    let weights = stats::year_weights(&years, &config.year_weights).ok_or(BuildError::Years {
-        years: years.len(),
-        first: years[0],
-        last: *years.last().expect("non-empty"),
-        weights: config.year_weights.len(),
-    })?;
+    let (years, weights) = years_and_weights(history, &config.year_weights)?;
     let weight_of = |y: u16| weights[years.binary_search(&y).expect("listed")];
 
     // Diagnoses: 亚目 and category keys.
@@ -393,10 +436,10 @@ pub fn build(
     let mut cats: BTreeSet<String> = BTreeSet::new();
     let keys: Vec<String> = history.dx_codes.iter().map(|c| dx_key(c)).collect();
     for (code, key) in history.dx_codes.iter().zip(&keys) {
-        if key.len() < 3 || !key.is_ascii() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let Some(sub_len) = type_key_len(key) else {
             continue;
-        }
-        let sub = &key[..key.len().min(4)];
+        };
+        let sub = &key[..sub_len];
         subs.entry(sub.to_string()).or_insert_with(|| {
             let t = code.trim();
             if sub.len() == 4 && t.as_bytes().get(3) == Some(&b'.') {
@@ -414,16 +457,14 @@ pub fn build(
         .iter()
         .zip(&keys)
         .map(|(code, key)| {
-            let ok =
-                key.len() >= 3 && key.is_ascii() && key.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !ok {
+            let Some(sub_len) = type_key_len(key) else {
                 return DxInfo {
                     sub: NONE,
                     cat: NONE,
                     excluded: false,
                 };
-            }
-            let sub = &key[..key.len().min(4)];
+            };
+            let sub = &key[..sub_len];
             DxInfo {
                 sub: sub_keys
                     .binary_search_by(|k| k.as_str().cmp(sub))
@@ -507,24 +548,10 @@ pub fn build(
     let runs: Vec<&[u32]> = order
         .chunk_by(|&a, &b| base_key(a) == base_key(b))
         .collect();
-    let threshold = match config.threshold {
-        Threshold::Cases(t) => t.max(1),
-        Threshold::Coverage(share) => {
-            let mut counts: Vec<u64> = runs.iter().map(|r| r.len() as u64).collect();
-            counts.sort_unstable_by(|a, b| b.cmp(a));
-            let total: u64 = counts.iter().sum();
-            let mut cum = 0u64;
-            let mut t = 1;
-            for c in counts {
-                cum += c;
-                t = c;
-                if cum as f64 >= share * total as f64 {
-                    break;
-                }
-            }
-            t
-        }
-    };
+    let threshold = threshold_of(
+        config.threshold,
+        runs.iter().map(|r| r.len() as u64).collect(),
+    );
 
     // Core and related types; composite combinations.
     let mut rows: Vec<TypeRow> = Vec::new();
@@ -653,35 +680,12 @@ pub fn build(
     let catalog = Catalog::compile(&source)?;
 
     // Stage 2: group the history with the catalogue.
-    let dx_class: Vec<u32> = history.dx_codes.iter().map(|c| catalog.dx(c).id).collect();
-    let px_id: Vec<u32> = history
-        .px_codes
+    let assigned: Vec<u32> = group_history(&catalog, history)
         .iter()
-        .map(|c| catalog.px(&px_key(c)).id)
-        .collect();
-    let assigned: Vec<u32> = history
-        .cases
-        .par_chunks(4096)
-        .map_init(
-            || (DipCase::default(), catalog.scratch()),
-            |(case, scratch), chunk| {
-                chunk
-                    .iter()
-                    .map(|h| {
-                        case.clear();
-                        case.dx.push(dx_class[h.dx as usize]);
-                        case.px
-                            .extend(history.procedures(h).iter().map(|&p| px_id[p as usize]));
-                        let o = catalog.group(case, scratch);
-                        match o.status {
-                            DipStatus::Grouped | DipStatus::Composite => o.type_id.unwrap_or(NONE),
-                            _ => NONE,
-                        }
-                    })
-                    .collect::<Vec<u32>>()
-            },
-        )
-        .flatten()
+        .map(|o| match o.status {
+            DipStatus::Grouped | DipStatus::Composite => o.type_id.unwrap_or(NONE),
+            _ => NONE,
+        })
         .collect();
     let mut excluded = 0u64;
     let mut malformed = 0u64;
@@ -722,13 +726,7 @@ pub fn build(
         if s.cases == 0 {
             continue;
         }
-        let cv = s.cv();
-        row.score = s
-            .relative(&overall, scale, config.score_decimals)
-            .to_string();
-        row.mean_cost = s.mean_cost_yuan().to_string();
-        row.cases = s.cases.to_string();
-        row.cv = format!("{cv:.4}");
+        let cv = fill_stats(&mut row, s, &overall, scale, config.score_decimals);
         if cv <= config.primary_cv_max && s.primary_share() >= config.primary_share_min {
             row.primary_care = "1".into();
             row.primary_care_coef = "1".into();
@@ -736,12 +734,7 @@ pub fn build(
         } else {
             row.primary_care = "0".into();
         }
-        bands[match cv {
-            x if x < 0.5 => 0,
-            x if x < 0.7 => 1,
-            x if x < 1.0 => 2,
-            _ => 3,
-        }] += 1;
+        bands[cv_band(cv)] += 1;
         grouped_cases += s.cases;
         if row.layer == "core" {
             core_cases += s.cases;
@@ -783,15 +776,170 @@ pub fn build(
             core_cases as f64 / grouped_cases as f64
         },
         overall_mean_cost: overall.mean_cost_yuan().to_string(),
-        cv_bands: ["< 0.5", "0.5-0.7", "0.7-1.0", ">= 1.0"]
-            .iter()
-            .map(|s| s.to_string())
-            .zip(bands)
-            .collect(),
+        cv_bands: cv_bands(bands),
         primary_care_types: primary_types,
         largest,
     };
     Ok(Built { source, report })
+}
+
+/// The length of the key prefix a built type names for a diagnosis key (see
+/// [`dx_key`]): 4, its 亚目, when the fourth character is a letter or digit, else 3, its
+/// category; `None` when the first three are not ASCII letters or digits (no spec can
+/// cover the code). This is how [`Catalog::dx`] looks a code up (exact key, its first 4,
+/// its first 3 characters), so a dagger/asterisk pair such as `A17.801+G07*` lands in
+/// `A17.8`, and `B99+G94.0*` in `B99`.
+pub fn type_key_len(key: &str) -> Option<usize> {
+    let b = key.as_bytes();
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    Some(if b.len() >= 4 && b[3].is_ascii_alphanumeric() {
+        4
+    } else {
+        3
+    })
+}
+
+/// Checks the settings shared by [`build`] and calibration.
+pub(crate) fn check_settings(
+    year_weights: &[u32],
+    trim: Trim,
+    threshold: Threshold,
+) -> Result<(), BuildError> {
+    if year_weights.is_empty() || year_weights.contains(&0) {
+        return Err(BuildError::Config(
+            "year weights must be whole numbers above 0, e.g. 1:2:7".into(),
+        ));
+    }
+    if trim.low_permille >= trim.high_permille || trim.high_permille > 1000 {
+        return Err(BuildError::Config(
+            "the trimming quantiles must satisfy 0 <= low < high <= 100%".into(),
+        ));
+    }
+    if let Threshold::Coverage(c) = threshold
+        && !(c > 0.0 && c <= 1.0)
+    {
+        return Err(BuildError::Config(format!("coverage {c} is not in (0, 1]")));
+    }
+    Ok(())
+}
+
+/// The distinct years of a history (ascending) and their weights (the newest year takes
+/// the last weight).
+pub(crate) fn years_and_weights(
+    history: &History,
+    year_weights: &[u32],
+) -> Result<(Vec<u16>, Vec<u32>), BuildError> {
+    let years: Vec<u16> = history
+        .cases
+        .iter()
+        .map(|c| c.year)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if years.is_empty() {
+        return Err(BuildError::Empty);
+    }
+    let weights = stats::year_weights(&years, year_weights).ok_or(BuildError::Years {
+        years: years.len(),
+        first: years[0],
+        last: *years.last().expect("non-empty"),
+        weights: year_weights.len(),
+    })?;
+    Ok((years, weights))
+}
+
+/// The threshold: given, or the largest case count at which the largest `counts`
+/// still cover `share` of their total.
+pub(crate) fn threshold_of(threshold: Threshold, mut counts: Vec<u64>) -> u64 {
+    match threshold {
+        Threshold::Cases(t) => t.max(1),
+        Threshold::Coverage(share) => {
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let total: u64 = counts.iter().sum();
+            let mut cum = 0u64;
+            let mut t = 1;
+            for c in counts {
+                cum += c;
+                t = c;
+                if cum as f64 >= share * total as f64 {
+                    break;
+                }
+            }
+            t
+        }
+    }
+}
+
+/// Groups every case of a history with a catalogue (in parallel; the result is in case
+/// order and does not depend on the thread count).
+pub(crate) fn group_history(catalog: &Catalog, history: &History) -> Vec<DipOutcome> {
+    let dx_class: Vec<u32> = history.dx_codes.iter().map(|c| catalog.dx(c).id).collect();
+    let px_id: Vec<u32> = history
+        .px_codes
+        .iter()
+        .map(|c| catalog.px(&px_key(c)).id)
+        .collect();
+    history
+        .cases
+        .par_chunks(4096)
+        .map_init(
+            || (DipCase::default(), catalog.scratch()),
+            |(case, scratch), chunk| {
+                chunk
+                    .iter()
+                    .map(|h| {
+                        case.clear();
+                        case.age_days = h.age_days.map(i64::from);
+                        case.weight = h.weight.map(i64::from);
+                        case.dx.push(dx_class[h.dx as usize]);
+                        case.dx
+                            .extend(history.secondary(h).iter().map(|&d| dx_class[d as usize]));
+                        case.px
+                            .extend(history.procedures(h).iter().map(|&p| px_id[p as usize]));
+                        catalog.group(case, scratch)
+                    })
+                    .collect::<Vec<DipOutcome>>()
+            },
+        )
+        .flatten()
+        .collect()
+}
+
+/// Writes a type's statistics into its row (score, mean cost, cases, CV); returns the CV.
+pub(crate) fn fill_stats(
+    row: &mut TypeRow,
+    s: &GroupStats,
+    overall: &GroupStats,
+    scale: u32,
+    decimals: u32,
+) -> f64 {
+    let cv = s.cv();
+    row.score = s.relative(overall, scale, decimals).to_string();
+    row.mean_cost = s.mean_cost_yuan().to_string();
+    row.cases = s.cases.to_string();
+    row.cv = format!("{cv:.4}");
+    cv
+}
+
+/// The CV band of the reports: `< 0.5`, `0.5-0.7`, `0.7-1.0`, `>= 1.0`.
+pub(crate) fn cv_band(cv: f64) -> usize {
+    match cv {
+        x if x < 0.5 => 0,
+        x if x < 0.7 => 1,
+        x if x < 1.0 => 2,
+        _ => 3,
+    }
+}
+
+/// The CV bands with their counts, as the reports list them.
+pub(crate) fn cv_bands(counts: [usize; 4]) -> Vec<(String, usize)> {
+    ["< 0.5", "0.5-0.7", "0.7-1.0", ">= 1.0"]
+        .iter()
+        .map(|s| s.to_string())
+        .zip(counts)
+        .collect()
 }
 
 fn type_row(code: String, name: String, layer: &str, dx: &str, procedures: String) -> TypeRow {

@@ -6,7 +6,9 @@
 //! merge → refinement → core → composite → ungrouped, picks the auxiliary sub-type, and
 //! explains any result on request. [`build`] derives a catalogue (types, scores, CVs,
 //! primary-care candidates) from historical cases; [`stats`] holds the trimmed, year-
-//! weighted statistics it shares with DRG weight computation.
+//! weighted statistics it shares with DRG weight computation. [`calibrate`](mod@calibrate)
+//! scores a given catalogue (e.g. the national one) on a city's history and adds its
+//! composite types.
 //! [`reference`](mod@reference) is a slow interpreter of the catalogue source, written
 //! straight from the format's documentation, that the tests hold the compiled catalogue
 //! to.
@@ -24,11 +26,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod artifact;
+pub(crate) mod artifact;
 pub mod build;
+pub mod calibrate;
 mod compile;
 pub mod error;
 mod group;
+mod invariants;
 mod national;
 pub mod national_reference;
 pub mod reference;
