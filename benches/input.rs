@@ -39,8 +39,16 @@ fn homepage(plain: &[u8]) -> Vec<u8> {
     w.write_record(&header).unwrap();
     let date = |d: &str| {
         let mut it = d.split('-');
-        let (y, m, dd) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
-        format!("{y}/{}/{}", m.trim_start_matches('0'), dd.trim_start_matches('0'))
+        let (y, m, dd) = (
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+        );
+        format!(
+            "{y}/{}/{}",
+            m.trim_start_matches('0'),
+            dd.trim_start_matches('0')
+        )
     };
     let money = |c: &str| {
         let (whole, frac) = c.split_once('.').unwrap_or((c, "00"));

@@ -518,7 +518,9 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
             break (names, used);
         }
         if blocks.eof {
-            return Err(StreamError::Header("the input is empty (no header, no rows)".into()));
+            return Err(StreamError::Header(
+                "the input is empty (no header, no rows)".into(),
+            ));
         }
         if want >= MAX_RECORD {
             return Err(StreamError::RecordTooLong(1, MAX_RECORD));

@@ -430,7 +430,11 @@ fn primary_care_drgs_from_a_file_like_chs_drg_30s_primary_groups() {
     let p = pricing_from_str(&text, &dir).unwrap();
     let want: Vec<&str> = vec!["HW31", "PC19"];
     assert_eq!(
-        p.primary_care.drg.iter().map(String::as_str).collect::<Vec<_>>(),
+        p.primary_care
+            .drg
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
         want
     );
     let pricer = Pricer::new(p);
@@ -444,7 +448,10 @@ fn primary_care_drgs_from_a_file_like_chs_drg_30s_primary_groups() {
     )
     .unwrap();
     let s = pricing_from_str(&text, &dir).unwrap_err().to_string();
-    assert!(s.contains("primary-groups.csv line 3") && s.contains("BR29"), "{s}");
+    assert!(
+        s.contains("primary-groups.csv line 3") && s.contains("BR29"),
+        "{s}"
+    );
     std::fs::write(dir.join("primary-groups.csv"), "drg,name\n,x\n").unwrap();
     let s = pricing_from_str(&text, &dir).unwrap_err().to_string();
     assert!(s.contains("primary-groups.csv, line 2, field `drg`"), "{s}");
