@@ -8,7 +8,9 @@
 //! - [`pricing`]: weights, scores, rates, point values, coefficients, outliers → the
 //!   payment standard of a case;
 //! - [`payment`]: patient share and fund outlay, budgets, settlement, surplus retention,
-//!   community allocation.
+//!   community allocation;
+//! - [`pipeline`]: the `price`, `settle` and `report` pipelines over readers and
+//!   writers (CSV in, CSV out), for a service or a wrapper to call.
 //!
 //! ```no_run
 //! use drgdip::grouper::{Grouper, Scheme};
@@ -23,4 +25,5 @@ pub mod fuzz_entry;
 pub use drgdip_grouper as grouper;
 pub use drgdip_io as io;
 pub use drgdip_payment as payment;
+pub use drgdip_pipeline as pipeline;
 pub use drgdip_pricing as pricing;

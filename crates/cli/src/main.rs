@@ -48,6 +48,8 @@ enum Command {
     Drg(cmd::drg::DrgCommand),
     /// Price grouped cases: payment standard, patient share and fund outlay per case.
     Price(cmd::price::Args),
+    /// Price outpatient claims with the policy's outpatient schemes (两病, ordinary).
+    Outpatient(cmd::outpatient::Args),
     /// Settle the year per hospital from priced cases.
     Settle(cmd::settle::Args),
     /// Indicators per hospital and city-wide from priced cases.
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Dip(c) => cmd::dip::run(c),
         Command::Drg(c) => cmd::drg::run(c),
         Command::Price(a) => cmd::price::run(a),
+        Command::Outpatient(a) => cmd::outpatient::run(a),
         Command::Settle(a) => cmd::settle::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),

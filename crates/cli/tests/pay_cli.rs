@@ -500,6 +500,7 @@ fn settlement_totals_add_up_to_the_fen() {
     );
     assert_eq!(srows.len(), sums.len());
     let mut annual = Decimal::ZERO;
+    let mut member_paid = std::collections::BTreeMap::new();
     for r in &srows {
         let s = &sums[&r[0]];
         assert_eq!(num(&r[1]), s[0]);
@@ -511,7 +512,17 @@ fn settlement_totals_add_up_to_the_fen() {
         let dep = num(&r[col(&sh, "deposit_held")]);
         assert_eq!(adv + dep, s[3]);
         let ann = num(&r[col(&sh, "annual_amount")]);
-        assert_eq!(num(&r[col(&sh, "final_payment")]), ann - adv);
+        let fin = num(&r[col(&sh, "final_payment")]);
+        if r[col(&sh, "community")].is_empty() {
+            assert_eq!(fin, ann - adv);
+        } else {
+            // A member is paid its allocation plus its employee part (outside the
+            // resident package), checked against the community file below.
+            member_paid.insert(
+                r[0].clone(),
+                (fin + adv, num(&r[col(&sh, "outside_community")])),
+            );
+        }
         assert_eq!(
             ann,
             num(&r[col(&sh, "assessed")]) - num(&r[col(&sh, "audit_deduction")])
@@ -546,6 +557,16 @@ fn settlement_totals_add_up_to_the_fen() {
     let (ch, crows) = read_csv(&d.join("s.community.csv"));
     let alloc: Decimal = crows.iter().map(|r| num(&r[col(&ch, "allocation")])).sum();
     assert_eq!(alloc, get("community:C1", "paid"));
+    for r in &crows {
+        let alloc = num(&r[col(&ch, "allocation")]);
+        let (paid, outside) = member_paid[&r[1]];
+        assert_eq!(paid, alloc + outside, "member {}", r[1]);
+        let spent = num(&r[col(&ch, "spent")]);
+        let ann = num(&srows.iter().find(|s| s[0] == r[1]).unwrap()[col(&sh, "annual_amount")]);
+        assert_eq!(spent + outside, ann, "member {}", r[1]);
+    }
+    let spent: Decimal = crows.iter().map(|r| num(&r[col(&ch, "spent")])).sum();
+    assert_eq!(spent, get("community:C1", "spent"));
     let central = crows.iter().find(|r| r[1] == "H05").unwrap();
     assert!(num(&central[col(&ch, "share")]) >= num("0.2999"));
     let r = get("community:C1", "surplus_or_deficit");

@@ -125,6 +125,17 @@ impl Grouper {
                 index("exclusion table", table as u64, self.tables.len() + 1)?;
             }
         }
+        // Workbook schemes: one member slot per exclusion table.
+        if !self.exclusion_slots.is_empty() {
+            length(
+                "the exclusion tables' member slots",
+                self.exclusion_slots.len(),
+                self.tables.len(),
+            )?;
+            for &slot in &self.exclusion_slots {
+                index("exclusion member slot", slot as u64, self.slots.len())?;
+            }
+        }
         for t in &self.trauma {
             length("a trauma table's sites", t.site_of.len(), n + 1)?;
             index("the number of trauma sites", t.sites.len() as u64, 65)?;
@@ -338,6 +349,12 @@ mod tests {
             .unwrap();
         bad.nodes[i] = Node::And(u32::MAX, 2);
         assert!(invalid(&bad).contains("rule node"));
+        let mut bad = g.clone();
+        bad.exclusion_slots = vec![0];
+        assert!(invalid(&bad).contains("member slots"));
+        let mut bad = g.clone();
+        bad.exclusion_slots = vec![bad.slots.len() as u32; bad.tables.len()];
+        assert!(invalid(&bad).contains("exclusion member slot"));
         let mut bad = g;
         bad.codes.flags.pop();
         assert!(invalid(&bad).contains("code flags"));

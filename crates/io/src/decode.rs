@@ -37,8 +37,11 @@ pub enum Chosen {
     Bom,
     /// The text is valid UTF-8 (or plain ASCII).
     ValidUtf8,
-    /// The text is not valid UTF-8, so GB18030 was assumed.
+    /// The text is not valid UTF-8 but is valid GB18030.
     NotUtf8,
+    /// The text is valid in neither: it is read as UTF-8, and each row holding an invalid
+    /// byte is rejected naming its field.
+    Neither,
 }
 
 /// The encoding an input was read with and how it was chosen.
@@ -59,6 +62,7 @@ impl Detected {
             Chosen::Bom => format!("{name} (byte order mark)"),
             Chosen::ValidUtf8 => name.to_string(),
             Chosen::NotUtf8 => format!("{name} (detected: the file is not UTF-8)"),
+            Chosen::Neither => format!("{name} (some bytes are neither UTF-8 nor GB18030)"),
         }
     }
 }
@@ -170,15 +174,35 @@ fn sniff<R: Read>(input: &mut R, head: &mut Vec<u8>) -> io::Result<Detected> {
         // A sequence cut by the end of what was read is not an error.
         Err(e) => e.error_len().is_none() && !complete,
     };
-    Ok(if valid {
-        Detected {
-            encoding: UTF_8,
-            chosen: Chosen::ValidUtf8,
-        }
+    // Bytes that are neither UTF-8 nor GB18030 (stray garbage such as `\xFF`) do not make
+    // the file GB18030: it stays UTF-8 and the rows holding them are rejected one by one.
+    let stretch = &head[first..];
+    let stretch = if complete {
+        stretch
     } else {
+        // Judge whole lines only: the last one may be cut inside a character.
+        stretch
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(stretch, |end| &stretch[..end])
+    };
+    let gb18030 = !valid
+        && GB18030
+            .decode_without_bom_handling_and_without_replacement(stretch)
+            .is_some();
+    Ok(if gb18030 {
         Detected {
             encoding: GB18030,
             chosen: Chosen::NotUtf8,
+        }
+    } else {
+        Detected {
+            encoding: UTF_8,
+            chosen: if valid {
+                Chosen::ValidUtf8
+            } else {
+                Chosen::Neither
+            },
         }
     })
 }
@@ -269,6 +293,21 @@ mod tests {
         assert_eq!((s.as_str(), d.encoding), ("a,b\n1,男\n", UTF_8));
         let (s, d) = read_all(b"a,b\n1,2\n", None);
         assert_eq!((s.as_str(), d.chosen), ("a,b\n1,2\n", Chosen::ValidUtf8));
+    }
+
+    #[test]
+    fn bytes_invalid_in_both_encodings_keep_the_file_utf8() {
+        // 0xFF is neither UTF-8 nor GB18030: the file is not re-read as GB18030 (which
+        // would turn the garbage into Chinese); the row holding it is rejected later.
+        let input = b"a,b\n1,I63.9\xff\xfe\n2,2\n";
+        let mut r = decode(&input[..], None).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, input);
+        assert_eq!(
+            (r.detected().encoding, r.detected().chosen),
+            (UTF_8, Chosen::Neither)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! (`主要诊断编码`, `其他诊断编码1` … `其他诊断编码40` → `diagnoses`). Dates such as
 //! `2025/3/1`, `20250301` or `2025-03-01 08:30` are written `YYYY-MM-DD`; money such as
 //! `12,345.60` loses its thousands separators. Built-in mappings for the common national
-//! layouts ship with drgdip ([`builtin`]); they are data files under `crates/io/mappings/`.
+//! layouts ship with drgdip ([`ColumnMap::builtin`]); they are data files under `crates/io/mappings/`.
 //!
 //! ```toml
 //! name = "my hospital's export"

@@ -779,6 +779,9 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
     }
 }
 
+/// Records as [`csv_records`] returns them: (line number, fields).
+pub type LineRecords = Vec<(u64, Vec<Vec<u8>>)>;
+
 /// The header names and the records (line number, fields) of a CSV input as the
 /// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
 /// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
@@ -786,7 +789,7 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
 pub fn csv_records<R: Read>(
     input: R,
     block_size: usize,
-) -> Result<(Vec<String>, Vec<(u64, Vec<Vec<u8>>)>), StreamError> {
+) -> Result<(Vec<String>, LineRecords), StreamError> {
     let mut blocks = Blocks::open(input, true)?;
     let names = header_names(&mut blocks)?;
     let mut records = Vec::new();

@@ -161,7 +161,7 @@ fn homepage_file() -> String {
         .map(String::from),
     );
     let mut text = header.join(",") + "\n";
-    let mut other = vec![""; 10];
+    let mut other = [""; 10];
     other[0] = "J96.000";
     other[1] = "R57.000";
     // A gap in the middle and a code in the tenth column.
@@ -172,7 +172,7 @@ fn homepage_file() -> String {
     );
     text += &format!(
         "BA002,2,30,,,产科,3,1,O80.000,{},,,2025-03-01 08:30:00,2025年3月4日,\"3,200\"\n",
-        vec![""; 10].join(",")
+        [""; 10].join(",")
     );
     text
 }

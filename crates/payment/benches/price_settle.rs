@@ -199,6 +199,7 @@ fn ledger(cases: &[Case], priced: &[Priced], patient: &[Decimal]) -> Ledger {
                     level: c.level,
                     method: c.method,
                     insurance: c.insurance,
+                    year: c.claim.discharge.year,
                     month: c.claim.discharge.month,
                     points: p.points,
                     payment_standard: p.payment_standard,

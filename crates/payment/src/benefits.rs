@@ -32,7 +32,7 @@ use rustc_hash::FxHashMap;
 
 use crate::policy::{BenefitPolicy, DeductibleBasis, base_deductible};
 
-/// Referral flag of an admission.
+/// Referral flag of an admission (applied when `referral_rules` is on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Referral {
     /// Not referred.
@@ -42,16 +42,20 @@ pub enum Referral {
     Up,
     /// Referred downward (下转) from a higher-level hospital.
     Down,
+    /// Referred outside the standard route (不按规范转诊): full deductible, lowered
+    /// reimbursement ratio.
+    NonStandard,
 }
 
 impl Referral {
-    /// Parses empty, `up`/`上转`, `down`/`下转`.
+    /// Parses empty, `up`/`上转`, `down`/`下转`, `nonstandard`/`不按规范转诊`.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim() {
             "" | "none" | "0" => Some(Self::None),
             "up" | "上转" => Some(Self::Up),
             "down" | "下转" => Some(Self::Down),
+            "nonstandard" | "不按规范转诊" => Some(Self::NonStandard),
             _ => None,
         }
     }
@@ -134,17 +138,18 @@ pub enum ClaimError {
     },
 }
 
-/// A person's running totals for one calendar year: deductibles paid, fund paid
-/// against the caps, and the level of the last inpatient stay (for referrals). Feed it
-/// the person's claims of that year in date order.
+/// A person's running totals for one calendar year, kept apart per insurance type
+/// (the employee and resident funds are separate pools): deductibles paid, fund paid
+/// against the caps, and the deductible standard of the last inpatient stay (for
+/// referrals). Feed it the person's claims of that year in date order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonYear {
     year: u16,
-    inpatient_deductible: Decimal,
-    inpatient_fund: Decimal,
-    last_inpatient_level: Option<HospitalLevel>,
-    outpatient_deductible: BTreeMap<String, Decimal>,
-    outpatient_fund: BTreeMap<String, Decimal>,
+    inpatient_deductible: [Decimal; 2],
+    inpatient_fund: [Decimal; 2],
+    last_inpatient_standard: [Option<Decimal>; 2],
+    outpatient_deductible: [BTreeMap<String, Decimal>; 2],
+    outpatient_fund: [BTreeMap<String, Decimal>; 2],
 }
 
 /// The facts of one claim the benefit rules look at (no ids, so callers can keep
@@ -319,32 +324,43 @@ fn claim_share(
         return Err(ClaimError::Costs { covered, total });
     }
     let zero = round_yuan(Decimal::ZERO);
+    let t = c.insurance.index();
+    let mut inpatient_standard = None;
     let (deductible_due, ratio, cap_left) = match c.kind {
         ClaimKind::Inpatient => {
-            let rule = &policy.inpatient.by_type[c.insurance.index()];
-            let mut d = base_deductible(policy, c.insurance, c.level);
-            if policy.inpatient.referral_rules {
-                match c.referral {
-                    Referral::None => {}
-                    Referral::Down => d = Decimal::ZERO,
-                    Referral::Up => {
-                        if let Some(prev) = acc.last_inpatient_level {
-                            let prev_d = base_deductible(policy, c.insurance, prev);
-                            d = (d - prev_d).max(Decimal::ZERO);
-                        }
-                    }
-                }
-            }
+            let rule = &policy.inpatient.by_type[t];
+            let inp = &policy.inpatient;
+            let mut standard = base_deductible(policy, c.insurance, c.level);
             if c.day_surgery {
-                d *= policy.inpatient.day_surgery_deductible_factor;
+                standard *= inp.day_surgery_deductible_factor;
             }
-            if policy.inpatient.deductible_basis == DeductibleBasis::Year {
-                d = (d - acc.inpatient_deductible).max(Decimal::ZERO);
+            let standard = round_yuan(standard);
+            inpatient_standard = Some(standard);
+            let referral = if inp.referral_rules {
+                c.referral
+            } else {
+                Referral::None
+            };
+            let mut credit = match referral {
+                Referral::Up => acc.last_inpatient_standard[t].unwrap_or_default(),
+                Referral::None | Referral::Down | Referral::NonStandard => Decimal::ZERO,
+            };
+            if inp.deductible_basis == DeductibleBasis::Year {
+                credit = credit.max(acc.inpatient_deductible[t]);
+            }
+            let due = if referral == Referral::Down {
+                zero
+            } else {
+                (standard - credit).max(zero)
+            };
+            let mut ratio = rule.ratio[c.level.index()];
+            if referral == Referral::NonStandard {
+                ratio = (ratio - inp.nonstandard_referral_ratio_cut).max(Decimal::ZERO);
             }
             let cap_left = rule
                 .annual_cap
-                .map(|cap| (cap - acc.inpatient_fund).max(Decimal::ZERO));
-            (round_yuan(d), rule.ratio[c.level.index()], cap_left)
+                .map(|cap| (cap - acc.inpatient_fund[t]).max(Decimal::ZERO));
+            (due, ratio, cap_left)
         }
         ClaimKind::Outpatient(name) => {
             let rule = policy
@@ -357,8 +373,7 @@ fn claim_share(
                     insurance: c.insurance,
                 });
             }
-            let paid = acc
-                .outpatient_deductible
+            let paid = acc.outpatient_deductible[t]
                 .get(name)
                 .copied()
                 .unwrap_or_default();
@@ -366,7 +381,10 @@ fn claim_share(
             if policy.no_deductible_at_primary_care && c.level == HospitalLevel::PrimaryCare {
                 d = Decimal::ZERO;
             }
-            let used = acc.outpatient_fund.get(name).copied().unwrap_or_default();
+            let used = acc.outpatient_fund[t]
+                .get(name)
+                .copied()
+                .unwrap_or_default();
             let cap_left = rule.annual_cap.map(|cap| (cap - used).max(Decimal::ZERO));
             (round_yuan(d), rule.ratio, cap_left)
         }
@@ -384,13 +402,15 @@ fn claim_share(
     let patient = uncovered + deductible + coinsurance + over_cap;
     match c.kind {
         ClaimKind::Inpatient => {
-            acc.inpatient_deductible += deductible;
-            acc.inpatient_fund += fund;
-            acc.last_inpatient_level = Some(c.level);
+            acc.inpatient_deductible[t] += deductible;
+            acc.inpatient_fund[t] += fund;
+            acc.last_inpatient_standard[t] = inpatient_standard;
         }
         ClaimKind::Outpatient(name) => {
-            *acc.outpatient_deductible.entry(name.clone()).or_default() += deductible;
-            *acc.outpatient_fund.entry(name.clone()).or_default() += fund;
+            *acc.outpatient_deductible[t]
+                .entry(name.clone())
+                .or_default() += deductible;
+            *acc.outpatient_fund[t].entry(name.clone()).or_default() += fund;
         }
     }
     Ok(Share {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drgdip_pricing::money::allocate;
+use drgdip_pricing::money::{allocate, round_yuan};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef};
 use rust_decimal::Decimal;
@@ -87,7 +87,8 @@ pub struct MemberAllocation {
     pub parent: String,
     /// Role.
     pub kind: MemberKind,
-    /// The member's own spending (its DRG/DIP amount), yuan.
+    /// The member's own spending (its annual amount counted against the community
+    /// budget; negative when audit deductions exceed its fund due), yuan.
     pub spent: Decimal,
     /// What it receives, yuan.
     pub allocation: Decimal,
@@ -183,132 +184,158 @@ impl CommunityTree {
 
     /// Divides `total` among the members.
     ///
-    /// 1. Village clinics are paid as spent, as far as the minimum shares leave room
-    ///    (scaled down pro rata otherwise).
-    /// 2. The rest goes to the lead and the townships in proportion to their spending,
-    ///    except that each member kind with a minimum share receives, summed over its
-    ///    members, at least `min_share × total`; kinds raised to their floor are fixed
-    ///    and the others share what is left in proportion to spending (repeated until
-    ///    no floor is violated). Within a kind, members share by spending.
-    /// 3. Money is divided once, by largest remainder (ties by tree order), so the
+    /// Member kinds first (Σ over the kind's members), then members:
+    ///
+    /// 1. Village clinics are paid as spent, as far as the other kinds' minimum shares
+    ///    leave room (`total − Σ floors`; scaled down pro rata otherwise).
+    /// 2. The rest goes to the lead and the townships in proportion to their spending
+    ///    (all of it to the lead when none of them spent anything).
+    /// 3. Each kind with a minimum share that got less than `min_share × total` is
+    ///    raised to it. The top-up comes **from the lead first**; only what the lead
+    ///    cannot cover comes from the township kinds above their own floors, in
+    ///    proportion to how far above (a kind without a floor has floor 0). Village
+    ///    clinics never pay for a top-up.
+    /// 4. Within a kind, members share by spending (equally when the kind spent 0).
+    /// 5. Money is divided once, by largest remainder (ties by tree order), so the
     ///    allocations add up to `total` to the fen.
     ///
-    /// Fails only if the floors cannot be met, which [`CommunityTree::build`] already
-    /// rules out (they add up to at most 1).
+    /// Spending below zero (an audit deduction above the fund due) weighs as zero; the
+    /// result still shows it as `spent`. Fails only if the floors cannot be met, which
+    /// [`CommunityTree::build`] already rules out (they add up to at most 1).
     pub fn allocate(
         &self,
         total: Decimal,
         spent: &BTreeMap<String, Decimal>,
     ) -> Result<Vec<MemberAllocation>, String> {
-        let members = self.members();
-        let spend: Vec<Decimal> = members
+        self.allocate_among(total, spent, &BTreeSet::new())
+    }
+
+    /// [`CommunityTree::allocate`] among the members not in `outside` (paid outside
+    /// the community budget, e.g. zero-markup institutions); those are listed with
+    /// an allocation of 0 and take no part in the minimum shares.
+    pub fn allocate_among(
+        &self,
+        total: Decimal,
+        spent: &BTreeMap<String, Decimal>,
+        outside: &BTreeSet<String>,
+    ) -> Result<Vec<MemberAllocation>, String> {
+        use MemberKind::{CentralTownship, GeneralTownship, Lead, Village};
+        let zero = Decimal::ZERO;
+        let all = self.members();
+        let inside: Vec<bool> = all.iter().map(|(h, _, _)| !outside.contains(h)).collect();
+        let members: Vec<(String, MemberKind, String)> = all
             .iter()
-            .map(|(h, _, _)| {
-                spent
-                    .get(h)
-                    .copied()
-                    .unwrap_or(Decimal::ZERO)
-                    .max(Decimal::ZERO)
-            })
+            .zip(&inside)
+            .filter(|(_, i)| **i)
+            .map(|(m, _)| m.clone())
             .collect();
-        let village_spend: Decimal = members
+        let raw: Vec<Decimal> = members
             .iter()
-            .zip(&spend)
-            .filter(|((_, k, _), _)| *k == MemberKind::Village)
-            .map(|(_, s)| *s)
-            .sum();
-        let total = total.max(Decimal::ZERO);
-        // Room the minimum shares of the present kinds must keep free.
-        let floors: Decimal = self
-            .min_share
-            .iter()
-            .filter(|(k, _)| members.iter().any(|(_, kk, _)| kk == *k))
-            .map(|(_, m)| total * *m)
-            .sum();
-        let villages_paid = village_spend.min((total - floors).max(Decimal::ZERO));
-        let rest = total - villages_paid;
-        // Target amounts (exact decimals), per member.
-        let mut target = vec![Decimal::ZERO; members.len()];
-        for (i, (_, k, _)) in members.iter().enumerate() {
-            if *k == MemberKind::Village && !village_spend.is_zero() {
-                target[i] = villages_paid * spend[i] / village_spend;
+            .map(|(h, _, _)| spent.get(h).copied().unwrap_or(zero))
+            .collect();
+        let weight: Vec<Decimal> = raw.iter().map(|s| (*s).max(zero)).collect();
+        let total = total.max(zero);
+        let present = |k: MemberKind| members.iter().any(|(_, kk, _)| *kk == k);
+        let floor = |k: MemberKind| -> Decimal {
+            if present(k) {
+                self.min_share.get(&k).map_or(zero, |m| total * *m)
+            } else {
+                zero
             }
-        }
-        let kinds = [
-            MemberKind::Lead,
-            MemberKind::CentralTownship,
-            MemberKind::GeneralTownship,
-        ];
+        };
         let kind_spend = |k: MemberKind| -> Decimal {
             members
                 .iter()
-                .zip(&spend)
+                .zip(&weight)
                 .filter(|((_, kk, _), _)| *kk == k)
                 .map(|(_, s)| *s)
                 .sum()
         };
-        let present: Vec<MemberKind> = kinds
-            .iter()
-            .copied()
-            .filter(|k| members.iter().any(|(_, kk, _)| kk == k))
-            .collect();
-        let mut fixed: BTreeMap<MemberKind, Decimal> = BTreeMap::new();
-        loop {
-            let fixed_sum: Decimal = fixed.values().copied().sum();
-            if fixed_sum > rest {
+        let mut amount: BTreeMap<MemberKind, Decimal> = BTreeMap::new();
+        // 1. Village clinics as spent, within the room the other floors leave.
+        let other_floors: Decimal = [Lead, CentralTownship, GeneralTownship]
+            .into_iter()
+            .map(floor)
+            .sum();
+        let villages = kind_spend(Village).min((total - other_floors).max(zero));
+        amount.insert(Village, villages);
+        // 2. The rest by spending among the lead and the townships.
+        let rest = total - villages;
+        let main = [Lead, CentralTownship, GeneralTownship];
+        let main_spend: Decimal = main.into_iter().map(kind_spend).sum();
+        for k in main {
+            let a = if main_spend.is_zero() {
+                if k == Lead { rest } else { zero }
+            } else {
+                rest * kind_spend(k) / main_spend
+            };
+            amount.insert(k, a);
+        }
+        // 3. Floors: raise, then take the top-up from the lead, then from the
+        //    townships above their floors.
+        let mut top_up = zero;
+        for k in [CentralTownship, GeneralTownship, Village] {
+            let f = floor(k);
+            if amount[&k] < f {
+                top_up += f - amount[&k];
+                amount.insert(k, f);
+            }
+        }
+        let from_lead = top_up.min(amount[&Lead]);
+        *amount.get_mut(&Lead).expect("lead") -= from_lead;
+        let left = top_up - from_lead;
+        if left > zero {
+            let above: Vec<(MemberKind, Decimal)> = [CentralTownship, GeneralTownship]
+                .into_iter()
+                .map(|k| (k, amount[&k] - floor(k)))
+                .filter(|(_, e)| *e > zero)
+                .collect();
+            let room: Decimal = above.iter().map(|(_, e)| *e).sum();
+            if room < left {
                 return Err(format!(
-                    "community `{}`: minimum shares need {fixed_sum} but only {rest} is left after village clinics",
+                    "community `{}`: minimum shares need {left} more than the lead and the townships above their floors hold",
                     self.id
                 ));
             }
-            let free: Vec<MemberKind> = present
-                .iter()
-                .copied()
-                .filter(|k| !fixed.contains_key(k))
-                .collect();
-            let free_spend: Decimal = free.iter().map(|k| kind_spend(*k)).sum();
-            let left = rest - fixed_sum;
-            let mut amounts: BTreeMap<MemberKind, Decimal> = fixed.clone();
-            for k in &free {
-                let a = if free_spend.is_zero() {
-                    left / Decimal::from(free.len())
-                } else {
-                    left * kind_spend(*k) / free_spend
-                };
-                amounts.insert(*k, a);
+            for (k, e) in &above {
+                let take = left * *e / room;
+                *amount.get_mut(k).expect("kind") -= take;
             }
-            let mut raised = false;
-            for k in &free {
-                if let Some(min) = self.min_share.get(k) {
-                    let floor = total * *min;
-                    if amounts[k] < floor {
-                        fixed.insert(*k, floor);
-                        raised = true;
-                    }
-                }
-            }
-            if raised {
-                continue;
-            }
-            for k in &present {
-                let ks = kind_spend(*k);
-                let n = members.iter().filter(|(_, kk, _)| kk == k).count();
-                for (i, (_, kk, _)) in members.iter().enumerate() {
-                    if kk == k {
-                        target[i] = if ks.is_zero() {
-                            amounts[k] / Decimal::from(n)
-                        } else {
-                            amounts[k] * spend[i] / ks
-                        };
-                    }
-                }
-            }
-            break;
         }
-        let money = allocate(total, &target);
-        Ok(members
+        // 4. Members within a kind by spending.
+        let mut target = vec![zero; members.len()];
+        for (k, a) in &amount {
+            let ks = kind_spend(*k);
+            let n = members.iter().filter(|(_, kk, _)| kk == k).count();
+            for (i, (_, kk, _)) in members.iter().enumerate() {
+                if kk == k {
+                    target[i] = if ks.is_zero() {
+                        *a / Decimal::from(n)
+                    } else {
+                        *a * weight[i] / ks
+                    };
+                }
+            }
+        }
+        // 5. Once, to the fen.
+        let mut money = allocate(total, &target).into_iter();
+        let money: Vec<Decimal> = inside
+            .iter()
+            .map(|i| {
+                if *i {
+                    money.next().expect("one per member inside")
+                } else {
+                    round_yuan(zero)
+                }
+            })
+            .collect();
+        let raw: Vec<Decimal> = all
+            .iter()
+            .map(|(h, _, _)| spent.get(h).copied().unwrap_or(zero))
+            .collect();
+        Ok(all
             .into_iter()
-            .zip(spend)
+            .zip(raw)
             .zip(money)
             .map(
                 |(((hospital, kind, parent), spent), allocation)| MemberAllocation {

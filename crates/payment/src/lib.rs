@@ -10,6 +10,8 @@
 //! - [`retention`]: surplus retention and deficit sharing by bands.
 //! - [`community`]: the county medical community as a tree (petgraph) and the
 //!   allocation of its total among members with minimum shares.
+//! - [`outpatient`]: outpatient claims (CSV in, CSV out) priced with the policy's
+//!   outpatient schemes.
 //!
 //! The policy file is one TOML document ([`Policy::load`]); see `docs/policy.md`.
 //! Money is `rust_decimal::Decimal` yuan under the rounding rule of
@@ -30,6 +32,7 @@
 pub mod benefits;
 pub mod budget;
 pub mod community;
+pub mod outpatient;
 pub mod policy;
 pub mod retention;
 pub mod settle;

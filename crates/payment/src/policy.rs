@@ -46,8 +46,12 @@ pub struct InpatientBenefits {
     pub deductible_basis: DeductibleBasis,
     /// Day surgery pays this share of the deductible (seed: 0.5).
     pub day_surgery_deductible_factor: Decimal,
-    /// Whether upward/downward referral rules apply.
+    /// Whether the referral rules apply (upward credit, downward none, non-standard
+    /// ratio cut).
     pub referral_rules: bool,
+    /// A non-standard referral (不按规范转诊) lowers the level's ratio by this much
+    /// (a fraction, not below 0); default 0.
+    pub nonstandard_referral_ratio_cut: Decimal,
     /// Rules per insurance type, indexed by [`InsuranceType::index`].
     pub by_type: [InpatientRule; 2],
 }
@@ -115,6 +119,10 @@ pub struct SettlementPolicy {
     pub deficit_bands: Vec<Band>,
     /// Scope of the bands.
     pub retention_scope: RetentionScope,
+    /// Township and village institutions selling drugs at zero markup (药品零差率):
+    /// paid the fund's share of their compliant costs in full, outside the total
+    /// budget (seed 001).
+    pub zero_markup: BTreeSet<String>,
 }
 
 /// The payment sections, validated.
@@ -209,6 +217,7 @@ impl PaymentPolicy {
                     share: ZERO,
                 }],
                 retention_scope: RetentionScope::Communities,
+                zero_markup: BTreeSet::new(),
             },
         };
         let communities = read_communities(&root)?;
@@ -279,6 +288,9 @@ fn read_benefits(s: &Section<'_>) -> Result<BenefitPolicy, PolicyError> {
         .decimal_in("day_surgery_deductible_factor", ZERO, false, Some(ONE))?
         .unwrap_or(ONE);
     let referral_rules = inp.boolean("referral_rules")?.unwrap_or(true);
+    let nonstandard_referral_ratio_cut = inp
+        .decimal_in("nonstandard_referral_ratio_cut", ZERO, false, Some(ONE))?
+        .unwrap_or(ZERO);
     let emp = read_inpatient_rule(&inp.req_table("employee", "employee inpatient rules")?)?;
     let res = read_inpatient_rule(&inp.req_table("resident", "resident inpatient rules")?)?;
     inp.finish()?;
@@ -327,6 +339,7 @@ fn read_benefits(s: &Section<'_>) -> Result<BenefitPolicy, PolicyError> {
             deductible_basis,
             day_surgery_deductible_factor,
             referral_rules,
+            nonstandard_referral_ratio_cut,
             by_type: [emp, res],
         },
         outpatient,
@@ -483,6 +496,12 @@ fn read_settlement(s: &Section<'_>) -> Result<SettlementPolicy, PolicyError> {
             ));
         }
     };
+    let zero_markup: BTreeSet<String> = s
+        .strings("zero_markup")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
     s.finish()?;
     Ok(SettlementPolicy {
         advance_share,
@@ -492,6 +511,7 @@ fn read_settlement(s: &Section<'_>) -> Result<SettlementPolicy, PolicyError> {
         surplus_bands,
         deficit_bands,
         retention_scope,
+        zero_markup,
     })
 }
 

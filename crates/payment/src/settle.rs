@@ -33,6 +33,8 @@ pub struct PricedCase<'a> {
     pub method: Method,
     /// Insurance type.
     pub insurance: InsuranceType,
+    /// Year of discharge (monthly advances are per year and month).
+    pub year: u16,
     /// Month of discharge, 1..=12 (monthly advances).
     pub month: u8,
     /// Case points (DRG weight units or DIP points) after coefficients and outliers.
@@ -106,8 +108,8 @@ pub struct HospitalLedger {
     pub all: Sums,
     /// Per method (0 DRG, 1 DIP) × insurance type.
     pub by_kind: [[Sums; 2]; 2],
-    /// Fund outlay per discharge month (index 0 = January).
-    pub monthly_fund: [Decimal; 12],
+    /// Fund outlay per discharge (year, month).
+    pub monthly_fund: BTreeMap<(u16, u8), Decimal>,
     /// Outlier counts: high (incl. review), low, ungrouped/ambiguous.
     pub outliers: [u64; 3],
     /// Review candidates per method (DRG high, DIP review).
@@ -144,8 +146,7 @@ impl Ledger {
         h.level = h.level.max(Some(c.level));
         h.all.add(c);
         h.by_kind[method_idx(c.method)][c.insurance.index()].add(c);
-        let m = usize::from(c.month.clamp(1, 12)) - 1;
-        h.monthly_fund[m] += c.fund_outlay;
+        *h.monthly_fund.entry((c.year, c.month)).or_default() += c.fund_outlay;
         match c.outlier {
             Outlier::High | Outlier::Review => h.outliers[0] += 1,
             Outlier::Low => h.outliers[1] += 1,
@@ -173,8 +174,8 @@ impl Ledger {
             h.level = h.level.max(o.level);
             h.all.merge(&o.all);
             merge_kinds(&mut h.by_kind, &o.by_kind);
-            for (a, b) in h.monthly_fund.iter_mut().zip(o.monthly_fund) {
-                *a += b;
+            for (k, b) in o.monthly_fund {
+                *h.monthly_fund.entry(k).or_default() += b;
             }
             for (a, b) in h.outliers.iter_mut().zip(o.outliers) {
                 *a += b;
@@ -223,11 +224,16 @@ pub struct HospitalSettlement {
     pub audit_deduction: Decimal,
     /// Annual amount = assessed − audit deductions.
     pub annual_amount: Decimal,
+    /// Community members: the part of the annual amount from employee cases, paid to
+    /// the member directly (the community's packaged budget is a resident-insurance
+    /// budget); the rest counts against the community budget. 0 for other hospitals.
+    pub outside_community: Decimal,
     /// Monthly advances paid (Σ round(month fund × advance share)).
     pub advance_paid: Decimal,
     /// Quality deposits held (Σ month fund − advance).
     pub deposit_held: Decimal,
-    /// Annual amount − advances: still to pay (negative = to recover).
+    /// Still to pay (negative = to recover): annual amount − advances; for a
+    /// community member its allocation + `outside_community` − advances.
     pub final_payment: Decimal,
     /// Surplus retention / deficit sharing of a standalone hospital (None for
     /// community members: see the community result).
@@ -243,7 +249,7 @@ pub struct CommunitySettlement {
     pub id: String,
     /// Budget allocation.
     pub budget: Decimal,
-    /// Σ members' annual amounts.
+    /// Σ members' annual amounts from resident cases (may include negative ones).
     pub spent: Decimal,
     /// Surplus/deficit result.
     pub result: UnitResult,
@@ -296,11 +302,16 @@ const RATE_DP: u32 = 4;
 pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleError> {
     let pricing = &policy.pricing;
     let pay = &policy.payment;
+    let st = &pay.settlement;
     let mut city = Sums::default();
+    // Rates and point values come from the cases under the budget: zero-markup
+    // institutions are paid by items outside it.
     let mut kind_totals: [[Sums; 2]; 2] = Default::default();
-    for h in ledger.hospitals.values() {
+    for (id, h) in &ledger.hospitals {
         city.merge(&h.all);
-        merge_kinds(&mut kind_totals, &h.by_kind);
+        if !st.zero_markup.contains(id) {
+            merge_kinds(&mut kind_totals, &h.by_kind);
+        }
     }
     // Final DRG rate per insurance type.
     let drg_rate = pricing.drg.as_ref().map(|drg| {
@@ -330,8 +341,8 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
     let mut dip_fund_ratio = None;
     let mut dip_point_value = None;
     let mut dip_budget = None;
-    // DIP fund due per hospital (settlement method).
-    let mut dip_due: BTreeMap<String, Decimal> = BTreeMap::new();
+    // DIP fund due per hospital and insurance type (settlement method).
+    let mut dip_due: BTreeMap<String, [Decimal; 2]> = BTreeMap::new();
     if let Some(dip) = &pricing.dip {
         let ratio_of = |s: &Sums| {
             if s.cost.is_zero() {
@@ -387,14 +398,31 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                         used[*t] = amount;
                     }
                     // Σ points × PV × ratio = amount: divide the amount by points.
-                    let ids: Vec<&String> = ledger.hospitals.keys().collect();
+                    // A hospital's part is split between the types by its points.
                     let weights: Vec<Decimal> = ledger
                         .hospitals
-                        .values()
-                        .map(|h| types.iter().map(|t| h.by_kind[1][*t].points).sum())
+                        .iter()
+                        .map(|(id, h)| {
+                            if st.zero_markup.contains(id) {
+                                Decimal::ZERO
+                            } else {
+                                types.iter().map(|t| h.by_kind[1][*t].points).sum()
+                            }
+                        })
                         .collect();
-                    for (id, part) in ids.into_iter().zip(allocate(amount, &weights)) {
-                        *dip_due.entry(id.clone()).or_default() += part;
+                    for ((id, h), part) in ledger.hospitals.iter().zip(allocate(amount, &weights)) {
+                        let due = dip_due.entry(id.clone()).or_default();
+                        let mut left = part;
+                        let pts: Decimal = types.iter().map(|t| h.by_kind[1][*t].points).sum();
+                        for (j, t) in types.iter().enumerate() {
+                            let share = if j + 1 == types.len() || pts.is_zero() {
+                                left
+                            } else {
+                                round_yuan(part * h.by_kind[1][*t].points / pts)
+                            };
+                            due[*t] += share;
+                            left -= share;
+                        }
                     }
                 }
                 dip_fund_ratio = Some(ratios);
@@ -408,12 +436,13 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         .iter()
         .flat_map(|c| c.hospitals().into_iter().map(move |h| (h, c.id.as_str())))
         .collect();
-    let st = &pay.settlement;
     let mut hospitals = Vec::with_capacity(ledger.hospitals.len());
     for (id, h) in &mut ledger.hospitals {
         // DRG: reprice at the final rate when it is not fixed.
         let mut repriced = Decimal::ZERO;
         let mut drg_delta = Decimal::ZERO;
+        // Fund due per insurance type (before special cases), for the community part.
+        let mut by_type = [Decimal::ZERO; 2];
         if let (Some(drg), Some(rate)) = (&pricing.drg, &drg_rate) {
             for ins in InsuranceType::ALL {
                 let s = &h.by_kind[0][ins.index()];
@@ -424,13 +453,18 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                 };
                 repriced += p;
                 drg_delta += p - s.payment;
+                by_type[ins.index()] += s.fund + p - s.payment;
             }
         }
         let drg_fund: Decimal = h.by_kind[0][0].fund + h.by_kind[0][1].fund + drg_delta;
-        let dip_fund = match pricing.dip.as_ref().map(|d| d.point_value_method) {
+        let dip_by_type = match pricing.dip.as_ref().map(|d| d.point_value_method) {
             Some(PointValueMethod::Settlement) => dip_due.get(id).copied().unwrap_or_default(),
-            _ => h.by_kind[1][0].fund + h.by_kind[1][1].fund,
+            _ => [h.by_kind[1][0].fund, h.by_kind[1][1].fund],
         };
+        let dip_fund = dip_by_type[0] + dip_by_type[1];
+        for t in 0..2 {
+            by_type[t] += dip_by_type[t];
+        }
         if let Some(dip) = &pricing.dip {
             match dip.point_value_method {
                 PointValueMethod::Fixed => {
@@ -459,7 +493,14 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                 special_adjustment += (c.total_cost - c.payment_standard).max(Decimal::ZERO);
             }
         }
-        let fund_due = round_yuan(drg_fund + dip_fund + special_adjustment);
+        let item_fund = h.all.cost - h.all.patient;
+        let in_full = st.zero_markup.contains(id);
+        let fund_due = if in_full {
+            // Paid the fund's share of its compliant costs in full (by items).
+            round_yuan(item_fund)
+        } else {
+            round_yuan(drg_fund + dip_fund + special_adjustment)
+        };
         let assessment_coef = st
             .assessment
             .get(id)
@@ -469,12 +510,25 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         let audit_deduction = round_yuan(st.audit_deductions.get(id).copied().unwrap_or_default());
         let annual_amount = assessed - audit_deduction;
         let mut advance_paid = round_yuan(Decimal::ZERO);
-        for m in &h.monthly_fund {
+        for m in h.monthly_fund.values() {
             advance_paid += round_yuan(*m * st.advance_share);
         }
         let deposit_held = h.all.fund - advance_paid;
-        let item_fund = h.all.cost - h.all.patient;
         let community = membership.get(id.as_str()).map(|c| (*c).to_owned());
+        // A member's employee part of the annual amount is paid outside the community
+        // budget: round(annual × employee fund due / fund due); the rest counts against it.
+        let outside_community = if community.is_none() {
+            round_yuan(Decimal::ZERO)
+        } else if in_full {
+            annual_amount
+        } else {
+            let due = by_type[0] + by_type[1];
+            if due.is_zero() {
+                round_yuan(Decimal::ZERO)
+            } else {
+                round_yuan(annual_amount * by_type[InsuranceType::Employee.index()] / due)
+            }
+        };
         let unit = if community.is_some() {
             None
         } else {
@@ -517,6 +571,7 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
             assessed,
             audit_deduction,
             annual_amount,
+            outside_community,
             advance_paid,
             deposit_held,
             final_payment: annual_amount - advance_paid,
@@ -535,13 +590,51 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         let spent_by: BTreeMap<String, Decimal> = hospitals
             .iter()
             .filter(|h| h.community.as_deref() == Some(c.id.as_str()))
-            .map(|h| (h.hospital_id.clone(), h.annual_amount))
+            .map(|h| (h.hospital_id.clone(), h.annual_amount - h.outside_community))
             .collect();
-        let spent: Decimal = spent_by.values().copied().sum();
-        let result = settle_unit(budget, spent, &st.surplus_bands, &st.deficit_bands);
-        let members = c
-            .allocate(result.paid, &spent_by)
-            .map_err(SettleError::Community)?;
+        let spent: Decimal = round_yuan(spent_by.values().copied().sum());
+        let (result, members) = if spent_by.values().any(|s| *s > Decimal::ZERO) {
+            let result = settle_unit(budget, spent, &st.surplus_bands, &st.deficit_bands);
+            let members = c
+                .allocate_among(result.paid, &spent_by, &st.zero_markup)
+                .map_err(SettleError::Community)?;
+            (result, members)
+        } else {
+            // No spending: no saving to reward. Nothing is retained, the budget is
+            // carried; members are paid their own (zero or negative) amounts.
+            let zero = round_yuan(Decimal::ZERO);
+            let diff = round_yuan(budget) - spent;
+            let result = UnitResult {
+                surplus_or_deficit: diff,
+                retained: zero,
+                carried: diff,
+                fund_share: zero,
+                unit_share: zero,
+                paid: spent,
+            };
+            let members = c
+                .members()
+                .into_iter()
+                .map(|(hospital, kind, parent)| {
+                    let own = spent_by.get(&hospital).copied().unwrap_or(zero);
+                    MemberAllocation {
+                        hospital,
+                        parent,
+                        kind,
+                        spent: own,
+                        allocation: own,
+                    }
+                })
+                .collect();
+            (result, members)
+        };
+        // A member is paid its allocation (plus its employee part), not its own
+        // annual amount.
+        for m in &members {
+            if let Some(h) = hospitals.iter_mut().find(|h| h.hospital_id == m.hospital) {
+                h.final_payment = m.allocation + h.outside_community - h.advance_paid;
+            }
+        }
         communities.push(CommunitySettlement {
             id: c.id.clone(),
             budget,

@@ -87,6 +87,7 @@ fn case<'a>(
         level: HospitalLevel::Second,
         method,
         insurance: InsuranceType::Employee,
+        year: 2025,
         month,
         points,
         payment_standard: payment,
@@ -269,8 +270,13 @@ fn special_cases_within_quota_are_paid_by_items() {
 fn community_budget_surplus_and_allocation() {
     let p = policy(POLICY);
     let mut l = Ledger::new();
-    // Lead spends 30000, township 10000 (fund outlays = annual amounts, DRG fixed).
-    l.add(&case(
+    // Lead spends 30000, township 10000 (fund outlays = annual amounts, DRG fixed),
+    // resident cases (the community budget is a resident-insurance budget).
+    let resident = |mut c: PricedCase<'static>| {
+        c.insurance = InsuranceType::Resident;
+        c
+    };
+    l.add(&resident(case(
         "a",
         "L",
         Method::Drg,
@@ -279,8 +285,8 @@ fn community_budget_surplus_and_allocation() {
         dec!(30000),
         dec!(0),
         dec!(30000),
-    ));
-    l.add(&case(
+    )));
+    l.add(&resident(case(
         "b",
         "T",
         Method::Drg,
@@ -289,7 +295,7 @@ fn community_budget_surplus_and_allocation() {
         dec!(10000),
         dec!(0),
         dec!(10000),
-    ));
+    )));
     let s = settle(&p, l).unwrap();
     let c = &s.communities[0];
     // Budget 50000, spent 40000: surplus 10000 = 20% → 2500 + 1750 + 750 kept.

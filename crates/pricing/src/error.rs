@@ -88,6 +88,18 @@ pub enum PriceError {
     /// A DIP case has neither a score from the catalogue nor a usable `score` value.
     #[error("DIP case has no usable score (need a positive `score`)")]
     NoScore,
+    /// A DIP auxiliary coefficient (`aux_coef`) of zero or below: it multiplies the
+    /// score, so it must be positive (leave the field empty for 1).
+    #[error("auxiliary coefficient {0} must be positive (leave it empty for 1)")]
+    AuxCoef(String),
+    /// The separately paid negotiated drug cost is negative or above the total cost.
+    #[error("negotiated drug cost {negotiated} must be between 0 and the total cost {total}")]
+    Negotiated {
+        /// The negotiated drug cost.
+        negotiated: String,
+        /// The case's total cost.
+        total: String,
+    },
     /// The payment standard came out zero or negative (e.g. a zero weight); the case
     /// is rejected rather than paid nothing.
     #[error("payment standard is {0}, not positive; check the group's weight/score")]

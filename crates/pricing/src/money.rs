@@ -25,7 +25,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 pub fn plain_decimal(text: &str) -> Option<Decimal> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (whole, frac) = match digits.split_once('.') {
-        Some((w, f)) if f.is_empty() => (w, "x"),
+        Some((w, "")) => (w, "x"),
         Some((w, f)) => (w, f),
         None => (digits, ""),
     };

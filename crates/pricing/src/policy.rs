@@ -584,7 +584,7 @@ fn read_primary_care(
     let keyed = inline
         .into_iter()
         .enumerate()
-        .map(|(i, code)| (format!("{}[{i}]", s.key("drg")), code));
+        .map(|(i, code)| (format!("{}[{i}]", s.key("drg")), code.to_owned()));
     for (key, code) in keyed.chain(listed) {
         let code = code.trim().to_ascii_uppercase();
         if let Some(d) = drg
@@ -684,6 +684,7 @@ fn read_outliers(s: &Section<'_>) -> Result<Outliers, PolicyError> {
                     ));
                 }
             };
+            rule_takes(&d, rule, DRG_RULE_KEYS)?;
             d.finish()?;
             r
         }
@@ -720,6 +721,7 @@ fn read_outliers(s: &Section<'_>) -> Result<Outliers, PolicyError> {
                     ));
                 }
             };
+            rule_takes(&d, rule, DIP_RULE_KEYS)?;
             d.finish()?;
             r
         }
@@ -752,6 +754,67 @@ fn read_outliers(s: &Section<'_>) -> Result<Outliers, PolicyError> {
         ambiguous,
         special_review,
     })
+}
+
+/// The keys each DRG outlier rule takes (besides `rule`).
+const DRG_RULE_KEYS: &[(&str, &[&str])] = &[
+    ("none", &[]),
+    (
+        "ratio-by-level",
+        &["high_ratio", "low_ratio", "high_pay_share", "low_pay_share"],
+    ),
+    (
+        "ratio-by-weight",
+        &[
+            "weight_bands",
+            "low_ratio",
+            "high_pay_share",
+            "low_pay_share",
+        ],
+    ),
+];
+
+/// The keys each DIP outlier rule takes.
+const DIP_RULE_KEYS: &[(&str, &[&str])] = &[
+    ("none", &[]),
+    (
+        "low-high-review",
+        &[
+            "low_threshold",
+            "high_threshold",
+            "review_threshold",
+            "max_factor",
+        ],
+    ),
+];
+
+/// The keys each ungrouped/ambiguous rule takes.
+const UNGROUPED_RULE_KEYS: &[(&str, &[&str])] = &[("reject", &[]), ("cost-share", &["factor"])];
+
+/// Refuses a key that belongs to another rule of the same table (e.g. `low_ratio`
+/// beside `rule = "none"`), naming the keys `rule` takes. Keys of no rule are left to
+/// [`Section::finish`] (typos).
+fn rule_takes(s: &Section<'_>, rule: &str, table: &[(&str, &[&str])]) -> Result<(), PolicyError> {
+    let takes = table
+        .iter()
+        .find(|(r, _)| *r == rule)
+        .map_or(&[][..], |(_, k)| *k);
+    for key in s.keys() {
+        let of_some_rule = table.iter().any(|(_, keys)| keys.contains(&key));
+        if of_some_rule && !takes.contains(&key) {
+            let which = if takes.is_empty() {
+                "no other keys".to_owned()
+            } else {
+                takes.join(", ")
+            };
+            return Err(s.invalid(
+                key,
+                s.raw(key).expect("listed key"),
+                format!("not used by rule = \"{rule}\", which takes {which}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_weight_bands(d: &Section<'_>) -> Result<Vec<(Decimal, Decimal)>, PolicyError> {
@@ -821,6 +884,7 @@ fn read_ungrouped(s: &Section<'_>, key: &str) -> Result<UngroupedRule, PolicyErr
             ));
         }
     };
+    rule_takes(&u, rule, UNGROUPED_RULE_KEYS)?;
     u.finish()?;
     Ok(r)
 }

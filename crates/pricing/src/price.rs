@@ -140,16 +140,22 @@ pub struct Priced {
     pub standard: Decimal,
     /// Outlier classification.
     pub outlier: Outlier,
-    /// Payment standard / standard (1 for normal cases), 4 decimals (half away from
-    /// zero).
+    /// Outlier factor (1 for normal cases): DRG payment / standard, 4 decimals; DIP
+    /// the factor of the outlier rule, 6 decimals (half away from zero).
     pub outlier_factor: Decimal,
     /// Cost / standard, 4 decimals (zero when there is no standard).
     pub cost_ratio: Decimal,
-    /// Case points: base × coefficient × outlier factor (the 4-decimal factor above;
-    /// DRG in weight units, DIP in points), 4 decimals. Settlement prices these at the final rate / point value.
+    /// Case points: base × coefficient × the outlier factor above (DRG in weight
+    /// units, DIP in points), 4 decimals; a DIP case's payment is exactly these points
+    /// × the point value, rounded to the fen. Settlement prices these at the final
+    /// rate / point value.
     pub points: Decimal,
     /// The payment standard of the case, yuan to the fen.
     pub payment_standard: Decimal,
+    /// Negotiated drugs paid separately (单独支付的谈判药品), yuan: outside the DRG/DIP
+    /// payment and the comparison with the standard, paid as is. The case is paid
+    /// `payment_standard + negotiated`.
+    pub negotiated: Decimal,
 }
 
 /// The compiled pricing engine for one policy. Immutable and `Send + Sync`.
@@ -164,6 +170,9 @@ pub struct Pricer {
 }
 
 const FACTOR_DP: u32 = 4;
+/// DIP outlier factors carry 6 decimals, so that points × point value follows the
+/// cost closely (the payment error is at most standard × 5·10⁻⁷).
+const DIP_FACTOR_DP: u32 = 6;
 
 impl Pricer {
     /// Wraps a validated policy.
@@ -209,6 +218,28 @@ impl Pricer {
             Method::Drg => self.primary_drg.contains(group),
             Method::Dip => self.primary_dip.contains(group),
         }
+    }
+
+    /// Prices a case whose `total_cost` includes `negotiated` yuan of negotiated drugs
+    /// paid separately (单独支付的谈判药品, seed 001): the group payment and every
+    /// outlier test use the cost without them (`total_cost − negotiated`), and they are
+    /// paid as is beside the payment standard ([`Priced::negotiated`]).
+    pub fn price_with_negotiated(
+        &self,
+        case: &CaseInput<'_>,
+        negotiated: Decimal,
+    ) -> Result<Priced, PriceError> {
+        if negotiated < Decimal::ZERO || negotiated > case.total_cost {
+            return Err(PriceError::Negotiated {
+                negotiated: negotiated.to_string(),
+                total: case.total_cost.to_string(),
+            });
+        }
+        let mut rest = *case;
+        rest.total_cost = case.total_cost - negotiated;
+        let mut p = self.price(&rest)?;
+        p.negotiated = round_yuan(negotiated);
+        Ok(p)
     }
 
     /// Prices one case. Never returns a zero payment: a case that cannot be priced is
@@ -275,20 +306,21 @@ impl Pricer {
                         },
                     };
                     let aux = match case.aux_coef {
+                        None => Decimal::ONE,
                         Some(a) if a > Decimal::ZERO => a,
-                        _ => Decimal::ONE,
+                        Some(a) => return Err(PriceError::AuxCoef(a.to_string())),
                     };
                     (score * aux, score, aux)
                 }
             };
+        if case.method == Method::Dip {
+            return self.price_dip(case, primary_care, base, coefficient, aux_coef, rate);
+        }
         let standard = round_yuan(base * coefficient * rate);
         if standard <= Decimal::ZERO {
             return Err(PriceError::NonPositive(standard.to_string()));
         }
-        let (outlier, payment) = match case.method {
-            Method::Drg => self.drg_outlier(weight, case.level, primary_care, standard, case),
-            Method::Dip => self.dip_outlier(standard, case.total_cost),
-        };
+        let (outlier, payment) = self.drg_outlier(weight, case.level, primary_care, standard, case);
         let payment = round_yuan(payment);
         if payment <= Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
@@ -311,6 +343,48 @@ impl Pricer {
             cost_ratio: ratio(case.total_cost, standard, FACTOR_DP),
             points: round_qty(base * coefficient * factor, FACTOR_DP),
             payment_standard: payment,
+            negotiated: Decimal::ZERO,
+        })
+    }
+
+    /// DIP: every amount is points × point value. Standard points = score × aux ×
+    /// coefficient (4 decimals); standard = standard points × point value (to the fen);
+    /// the outlier factor (6 decimals) comes from cost / standard; case points =
+    /// standard points × factor (4 decimals); payment = case points × point value.
+    fn price_dip(
+        &self,
+        case: &CaseInput<'_>,
+        primary_care: bool,
+        base: Decimal,
+        coefficient: Decimal,
+        aux_coef: Decimal,
+        value: Decimal,
+    ) -> Result<Priced, PriceError> {
+        let standard_points = round_qty(base * coefficient, FACTOR_DP);
+        let standard = round_yuan(standard_points * value);
+        if standard <= Decimal::ZERO {
+            return Err(PriceError::NonPositive(standard.to_string()));
+        }
+        let (outlier, factor) = self.dip_outlier(standard, case.total_cost);
+        let points = round_qty(standard_points * factor, FACTOR_DP);
+        let payment = round_yuan(points * value);
+        if payment <= Decimal::ZERO {
+            return Err(PriceError::NonPositive(payment.to_string()));
+        }
+        Ok(Priced {
+            method: case.method,
+            primary_care,
+            base,
+            coefficient,
+            aux_coef,
+            rate: value,
+            standard,
+            outlier,
+            outlier_factor: factor,
+            cost_ratio: ratio(case.total_cost, standard, FACTOR_DP),
+            points,
+            payment_standard: payment,
+            negotiated: Decimal::ZERO,
         })
     }
 
@@ -359,12 +433,12 @@ impl Pricer {
         }
     }
 
-    /// DIP low/high cost without dividing: low → paid the cost (points × cost /
-    /// standard); high → standard × ((cost / standard − high) + 1) = cost − (high − 1) ×
-    /// standard, capped at `max_factor` × standard; review above `review` × standard.
+    /// The DIP outlier class and factor (6 decimals): low (cost < low × standard) →
+    /// cost / standard; high (cost > high × standard) → (cost / standard − high) + 1, at
+    /// most `max_factor`; review above `review` × standard (paid as high).
     fn dip_outlier(&self, standard: Decimal, cost: Decimal) -> (Outlier, Decimal) {
         match self.policy.outliers.dip {
-            DipOutlierRule::None => (Outlier::None, standard),
+            DipOutlierRule::None => (Outlier::None, Decimal::ONE),
             DipOutlierRule::LowHighReview {
                 low,
                 high,
@@ -372,20 +446,23 @@ impl Pricer {
                 max_factor,
             } => {
                 if cost < low * standard {
-                    (Outlier::Low, cost)
+                    (
+                        Outlier::Low,
+                        ratio(cost.max(Decimal::ZERO), standard, DIP_FACTOR_DP),
+                    )
                 } else if cost > high * standard {
-                    let mut payment = cost - (high - Decimal::ONE) * standard;
+                    let mut factor = cost / standard - high + Decimal::ONE;
                     if let Some(cap) = max_factor {
-                        payment = payment.min(cap * standard);
+                        factor = factor.min(cap);
                     }
                     let kind = if cost > review * standard {
                         Outlier::Review
                     } else {
                         Outlier::High
                     };
-                    (kind, payment)
+                    (kind, round_qty(factor, DIP_FACTOR_DP))
                 } else {
-                    (Outlier::None, standard)
+                    (Outlier::None, Decimal::ONE)
                 }
             }
         }
@@ -402,7 +479,12 @@ impl Pricer {
         let UngroupedRule::CostShare { factor } = rule else {
             return Err(PriceError::RejectedByPolicy(word));
         };
-        let payment = round_yuan(case.total_cost * factor);
+        let mut payment = round_yuan(case.total_cost * factor);
+        let points = round_qty(payment / rate, FACTOR_DP);
+        if case.method == Method::Dip {
+            // Every DIP amount is points × point value.
+            payment = round_yuan(points * rate);
+        }
         if payment <= Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
         }
@@ -421,8 +503,9 @@ impl Pricer {
             },
             outlier_factor: round_qty(factor, FACTOR_DP),
             cost_ratio: Decimal::ZERO,
-            points: round_qty(payment / rate, FACTOR_DP),
+            points,
             payment_standard: payment,
+            negotiated: Decimal::ZERO,
         })
     }
 }

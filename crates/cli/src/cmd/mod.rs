@@ -7,6 +7,7 @@ pub mod drg;
 pub mod explain;
 pub mod gen_cases;
 pub mod group;
+pub mod outpatient;
 pub mod pay_io;
 pub mod price;
 pub mod report;

@@ -17,7 +17,7 @@ impl Grouper {
     }
 
     /// The codes of a code variable in a case.
-    fn var_codes<'c>(var: Var, case: &'c Case) -> &'c [CodeId] {
+    fn var_codes(var: Var, case: &Case) -> &[CodeId] {
         let (codes, principal) = match var {
             Var::Zyzd => (&case.dx, true),
             Var::Qtzd => (&case.dx, false),

@@ -295,11 +295,10 @@ fn lex(text: &str) -> Result<Vec<Spanned>, ParseError> {
     Ok(out)
 }
 
-struct Parser<'t> {
+struct Parser {
     chars: Vec<char>,
     toks: Vec<Spanned>,
     at: usize,
-    _text: &'t str,
 }
 
 fn is_kw(t: &Tok, kw: &str) -> bool {
@@ -313,7 +312,6 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         chars: text.chars().collect(),
         toks,
         at: 0,
-        _text: text,
     };
     if matches!(p.peek(), Tok::End) {
         return Ok(Expr::Const(true));
@@ -329,7 +327,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     }
 }
 
-impl Parser<'_> {
+impl Parser {
     fn peek(&self) -> &Tok {
         &self.toks[self.at].0
     }
@@ -426,10 +424,7 @@ impl Parser<'_> {
     fn set_name(&mut self) -> Result<SetRef, ParseError> {
         let pos = self.pos();
         match self.peek().clone() {
-            Tok::Ident(s)
-                if !is_kw(&Tok::Ident(s.clone()), "and")
-                    && !is_kw(&Tok::Ident(s.clone()), "or") =>
-            {
+            Tok::Ident(s) if !s.eq_ignore_ascii_case("and") && !s.eq_ignore_ascii_case("or") => {
                 self.bump();
                 Ok(SetRef { name: s, pos })
             }

@@ -1,0 +1,134 @@
+//! Outpatient claims from a CSV (seed 003: 两病 deductible 30 yuan a year; seed 001:
+//! resident ordinary outpatient cap 400 yuan a year), one row out per claim.
+
+use drgdip_payment::Policy;
+use drgdip_payment::outpatient::{OUTPATIENT_HEADER, price_outpatient};
+use rust_decimal_macros::dec;
+
+const POLICY: &str = r#"
+[policy]
+name = "outpatient"
+region = "T"
+
+[drg]
+weights = "w.csv"
+base_rate = 10000
+
+[coefficients]
+levels = 1
+
+[benefits]
+no_deductible_at_primary_care = false
+[benefits.inpatient.employee]
+deductible = 1000
+ratio = 0.9
+[benefits.inpatient.resident]
+deductible = 1000
+ratio = 0.8
+
+[benefits.outpatient.two_diseases]
+deductible = 30
+ratio = 0.70
+
+[benefits.outpatient.ordinary]
+deductible = 0
+ratio = 0.5
+annual_cap = 400
+insurance = ["resident"]
+"#;
+
+fn policy() -> Policy {
+    let dir = std::env::temp_dir().join(format!("drgdip-outpatient-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
+    Policy::from_str_in(POLICY, &dir).unwrap()
+}
+
+#[test]
+fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
+    // Given out of date order on purpose; a BOM and an extra column.
+    let input = "\u{feff}claim_id,person_id,scheme,hospital_level,insurance_type,visit_date,total_cost,covered_cost,note\n\
+        A2,p1,two_diseases,1,resident,2025-03-01,100.00,100.00,x\n\
+        A1,p1,two_diseases,0,resident,2025-01-05,110.00,100.00,\n\
+        A3,p1,two_diseases,1,居民,2026-01-02,50,50,\n\
+        B1,p2,ordinary,1,resident,2025-02-01,600,600,\n\
+        B2,p2,ordinary,1,resident,2025-06-01,400,400,\n\
+        C1,p3,ordinary,1,employee,2025-02-01,100,100,\n\
+        D1,p4,dental,1,resident,2025-02-01,100,100,\n\
+        E1,p5,ordinary,1,resident,2025-02-30,100,100,\n\
+        F1,p6,ordinary,1,resident,2025-02-01,100,120,\n";
+    let mut out = Vec::new();
+    let s = price_outpatient(&policy().payment.benefits, input.as_bytes(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0], OUTPATIENT_HEADER);
+    assert_eq!(rows.len(), 10, "{text}");
+    let ids: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+    assert_eq!(ids, ["A2", "A1", "A3", "B1", "B2", "C1", "D1", "E1", "F1"]);
+    let money = |id: &str| -> Vec<&str> {
+        let r = rows.iter().find(|r| r[0] == id).unwrap();
+        r[7..13].to_vec()
+    };
+    // uncovered, deductible, coinsurance, over_cap, patient, fund.
+    // A1 first in the year: 10 uncovered, deductible 30, fund round(70 × 0.7) = 49.
+    assert_eq!(
+        money("A1"),
+        ["10.00", "30.00", "21.00", "0.00", "61.00", "49.00"]
+    );
+    // A2 later: deductible already paid.
+    assert_eq!(
+        money("A2"),
+        ["0.00", "0.00", "30.00", "0.00", "30.00", "70.00"]
+    );
+    // A3 next year: the deductible again.
+    assert_eq!(
+        money("A3"),
+        ["0.00", "30.00", "6.00", "0.00", "36.00", "14.00"]
+    );
+    // B: cap 400 a year: 300, then 200 cut to 100.
+    assert_eq!(
+        money("B1"),
+        ["0.00", "0.00", "300.00", "0.00", "300.00", "300.00"]
+    );
+    assert_eq!(
+        money("B2"),
+        ["0.00", "0.00", "200.00", "100.00", "300.00", "100.00"]
+    );
+    let msg = |id: &str| {
+        let r = rows.iter().find(|r| r[0] == id).unwrap();
+        assert_eq!(r[13], "rejected");
+        assert!(r[7..13].iter().all(|m| m.is_empty()));
+        r[14..].join(",")
+    };
+    assert!(
+        msg("C1").starts_with("row 7: field `insurance_type`:"),
+        "{}",
+        msg("C1")
+    );
+    assert!(
+        msg("D1").starts_with("row 8: field `scheme`:"),
+        "{}",
+        msg("D1")
+    );
+    assert!(
+        msg("E1").starts_with("row 9: field `visit_date`:"),
+        "{}",
+        msg("E1")
+    );
+    assert!(
+        msg("F1").starts_with("row 10: field `covered_cost`:"),
+        "{}",
+        msg("F1")
+    );
+    assert_eq!(s.claims, 9);
+    assert_eq!(s.rejected, 4);
+    assert_eq!(s.fund, dec!(533.00));
+    assert_eq!(s.patient, dec!(727.00));
+}
+
+#[test]
+fn a_missing_column_is_an_error_naming_it() {
+    let input = "claim_id,person_id,scheme,hospital_level,insurance_type,total_cost,covered_cost\n";
+    let e = price_outpatient(&policy().payment.benefits, input.as_bytes(), Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("no `visit_date` column"), "{e}");
+}

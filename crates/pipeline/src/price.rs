@@ -1,0 +1,1129 @@
+//! Pricing a file: grouped cases → payment standard, patient share and fund outlay.
+//!
+//! One streaming pass over the input and one over a spill (a temporary file, or memory):
+//!
+//! 1. the input is read once, in batches; every row is parsed and priced in parallel and
+//!    written to a temporary spill file as its finished output text with a gap for the
+//!    benefit columns. Accepted rows also leave a compact benefit record (person,
+//!    dates, level, costs: about 80 bytes) in memory.
+//! 2. the benefit records are sorted per person by discharge date, admission date and
+//!    case id and the benefit rules applied in that order (persons in parallel), so
+//!    the result does not depend on the input order.
+//! 3. the spill file is read back and the benefit columns filled in, in input order.
+//!
+//! Memory is bounded by the benefit records, not by the rows; output order and content
+//! do not depend on the thread count.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use drgdip_payment::Policy;
+use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
+use drgdip_pricing::money::round_yuan;
+use drgdip_pricing::{
+    CaseInput, Date, GroupStatus, HospitalLevel, InsuranceType, Method, PriceError, Priced, Pricer,
+};
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+use crate::columns::{Header, MAX_FIELD, csv_reader, decimal, field, money, opt_field};
+use crate::error::{PipelineError, Result};
+use crate::{Progress, Stage, with_pool};
+
+/// Where `price` keeps the finished rows between its first and last pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpillTo {
+    /// A temporary file in this folder (removed however the run ends).
+    TempFile(PathBuf),
+    /// Memory: no file system needed, but the rows' text is held until the end.
+    Memory,
+}
+
+impl Default for SpillTo {
+    fn default() -> Self {
+        SpillTo::TempFile(std::env::temp_dir())
+    }
+}
+
+/// Settings of a [`price`] run.
+#[derive(Debug, Clone, Default)]
+pub struct PriceConfig {
+    /// Worker threads: `None` runs in the caller's rayon pool, `Some(0)` starts a pool
+    /// with one thread per core, `Some(n)` a pool of `n` threads. The output does not
+    /// depend on it.
+    pub threads: Option<usize>,
+    /// Where finished rows wait for the benefit columns.
+    pub spill: SpillTo,
+}
+
+/// What a [`price`] run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceSummary {
+    /// Input rows (= output rows).
+    pub rows: u64,
+    /// Rows written with status `rejected`.
+    pub rejected: u64,
+    /// Time spent reading and pricing, applying benefits, and writing.
+    pub stages: [Duration; 3],
+}
+
+impl PriceSummary {
+    /// Rows priced (status `ok`).
+    pub fn priced(&self) -> u64 {
+        self.rows - self.rejected
+    }
+}
+
+/// The columns [`price`] writes, in order.
+pub const PRICED_HEADER: [&str; 32] = [
+    "case_id",
+    "method",
+    "group",
+    "hospital_id",
+    "payment_standard",
+    "patient_share",
+    "fund_outlay",
+    "primary_care",
+    "outlier",
+    "status",
+    "message",
+    "hospital_level",
+    "insurance_type",
+    "person_id",
+    "discharge_date",
+    "los",
+    "total_cost",
+    "covered_cost",
+    "grouping_status",
+    "weight",
+    "score",
+    "aux_coef",
+    "coefficient",
+    "rate",
+    "standard",
+    "outlier_factor",
+    "cost_ratio",
+    "points",
+    "deductible",
+    "coinsurance",
+    "over_cap",
+    "uncovered",
+];
+
+/// Column positions of the input.
+struct Cols {
+    method: Method,
+    case_id: usize,
+    status: usize,
+    group: usize,
+    score: Option<usize>,
+    aux_coef: Option<usize>,
+    hospital_id: usize,
+    hospital_level: usize,
+    insurance_type: usize,
+    person_id: usize,
+    admit_date: usize,
+    discharge_date: usize,
+    total_cost: usize,
+    covered_cost: usize,
+    day_surgery: Option<usize>,
+    referral: Option<usize>,
+    los: Option<usize>,
+}
+
+impl Cols {
+    fn new(h: &Header) -> Result<Self> {
+        let method = match (h.find("drg"), h.find("dip_code")) {
+            (Some(_), None) => Method::Drg,
+            (None, Some(_)) => Method::Dip,
+            (Some(_), Some(_)) => {
+                return Err(PipelineError::Input(
+                    "the input has both `drg` and `dip_code` columns; price DRG and DIP results separately".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(PipelineError::Input(
+                    "the input has no `drg` column (DRG grouping result) nor `dip_code` column (DIP grouping result)".into(),
+                ));
+            }
+        };
+        let case = "from the grouping output";
+        let data = "a case column; group with --carry to keep the case's columns";
+        Ok(Self {
+            method,
+            case_id: h.require("case_id", case)?,
+            status: h.require("status", case)?,
+            group: match method {
+                Method::Drg => h.require("drg", case)?,
+                Method::Dip => h.require("dip_code", case)?,
+            },
+            score: h.find("score"),
+            aux_coef: h.find("aux_coef"),
+            hospital_id: h.require("hospital_id", data)?,
+            hospital_level: h.require("hospital_level", data)?,
+            insurance_type: h.require("insurance_type", data)?,
+            person_id: h.require("person_id", data)?,
+            admit_date: h.require("admit_date", data)?,
+            discharge_date: h.require("discharge_date", data)?,
+            total_cost: h.require("total_cost", data)?,
+            covered_cost: h.require("covered_cost", data)?,
+            day_surgery: h.find("day_surgery"),
+            referral: h.find("referral"),
+            los: h.find("los"),
+        })
+    }
+}
+
+/// One parsed row, borrowing from its record.
+struct Row<'r> {
+    case_id: &'r str,
+    status: GroupStatus,
+    group: Cow<'r, str>,
+    hospital_id: &'r str,
+    level: HospitalLevel,
+    insurance: InsuranceType,
+    person: &'r str,
+    admit: Date,
+    discharge: Date,
+    total: Decimal,
+    covered: Decimal,
+    day_surgery: bool,
+    referral: Referral,
+    los: &'r str,
+    score: Option<Decimal>,
+    aux: Option<Decimal>,
+}
+
+fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> {
+    if let Some((i, _)) = rec.iter().enumerate().find(|(_, f)| f.len() > MAX_FIELD) {
+        return Err(format!("field {} is longer than {MAX_FIELD} bytes", i + 1));
+    }
+    let case_id = field(rec, c.case_id, "case_id")?;
+    if case_id.is_empty() {
+        return Err("field `case_id` is empty".into());
+    }
+    let status_s = field(rec, c.status, "status")?;
+    let status = GroupStatus::parse(status_s)
+        .ok_or_else(|| format!("field `status`: `{status_s}` is not a grouping status"))?;
+    let group_name = match c.method {
+        Method::Drg => "drg",
+        Method::Dip => "dip_code",
+    };
+    let group_raw = field(rec, c.group, group_name)?;
+    let group = match c.method {
+        Method::Drg if group_raw.bytes().any(|b| b.is_ascii_lowercase()) => {
+            Cow::Owned(group_raw.to_ascii_uppercase())
+        }
+        _ => Cow::Borrowed(group_raw),
+    };
+    if group.is_empty() && matches!(status, GroupStatus::Grouped | GroupStatus::Composite) {
+        return Err(format!("field `{group_name}` is empty for a grouped case"));
+    }
+    let hospital_id = field(rec, c.hospital_id, "hospital_id")?;
+    if hospital_id.is_empty() {
+        return Err("field `hospital_id` is empty".into());
+    }
+    let lv = field(rec, c.hospital_level, "hospital_level")?;
+    let level = HospitalLevel::parse(lv).ok_or_else(|| {
+        format!("field `hospital_level`: `{lv}` is not 3/2/1/0 or 三级/二级/一级/基层")
+    })?;
+    let it = field(rec, c.insurance_type, "insurance_type")?;
+    let insurance = InsuranceType::parse(it).ok_or_else(|| {
+        format!("field `insurance_type`: `{it}` is not employee/resident or 职工/居民")
+    })?;
+    let person = field(rec, c.person_id, "person_id")?;
+    if person.is_empty() {
+        return Err("field `person_id` is empty".into());
+    }
+    let date = |idx: usize, name: &str| -> Result<Date, String> {
+        let s = field(rec, idx, name)?;
+        Date::parse(s).ok_or_else(|| format!("field `{name}`: `{s}` is not a date YYYY-MM-DD"))
+    };
+    let admit = date(c.admit_date, "admit_date")?;
+    let discharge = date(c.discharge_date, "discharge_date")?;
+    if discharge < admit {
+        return Err(format!(
+            "field `discharge_date`: {discharge} is before admit_date {admit}"
+        ));
+    }
+    let total = money(field(rec, c.total_cost, "total_cost")?, "total_cost")?;
+    let covered = money(field(rec, c.covered_cost, "covered_cost")?, "covered_cost")?;
+    if covered > total {
+        return Err(format!(
+            "field `covered_cost`: {covered} is more than total_cost {total}"
+        ));
+    }
+    let ds = opt_field(rec, c.day_surgery, "day_surgery")?;
+    let day_surgery = match ds {
+        "" | "0" => false,
+        "1" => true,
+        other => return Err(format!("field `day_surgery`: `{other}` is not 0 or 1")),
+    };
+    let rf = opt_field(rec, c.referral, "referral")?;
+    let referral = Referral::parse(rf)
+        .ok_or_else(|| format!("field `referral`: `{rf}` is not empty, up, down or nonstandard"))?;
+    let los = opt_field(rec, c.los, "los")?;
+    let score = match opt_field(rec, c.score, "score")? {
+        "" => None,
+        s => Some(decimal(s, "score")?),
+    };
+    let aux = match opt_field(rec, c.aux_coef, "aux_coef")? {
+        "" => None,
+        s => Some(decimal(s, "aux_coef")?),
+    };
+    Ok(Row {
+        case_id,
+        status,
+        group,
+        hospital_id,
+        level,
+        insurance,
+        person,
+        admit,
+        discharge,
+        total,
+        covered,
+        day_surgery,
+        referral,
+        los,
+        score,
+        aux,
+    })
+}
+
+fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String> {
+    pricer
+        .price(&CaseInput {
+            method: c.method,
+            status: row.status,
+            group: &row.group,
+            score: row.score,
+            aux_coef: row.aux,
+            hospital_id: row.hospital_id,
+            level: row.level,
+            insurance: row.insurance,
+            total_cost: row.total,
+        })
+        .map_err(|e| {
+            let group_col = match c.method {
+                Method::Drg => "drg",
+                Method::Dip => "dip_code",
+            };
+            let field = match e {
+                PriceError::UnknownGroup { .. }
+                | PriceError::NonPositive(_)
+                | PriceError::MethodNotInPolicy(_) => group_col,
+                PriceError::NoScore => "score",
+                PriceError::AuxCoef(_) => "aux_coef",
+                PriceError::Negotiated { .. } => "negotiated_drug_cost",
+                PriceError::NotGrouped(_) | PriceError::RejectedByPolicy(_) => "status",
+            };
+            format!("field `{field}`: {e}")
+        })
+}
+
+/// A compact benefit record.
+struct BenefitRec {
+    person: u32,
+    discharge: Date,
+    admit: Date,
+    id_start: u32,
+    id_len: u32,
+    row: u32,
+    level: HospitalLevel,
+    insurance: InsuranceType,
+    day_surgery: bool,
+    referral: Referral,
+    total: Decimal,
+    covered: Decimal,
+}
+
+/// Person ids → dense numbers in order of first appearance, without an allocation
+/// per person: the names live in one arena; a map goes from the name's hash (computed
+/// in the parallel stage) to the first id with that hash, and `next` chains the ids
+/// that share a hash.
+#[derive(Default)]
+struct Persons {
+    arena: String,
+    spans: Vec<(u32, u32)>,
+    first: FxHashMap<u64, u32>,
+    next: Vec<u32>,
+}
+
+impl Persons {
+    fn hash(name: &str) -> u64 {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(name.as_bytes());
+        h.finish()
+    }
+
+    fn id(&mut self, name: &str, hash: u64) -> Result<u32> {
+        let Some(&head) = self.first.get(&hash) else {
+            let id = self.push(name)?;
+            self.first.insert(hash, id);
+            return Ok(id);
+        };
+        let mut at = head;
+        loop {
+            let (start, len) = self.spans[at as usize];
+            if &self.arena[start as usize..(start + len) as usize] == name {
+                return Ok(at);
+            }
+            match self.next[at as usize] {
+                u32::MAX => break,
+                n => at = n,
+            }
+        }
+        let id = self.push(name)?;
+        self.next[at as usize] = id;
+        Ok(id)
+    }
+
+    fn push(&mut self, name: &str) -> Result<u32> {
+        let id = u32::try_from(self.spans.len())
+            .map_err(|_| PipelineError::TooLarge("more than 4 billion persons"))?;
+        let start = u32::try_from(self.arena.len())
+            .map_err(|_| PipelineError::TooLarge("person ids exceed 4 GB"))?;
+        self.arena.push_str(name);
+        self.spans.push((start, name.len() as u32));
+        self.next.push(u32::MAX);
+        Ok(id)
+    }
+}
+
+/// What the parallel stage hands back for one accepted row.
+struct Accepted<'r> {
+    row: u64,
+    person: &'r str,
+    person_hash: u64,
+    case_id: &'r str,
+    discharge: Date,
+    admit: Date,
+    level: HospitalLevel,
+    insurance: InsuranceType,
+    day_surgery: bool,
+    referral: Referral,
+    total: Decimal,
+    covered: Decimal,
+}
+
+/// Patient share, deductible, over-cap per row (None: row rejected).
+type Shares = Vec<Option<[Decimal; 3]>>;
+
+const BATCH: usize = 1 << 14;
+const CHUNK: usize = 512;
+
+/// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
+fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().any(|&c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
+        buf.push(b'"');
+        for &c in s {
+            if c == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(c);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s);
+    }
+}
+
+/// Appends an amount of money rounded to the fen, always with two decimals.
+fn push_money(buf: &mut Vec<u8>, d: Decimal) {
+    let m = match d.scale() {
+        2 => d.mantissa(),
+        1 => d.mantissa() * 10,
+        0 => d.mantissa() * 100,
+        _ => round_yuan(d).mantissa(),
+    };
+    let Ok(fen) = u64::try_from(m.unsigned_abs()) else {
+        let _ = write!(buf, "{}", round_yuan(d));
+        return;
+    };
+    if m < 0 {
+        buf.push(b'-');
+    }
+    let (mut v, frac) = (fen / 100, (fen % 100) as u8);
+    let mut tmp = [0u8; 24];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+    buf.extend_from_slice(&[b'.', b'0' + frac / 10, b'0' + frac % 10]);
+}
+
+/// Appends a non-money decimal in its shortest form (`1.10` → `1.1`, `2.0` → `2`).
+fn push_dec(buf: &mut Vec<u8>, d: Decimal) {
+    let m = d.mantissa();
+    let Ok(mut v) = u64::try_from(m.unsigned_abs()) else {
+        let _ = write!(buf, "{}", d.normalize());
+        return;
+    };
+    let mut scale = d.scale();
+    while scale > 0 && v % 10 == 0 {
+        v /= 10;
+        scale -= 1;
+    }
+    if m < 0 && v != 0 {
+        buf.push(b'-');
+    }
+    let mut tmp = [0u8; 48];
+    let mut i = tmp.len();
+    let mut digits = 0u32;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        digits += 1;
+        if digits == scale {
+            i -= 1;
+            tmp[i] = b'.';
+        }
+        if v == 0 && digits > scale {
+            break;
+        }
+    }
+    if tmp[i] == b'.' {
+        i -= 1;
+        tmp[i] = b'0';
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends a date as `YYYY-MM-DD`.
+fn push_date(buf: &mut Vec<u8>, d: Date) {
+    let y = d.year;
+    buf.extend_from_slice(&[
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + d.month / 10,
+        b'0' + d.month % 10,
+        b'-',
+        b'0' + d.day / 10,
+        b'0' + d.day % 10,
+    ]);
+}
+
+fn push_u32(buf: &mut Vec<u8>, n: usize) {
+    buf.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// Encodes one accepted row into the spill: the output text before the benefit
+/// columns (A, ending after `payment_standard,`), the text between `fund_outlay` and
+/// `deductible` (B, starting with `,` and ending with `,`), the payment standard and
+/// the uncovered cost.
+fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
+    let mut a = Vec::with_capacity(96);
+    push_field(&mut a, row.case_id.as_bytes());
+    a.push(b',');
+    a.extend_from_slice(c.method.key().as_bytes());
+    a.push(b',');
+    push_field(&mut a, row.group.as_bytes());
+    a.push(b',');
+    push_field(&mut a, row.hospital_id.as_bytes());
+    a.push(b',');
+    push_money(&mut a, p.payment_standard);
+    a.push(b',');
+    let mut b = Vec::with_capacity(192);
+    b.push(b',');
+    b.extend_from_slice(if p.primary_care { b"1," } else { b"0," });
+    b.extend_from_slice(p.outlier.key().as_bytes());
+    b.extend_from_slice(b",ok,,");
+    b.extend_from_slice(row.level.code().as_bytes());
+    b.push(b',');
+    b.extend_from_slice(row.insurance.key().as_bytes());
+    b.push(b',');
+    push_field(&mut b, row.person.as_bytes());
+    b.push(b',');
+    push_date(&mut b, row.discharge);
+    b.push(b',');
+    push_field(&mut b, row.los.as_bytes());
+    b.push(b',');
+    push_money(&mut b, row.total);
+    b.push(b',');
+    push_money(&mut b, row.covered);
+    b.push(b',');
+    b.extend_from_slice(row.status.key().as_bytes());
+    b.push(b',');
+    if !p.base.is_zero() {
+        match c.method {
+            Method::Drg => {
+                push_dec(&mut b, p.base);
+                b.push(b',');
+            }
+            Method::Dip => {
+                b.push(b',');
+                push_dec(&mut b, p.base / p.aux_coef);
+            }
+        }
+    } else {
+        b.push(b',');
+    }
+    b.push(b',');
+    push_dec(&mut b, p.aux_coef);
+    b.push(b',');
+    push_dec(&mut b, p.coefficient);
+    b.push(b',');
+    push_dec(&mut b, p.rate);
+    b.push(b',');
+    if !p.standard.is_zero() {
+        push_money(&mut b, p.standard);
+    }
+    b.push(b',');
+    push_dec(&mut b, p.outlier_factor);
+    b.push(b',');
+    if !p.cost_ratio.is_zero() {
+        push_dec(&mut b, p.cost_ratio);
+    }
+    b.push(b',');
+    push_dec(&mut b, p.points);
+    b.push(b',');
+    spill.push(1);
+    push_u32(spill, a.len());
+    spill.extend_from_slice(&a);
+    push_u32(spill, b.len());
+    spill.extend_from_slice(&b);
+    spill.extend_from_slice(&p.payment_standard.serialize());
+    spill.extend_from_slice(&(row.total - row.covered).serialize());
+}
+
+/// Encodes one rejected row: its complete output line.
+fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, row_no: u64, msg: &str) {
+    let clip = |i: usize| -> Vec<u8> {
+        let f = rec.get(i).unwrap_or(b"");
+        let f = String::from_utf8_lossy(f);
+        let f = f.trim();
+        if f.len() > MAX_FIELD {
+            let mut s = f[..f.floor_char_boundary(64)].to_owned();
+            s.push('…');
+            s.into_bytes()
+        } else {
+            f.as_bytes().to_vec()
+        }
+    };
+    let mut line = Vec::with_capacity(160);
+    push_field(&mut line, &clip(c.case_id));
+    line.push(b',');
+    line.extend_from_slice(c.method.key().as_bytes());
+    line.push(b',');
+    push_field(&mut line, &clip(c.group));
+    line.push(b',');
+    push_field(&mut line, &clip(c.hospital_id));
+    line.extend_from_slice(b",,,,,,rejected,");
+    push_field(&mut line, format!("row {row_no}: {msg}").as_bytes());
+    line.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
+    line.push(b'\n');
+    spill.push(0);
+    push_u32(spill, line.len());
+    spill.extend_from_slice(&line);
+}
+
+/// Removes the spill file however the run ends.
+struct Spill(PathBuf);
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn read_batch<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    batch: &mut Vec<csv::ByteRecord>,
+) -> Result<usize> {
+    let mut n = 0;
+    while n < BATCH {
+        if n == batch.len() {
+            batch.push(csv::ByteRecord::new());
+        }
+        if !rdr
+            .read_byte_record(&mut batch[n])
+            .map_err(PipelineError::csv("reading the input"))?
+        {
+            break;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Stage 1: read, parse, price, spill; collect benefit records.
+fn stage_one<R: Read + Send>(
+    pricer: &Pricer,
+    mut rdr: csv::Reader<R>,
+    cols: &Cols,
+    spill: &mut dyn Write,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(Vec<BenefitRec>, String, u64, u64)> {
+    let mut persons = Persons::default();
+    let mut ids = String::new();
+    let mut recs: Vec<BenefitRec> = Vec::new();
+    let (mut rows, mut rejected) = (0u64, 0u64);
+    // A reader thread parses CSV records while the pool prices the previous batch.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<csv::ByteRecord>, usize)>>(2);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            loop {
+                let mut batch = back_rx.try_recv().unwrap_or_default();
+                let r = read_batch(&mut rdr, &mut batch);
+                let stop = !matches!(r, Ok(n) if n == BATCH);
+                if tx.send(r.map(|n| (batch, n))).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        for msg in &rx {
+            let (batch, n) = msg?;
+            if n == 0 {
+                break;
+            }
+            let base = rows;
+            let parts: Vec<(Vec<u8>, Vec<Accepted<'_>>, u64)> = batch[..n]
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(ci, chunk)| {
+                    let mut spill = Vec::with_capacity(chunk.len() * 320);
+                    let mut acc = Vec::with_capacity(chunk.len());
+                    let mut bad = 0u64;
+                    for (j, rec) in chunk.iter().enumerate() {
+                        let row_idx = base + (ci * CHUNK + j) as u64;
+                        let res = parse_row(rec, cols).and_then(|row| {
+                            let p = price_row(pricer, cols, &row)?;
+                            Ok((row, p))
+                        });
+                        match res {
+                            Ok((row, p)) => {
+                                spill_ok(&mut spill, &row, &p, cols);
+                                acc.push(Accepted {
+                                    row: row_idx,
+                                    person: row.person,
+                                    person_hash: Persons::hash(row.person),
+                                    case_id: row.case_id,
+                                    discharge: row.discharge,
+                                    admit: row.admit,
+                                    level: row.level,
+                                    insurance: row.insurance,
+                                    day_surgery: row.day_surgery,
+                                    referral: row.referral,
+                                    total: row.total,
+                                    covered: row.covered,
+                                });
+                            }
+                            Err(msg) => {
+                                bad += 1;
+                                spill_rejected(&mut spill, rec, cols, row_idx + 1, &msg);
+                            }
+                        }
+                    }
+                    (spill, acc, bad)
+                })
+                .collect();
+            for (bytes, accepted, bad) in parts {
+                spill
+                    .write_all(&bytes)
+                    .map_err(PipelineError::io("writing the spill file"))?;
+                rejected += bad;
+                for a in accepted {
+                    let person = persons.id(a.person, a.person_hash)?;
+                    let id_start = u32::try_from(ids.len())
+                        .map_err(|_| PipelineError::TooLarge("case ids exceed 4 GB"))?;
+                    ids.push_str(a.case_id);
+                    recs.push(BenefitRec {
+                        person,
+                        discharge: a.discharge,
+                        admit: a.admit,
+                        id_start,
+                        id_len: a.case_id.len() as u32,
+                        row: u32::try_from(a.row)
+                            .map_err(|_| PipelineError::TooLarge("more than 4 billion rows"))?,
+                        level: a.level,
+                        insurance: a.insurance,
+                        day_surgery: a.day_surgery,
+                        referral: a.referral,
+                        total: a.total,
+                        covered: a.covered,
+                    });
+                }
+            }
+            rows += n as u64;
+            progress(Progress {
+                stage: Stage::Reading,
+                rows,
+            });
+            let _ = back_tx.send(batch);
+        }
+        Ok(())
+    })?;
+    Ok((recs, ids, rows, rejected))
+}
+
+/// Stage 2: benefits in date order per person, persons in parallel.
+fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -> Result<Shares> {
+    let id_of = |r: &BenefitRec| &ids[r.id_start as usize..(r.id_start + r.id_len) as usize];
+    let key = |r: &BenefitRec| {
+        (u128::from(r.person) << 72)
+            | (u128::from(r.discharge.key()) << 52)
+            | (u128::from(r.admit.key()) << 32)
+            | u128::from(r.row)
+    };
+    recs.par_sort_unstable_by_key(key);
+    // Same person, same dates: order by case id, not by input position.
+    let mut start = 0;
+    while start < recs.len() {
+        let mut end = start + 1;
+        while end < recs.len() && key(&recs[end]) >> 32 == key(&recs[start]) >> 32 {
+            end += 1;
+        }
+        if end - start > 1 {
+            recs[start..end].sort_by(|a, b| id_of(a).cmp(id_of(b)).then(a.row.cmp(&b.row)));
+        }
+        start = end;
+    }
+    let mut shares: Shares =
+        vec![None; usize::try_from(rows).map_err(|_| PipelineError::TooLarge("too many rows"))?];
+    let benefits = &policy.payment.benefits;
+    let inpatient = ClaimKind::Inpatient;
+    let mut starts = vec![0usize];
+    let step = (recs.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
+    let mut at = step;
+    while at < recs.len() {
+        while at < recs.len() && recs[at].person == recs[at - 1].person {
+            at += 1;
+        }
+        if at < recs.len() {
+            starts.push(at);
+        }
+        at += step;
+    }
+    starts.push(recs.len());
+    let pieces: Vec<Vec<(u32, [Decimal; 3])>> = starts
+        .par_windows(2)
+        .map(|w| {
+            let mut out = Vec::with_capacity(w[1] - w[0]);
+            let mut acc = PersonYear::default();
+            let mut current = u32::MAX;
+            for r in &recs[w[0]..w[1]] {
+                if r.person != current || acc.year() != r.discharge.year {
+                    acc = PersonYear::new(r.discharge.year);
+                    current = r.person;
+                }
+                let facts = ClaimFacts {
+                    kind: &inpatient,
+                    level: r.level,
+                    insurance: r.insurance,
+                    total_cost: r.total,
+                    covered_cost: r.covered,
+                    day_surgery: r.day_surgery,
+                    referral: r.referral,
+                };
+                if let Ok(s) = acc.apply(benefits, &facts) {
+                    out.push((r.row, [s.patient, s.deductible, s.over_cap]));
+                }
+            }
+            out
+        })
+        .collect();
+    for piece in pieces {
+        for (row, s) in piece {
+            shares[row as usize] = Some(s);
+        }
+    }
+    Ok(shares)
+}
+
+/// One spilled row read back.
+enum Spilled {
+    Ok {
+        a: (usize, usize),
+        b: (usize, usize),
+        payment: Decimal,
+        uncovered: Decimal,
+    },
+    Rejected((usize, usize)),
+}
+
+fn read_u32(r: &mut impl Read) -> std::io::Result<usize> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b) as usize)
+}
+
+fn read_dec(r: &mut impl Read) -> std::io::Result<Decimal> {
+    let mut b = [0u8; 16];
+    r.read_exact(&mut b)?;
+    Ok(Decimal::deserialize(b))
+}
+
+fn read_bytes(r: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Result<(usize, usize)> {
+    let start = buf.len();
+    buf.resize(start + n, 0);
+    r.read_exact(&mut buf[start..])?;
+    Ok((start, start + n))
+}
+
+/// Reads up to a batch of spilled rows into `items` (their bytes into `buf`).
+fn read_spilled(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    items: &mut Vec<Spilled>,
+) -> std::io::Result<()> {
+    buf.clear();
+    items.clear();
+    while items.len() < BATCH {
+        let mut tag = [0u8; 1];
+        if r.read(&mut tag)? == 0 {
+            break;
+        }
+        if tag[0] == 1 {
+            let la = read_u32(r)?;
+            let a = read_bytes(r, buf, la)?;
+            let lb = read_u32(r)?;
+            let b = read_bytes(r, buf, lb)?;
+            let payment = read_dec(r)?;
+            let uncovered = read_dec(r)?;
+            items.push(Spilled::Ok {
+                a,
+                b,
+                payment,
+                uncovered,
+            });
+        } else {
+            let l = read_u32(r)?;
+            items.push(Spilled::Rejected(read_bytes(r, buf, l)?));
+        }
+    }
+    Ok(())
+}
+
+/// Stage 3: fill in the benefit columns and write the output in input order.
+fn stage_three(
+    spill: &mut dyn Read,
+    shares: &Shares,
+    out: &mut dyn Write,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<()> {
+    let mut row = 0usize;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut items: Vec<Spilled> = Vec::with_capacity(BATCH);
+    let mut r = BufReader::with_capacity(1 << 20, spill);
+    loop {
+        read_spilled(&mut r, &mut buf, &mut items)
+            .map_err(PipelineError::io("reading the spill file"))?;
+        if items.is_empty() {
+            break;
+        }
+        let base = row;
+        let texts: Vec<Vec<u8>> = items
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, chunk)| {
+                let mut o = Vec::with_capacity(chunk.len() * 300);
+                for (j, it) in chunk.iter().enumerate() {
+                    match it {
+                        Spilled::Rejected((s, e)) => o.extend_from_slice(&buf[*s..*e]),
+                        Spilled::Ok {
+                            a,
+                            b,
+                            payment,
+                            uncovered,
+                        } => {
+                            let idx = base + ci * CHUNK + j;
+                            let [patient, deductible, over_cap] =
+                                shares[idx].expect("accepted rows have shares");
+                            let coinsurance = patient - *uncovered - deductible - over_cap;
+                            let fund = (*payment - patient).max(Decimal::ZERO);
+                            o.extend_from_slice(&buf[a.0..a.1]);
+                            push_money(&mut o, patient);
+                            o.push(b',');
+                            push_money(&mut o, fund);
+                            o.extend_from_slice(&buf[b.0..b.1]);
+                            push_money(&mut o, deductible);
+                            o.push(b',');
+                            push_money(&mut o, coinsurance);
+                            o.push(b',');
+                            push_money(&mut o, over_cap);
+                            o.push(b',');
+                            push_money(&mut o, *uncovered);
+                            o.push(b'\n');
+                        }
+                    }
+                }
+                o
+            })
+            .collect();
+        for t in texts {
+            out.write_all(&t)
+                .map_err(PipelineError::io("writing the output"))?;
+        }
+        row += items.len();
+        progress(Progress {
+            stage: Stage::Writing,
+            rows: row as u64,
+        });
+    }
+    Ok(())
+}
+
+/// A unique spill file name in `dir`.
+fn spill_path(dir: &std::path::Path) -> PathBuf {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    dir.join(format!(
+        "drgdip-price-{}-{}-{}.spill",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ))
+}
+
+/// Prices a CSV of grouped cases (the output of `group --carry` / `dip group --carry`)
+/// and writes one output row per input row, in input order, with the columns of
+/// [`PRICED_HEADER`]: the payment standard of each case, then the benefits applied
+/// per person in date order (deductible, coinsurance, caps), so the patient share
+/// and the fund outlay.
+///
+/// Rows that cannot be priced are written with status `rejected` and a message
+/// naming the row and the field; they never stop the run. The run stops with an error
+/// only when the input as a whole is unusable (a missing column, an I/O error).
+/// The output does not depend on the thread count nor on the order of the input rows
+/// of one person.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use drgdip_pipeline::price::{PriceConfig, SpillTo, price};
+/// let policy = drgdip_payment::Policy::load("../../data/demo-policy.toml".as_ref())?;
+/// let input = "case_id,status,drg,hospital_id,hospital_level,insurance_type,person_id,\
+/// admit_date,discharge_date,total_cost,covered_cost\n\
+/// c1,grouped,XX99,H1,3,employee,P1,2025-01-01,2025-01-05,100,100\n";
+/// let mut out = Vec::new();
+/// let config = PriceConfig { spill: SpillTo::Memory, ..PriceConfig::default() };
+/// let summary = price(&policy, input.as_bytes(), &mut out, &config, &|_| {})?;
+/// assert_eq!((summary.rows, summary.rejected), (1, 1)); // XX99 is no DRG of the policy
+/// assert!(String::from_utf8(out)?.contains("row 1: field `drg`"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn price<R: Read + Send, W: Write + Send>(
+    policy: &Policy,
+    input: R,
+    mut output: W,
+    config: &PriceConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PriceSummary> {
+    let started = Instant::now();
+    let pricer = Pricer::new(policy.pricing.clone());
+    let mut rdr = csv_reader(input);
+    let header = Header::read(&mut rdr)?;
+    let cols = Cols::new(&header)?;
+    with_pool(config.threads, move || {
+        // Stage 1 into the spill.
+        let (recs, ids, rows, rejected, spill_file, spilled) = match &config.spill {
+            SpillTo::TempFile(dir) => {
+                let spill = Spill(spill_path(dir));
+                let file = File::create(&spill.0).map_err(PipelineError::io(format!(
+                    "creating the spill file {}",
+                    spill.0.display()
+                )))?;
+                let mut w = BufWriter::with_capacity(1 << 20, file);
+                let (recs, ids, rows, rejected) = stage_one(&pricer, rdr, &cols, &mut w, progress)?;
+                w.flush()
+                    .map_err(PipelineError::io("writing the spill file"))?;
+                drop(w);
+                (recs, ids, rows, rejected, Some(spill), Vec::new())
+            }
+            SpillTo::Memory => {
+                let mut v = Vec::new();
+                let (recs, ids, rows, rejected) = stage_one(&pricer, rdr, &cols, &mut v, progress)?;
+                (recs, ids, rows, rejected, None, v)
+            }
+        };
+        let t1 = started.elapsed();
+        let shares = stage_two(policy, recs, &ids, rows)?;
+        drop(ids);
+        let t2 = started.elapsed();
+        progress(Progress {
+            stage: Stage::Benefits,
+            rows,
+        });
+        let write_header = |out: &mut W| -> std::io::Result<()> {
+            out.write_all(PRICED_HEADER.join(",").as_bytes())?;
+            out.write_all(b"\n")
+        };
+        write_header(&mut output).map_err(PipelineError::io("writing the output"))?;
+        match &spill_file {
+            Some(spill) => {
+                let mut f = File::open(&spill.0).map_err(PipelineError::io(format!(
+                    "reading the spill file {}",
+                    spill.0.display()
+                )))?;
+                stage_three(&mut f, &shares, &mut output, progress)?;
+            }
+            None => stage_three(&mut &spilled[..], &shares, &mut output, progress)?,
+        }
+        output
+            .flush()
+            .map_err(PipelineError::io("writing the output"))?;
+        drop(spill_file);
+        let t3 = started.elapsed();
+        Ok(PriceSummary {
+            rows,
+            rejected,
+            stages: [t1, t2 - t1, t3 - t2],
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec_str(s: &str) -> String {
+        let mut b = Vec::new();
+        push_dec(&mut b, s.parse().unwrap());
+        String::from_utf8(b).unwrap()
+    }
+
+    fn money_str(s: &str) -> String {
+        let mut b = Vec::new();
+        push_money(&mut b, s.parse().unwrap());
+        String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn decimals_format_like_display_normalized() {
+        for s in [
+            "1.10", "2.0", "0", "0.0001", "-0.5", "12000", "1.3978", "100", "0.000", "-12.340",
+        ] {
+            let d: Decimal = s.parse().unwrap();
+            assert_eq!(dec_str(s), d.normalize().to_string(), "{s}");
+        }
+        assert_eq!(money_str("12"), "12.00");
+        assert_eq!(money_str("-0.005"), "-0.01");
+        assert_eq!(money_str("1234567.891"), "1234567.89");
+        assert_eq!(money_str("0.1"), "0.10");
+        let mut b = Vec::new();
+        push_date(&mut b, Date::parse("2025-03-09").unwrap());
+        assert_eq!(b, b"2025-03-09");
+        let mut f = Vec::new();
+        push_field(&mut f, b"a,\"b\"");
+        assert_eq!(f, b"\"a,\"\"b\"\"\"");
+    }
+}

@@ -1,0 +1,579 @@
+//! Indicators a bureau reads (DOMAIN.md §9), per hospital and city-wide, from priced
+//! cases (and optionally the settlement):
+//!
+//! - grouping rate = grouped (incl. DIP composite) / cases;
+//! - CMI = Σ weight / DRG cases (DRG) and Σ score / DIP cases (DIP), grouped cases only;
+//! - time-consumption index = Σ(LOS / city mean LOS of the group) / cases with a LOS;
+//! - cost-consumption index = Σ(cost / city mean cost of the group) / grouped cases;
+//! - shares of high and low outliers;
+//! - margin = payment − cost per hospital and per group; with a settlement, the
+//!   settlement's surplus or deficit, retained and carried amounts;
+//! - per group: cases, mean cost, CV (population SD / mean) and a flag for
+//!   CV < `cv_low` or > `cv_high`.
+//!
+//! Group means are the city's own, computed from the same file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+
+use rust_decimal::{Decimal, MathematicalOps};
+
+use crate::columns::{Header, csv_reader, dec, decimal, field};
+use crate::error::{PipelineError, Result};
+use crate::settle::RowError;
+use crate::{Progress, Stage};
+
+/// Settings of a [`report`].
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// Groups with a CV below this are flagged `low`.
+    pub cv_low: Decimal,
+    /// Groups with a CV above this are flagged `high`.
+    pub cv_high: Decimal,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            cv_low: Decimal::new(5, 1),
+            cv_high: Decimal::ONE,
+        }
+    }
+}
+
+/// The columns of the indicator file ([`Report::write_csv`]).
+pub const REPORT_HEADER: [&str; 24] = [
+    "scope",
+    "hospital_id",
+    "cases",
+    "rejected",
+    "grouped",
+    "grouping_rate",
+    "drg_cases",
+    "cmi_drg",
+    "dip_cases",
+    "cmi_dip",
+    "time_index",
+    "cost_index",
+    "high_outliers",
+    "high_outlier_share",
+    "low_outliers",
+    "low_outlier_share",
+    "payment_total",
+    "total_cost",
+    "margin",
+    "margin_rate",
+    "annual_amount",
+    "surplus_or_deficit",
+    "retained",
+    "carried",
+];
+
+/// Every figure of a report, ready to be written.
+pub struct Report {
+    /// One row per hospital then the city (`ALL`), as text in [`REPORT_HEADER`] order.
+    records: Vec<Vec<String>>,
+    /// The hospitals' accumulators (for the chart).
+    hospitals: Vec<Indicators>,
+    /// City-wide per-group statistics.
+    city_groups: BTreeMap<(String, String), GroupAcc>,
+    config: ReportConfig,
+    /// Rows that could not be read.
+    pub unreadable: u64,
+    /// The first unreadable rows, by line.
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Default, Clone)]
+struct GroupAcc {
+    cases: u64,
+    cost: Decimal,
+    cost_sq: Decimal,
+    los: Decimal,
+    los_cases: u64,
+    payment: Decimal,
+}
+
+#[derive(Default, Clone)]
+struct HospAcc {
+    cases: u64,
+    grouped: u64,
+    drg_cases: u64,
+    drg_weight: Decimal,
+    dip_cases: u64,
+    dip_score: Decimal,
+    high: u64,
+    low: u64,
+    payment: Decimal,
+    cost: Decimal,
+    rejected: u64,
+    /// Per (method, group): cost and LOS sums of this hospital's grouped cases.
+    groups: BTreeMap<(String, String), GroupAcc>,
+}
+
+struct Indicators {
+    id: String,
+    h: HospAcc,
+    time_index: Option<Decimal>,
+    cost_index: Option<Decimal>,
+}
+
+fn ratio(a: Decimal, b: Decimal, dp: u32) -> Option<Decimal> {
+    if b.is_zero() {
+        None
+    } else {
+        Some((a / b).round_dp(dp))
+    }
+}
+
+fn show(d: Option<Decimal>) -> String {
+    d.map(dec).unwrap_or_default()
+}
+
+/// Reads a priced file (the output of [`crate::price()`]) and, when given, the
+/// per-hospital settlement (the output of [`crate::settle::write_hospitals`]), and
+/// computes the indicators. Unreadable rows are counted and the first ones named;
+/// they do not stop the run.
+pub fn report<R: Read, S: Read>(
+    input: R,
+    settlement: Option<S>,
+    config: &ReportConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report> {
+    let mut rdr = csv_reader(input);
+    let header = Header::read(&mut rdr)?;
+    let why = "a column of `drgdip price` output";
+    let c_method = header.require("method", why)?;
+    let c_group = header.require("group", why)?;
+    let c_hosp = header.require("hospital_id", why)?;
+    let c_pay = header.require("payment_standard", why)?;
+    let c_outlier = header.require("outlier", why)?;
+    let c_status = header.require("status", why)?;
+    let c_gstatus = header.require("grouping_status", why)?;
+    let c_weight = header.require("weight", why)?;
+    let c_score = header.require("score", why)?;
+    let c_los = header.require("los", why)?;
+    let c_cost = header.require("total_cost", why)?;
+    let mut hospitals: BTreeMap<String, HospAcc> = BTreeMap::new();
+    let mut rec = csv::ByteRecord::new();
+    let mut row = 0u64;
+    let mut bad = 0u64;
+    let mut errors = Vec::new();
+    while rdr
+        .read_byte_record(&mut rec)
+        .map_err(PipelineError::csv("reading the priced input"))?
+    {
+        row += 1;
+        if row.is_multiple_of(1 << 16) {
+            progress(Progress {
+                stage: Stage::Reading,
+                rows: row,
+            });
+        }
+        let parsed = (|| -> Result<(), String> {
+            let hosp = field(&rec, c_hosp, "hospital_id")?;
+            let h = hospitals.entry(hosp.to_owned()).or_default();
+            if field(&rec, c_status, "status")? == "rejected" {
+                h.rejected += 1;
+                return Ok(());
+            }
+            let cost = decimal(field(&rec, c_cost, "total_cost")?, "total_cost")?;
+            let pay = decimal(field(&rec, c_pay, "payment_standard")?, "payment_standard")?;
+            let method = field(&rec, c_method, "method")?.to_owned();
+            let group = field(&rec, c_group, "group")?.to_owned();
+            let gstatus = field(&rec, c_gstatus, "grouping_status")?;
+            let outlier = field(&rec, c_outlier, "outlier")?;
+            let los = match field(&rec, c_los, "los")? {
+                "" => None,
+                s => Some(decimal(s, "los")?),
+            };
+            h.cases += 1;
+            h.payment += pay;
+            h.cost += cost;
+            match outlier {
+                "high" | "review" => h.high += 1,
+                "low" => h.low += 1,
+                _ => {}
+            }
+            if gstatus == "grouped" || gstatus == "composite" {
+                h.grouped += 1;
+                if method == "drg" {
+                    h.drg_cases += 1;
+                    h.drg_weight += decimal(field(&rec, c_weight, "weight")?, "weight")?;
+                } else {
+                    h.dip_cases += 1;
+                    h.dip_score += decimal(field(&rec, c_score, "score")?, "score")?;
+                }
+                let g = h.groups.entry((method, group)).or_default();
+                g.cases += 1;
+                g.cost += cost;
+                g.cost_sq += cost * cost;
+                g.payment += pay;
+                if let Some(l) = los {
+                    g.los += l;
+                    g.los_cases += 1;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(message) = parsed {
+            bad += 1;
+            if errors.len() < crate::settle::SettleSummary::MAX_ERRORS {
+                let line = rec.position().map_or(row + 1, |p| p.line());
+                errors.push(RowError { line, message });
+            }
+        }
+    }
+    // City-wide group statistics.
+    let mut city_groups: BTreeMap<(String, String), GroupAcc> = BTreeMap::new();
+    for h in hospitals.values() {
+        for (k, g) in &h.groups {
+            let c = city_groups.entry(k.clone()).or_default();
+            c.cases += g.cases;
+            c.cost += g.cost;
+            c.cost_sq += g.cost_sq;
+            c.los += g.los;
+            c.los_cases += g.los_cases;
+            c.payment += g.payment;
+        }
+    }
+    let indices = |h: &HospAcc| -> (Option<Decimal>, Option<Decimal>) {
+        let (mut t, mut tn, mut c, mut cn) = (Decimal::ZERO, 0u64, Decimal::ZERO, 0u64);
+        for (k, g) in &h.groups {
+            let city = &city_groups[k];
+            if city.los_cases > 0 && !city.los.is_zero() {
+                let mean_los = city.los / Decimal::from(city.los_cases);
+                t += g.los / mean_los;
+                tn += g.los_cases;
+            }
+            if city.cases > 0 && !city.cost.is_zero() {
+                let mean_cost = city.cost / Decimal::from(city.cases);
+                c += g.cost / mean_cost;
+                cn += g.cases;
+            }
+        }
+        (
+            ratio(t, Decimal::from(tn), 4),
+            ratio(c, Decimal::from(cn), 4),
+        )
+    };
+    let mut rows: Vec<Indicators> = Vec::new();
+    let mut all = HospAcc::default();
+    for (id, h) in &hospitals {
+        let (time_index, cost_index) = indices(h);
+        all.cases += h.cases;
+        all.grouped += h.grouped;
+        all.drg_cases += h.drg_cases;
+        all.drg_weight += h.drg_weight;
+        all.dip_cases += h.dip_cases;
+        all.dip_score += h.dip_score;
+        all.high += h.high;
+        all.low += h.low;
+        all.payment += h.payment;
+        all.cost += h.cost;
+        all.rejected += h.rejected;
+        rows.push(Indicators {
+            id: id.clone(),
+            h: h.clone(),
+            time_index,
+            cost_index,
+        });
+    }
+    all.groups = city_groups.clone();
+    let (ti, ci) = indices(&all);
+    rows.push(Indicators {
+        id: "ALL".into(),
+        h: all,
+        time_index: ti,
+        cost_index: ci,
+    });
+    let settled = match settlement {
+        Some(r) => read_settlement(r)?,
+        None => BTreeMap::new(),
+    };
+    let mut records: Vec<Vec<String>> = Vec::new();
+    for r in &rows {
+        let h = &r.h;
+        let n = Decimal::from(h.cases);
+        let margin = h.payment - h.cost;
+        let s = settled.get(&r.id);
+        let get = |k: &str| s.and_then(|m| m.get(k)).cloned().unwrap_or_default();
+        records.push(vec![
+            if r.id == "ALL" { "city" } else { "hospital" }.to_owned(),
+            r.id.clone(),
+            h.cases.to_string(),
+            h.rejected.to_string(),
+            h.grouped.to_string(),
+            show(ratio(Decimal::from(h.grouped), n, 4)),
+            h.drg_cases.to_string(),
+            show(ratio(h.drg_weight, Decimal::from(h.drg_cases), 4)),
+            h.dip_cases.to_string(),
+            show(ratio(h.dip_score, Decimal::from(h.dip_cases), 2)),
+            show(r.time_index),
+            show(r.cost_index),
+            h.high.to_string(),
+            show(ratio(Decimal::from(h.high), n, 4)),
+            h.low.to_string(),
+            show(ratio(Decimal::from(h.low), n, 4)),
+            h.payment.to_string(),
+            h.cost.to_string(),
+            margin.to_string(),
+            show(ratio(margin, h.cost, 4)),
+            get("annual_amount"),
+            get("surplus_or_deficit"),
+            get("retained"),
+            get("carried"),
+        ]);
+    }
+    rows.pop();
+    Ok(Report {
+        records,
+        hospitals: rows,
+        city_groups,
+        config: config.clone(),
+        unreadable: bad,
+        errors,
+    })
+}
+
+impl Report {
+    /// Writes the indicators per hospital and city-wide (columns in [`REPORT_HEADER`]).
+    pub fn write_csv(&self, out: impl Write) -> Result<()> {
+        let write = || -> csv::Result<()> {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(REPORT_HEADER)?;
+            for r in &self.records {
+                w.write_record(r)?;
+            }
+            w.flush()?;
+            Ok(())
+        };
+        write().map_err(PipelineError::csv("writing the report"))
+    }
+
+    /// Writes the per-group indicators: cases, mean cost, CV and its flag, margin.
+    pub fn write_groups(&self, out: impl Write) -> Result<()> {
+        write_groups(
+            out,
+            &self.city_groups,
+            self.config.cv_low,
+            self.config.cv_high,
+        )
+        .map_err(PipelineError::csv("writing the group report"))
+    }
+
+    /// The readable table (a subset of the columns).
+    pub fn table(&self) -> String {
+        render_table(&REPORT_HEADER, &self.records)
+    }
+
+    /// The SVG chart of payment vs cost by hospital.
+    pub fn svg(&self) -> String {
+        render_svg(&self.hospitals)
+    }
+}
+
+fn read_settlement(r: impl Read) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut rdr = csv_reader(r);
+    let header = Header::read(&mut rdr)?;
+    let id = header.require("hospital_id", "a column of `drgdip settle` output")?;
+    let keys = ["annual_amount", "surplus_or_deficit", "retained", "carried"];
+    let idx: Vec<(String, Option<usize>)> = keys
+        .iter()
+        .map(|k| ((*k).to_owned(), header.find(k)))
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut rec = csv::StringRecord::new();
+    let mut total: BTreeMap<String, Decimal> = BTreeMap::new();
+    while rdr
+        .read_record(&mut rec)
+        .map_err(PipelineError::csv("reading the settlement"))?
+    {
+        let mut m = BTreeMap::new();
+        for (k, i) in &idx {
+            let v = i.and_then(|i| rec.get(i)).unwrap_or("").trim().to_owned();
+            if let Ok(d) = v.parse::<Decimal>() {
+                *total.entry(k.clone()).or_default() += d;
+            }
+            m.insert(k.clone(), v);
+        }
+        out.insert(rec.get(id).unwrap_or("").trim().to_owned(), m);
+    }
+    out.insert(
+        "ALL".to_owned(),
+        total.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+    );
+    Ok(out)
+}
+
+fn write_groups(
+    out: impl Write,
+    groups: &BTreeMap<(String, String), GroupAcc>,
+    cv_low: Decimal,
+    cv_high: Decimal,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "method",
+        "group",
+        "cases",
+        "mean_cost",
+        "sd_cost",
+        "cv",
+        "cv_flag",
+        "mean_los",
+        "payment_total",
+        "total_cost",
+        "margin",
+    ])?;
+    for ((method, group), g) in groups {
+        let n = Decimal::from(g.cases);
+        let mean = g.cost / n;
+        let var = (g.cost_sq / n - mean * mean).max(Decimal::ZERO);
+        let sd = var.sqrt().unwrap_or_default();
+        let cv = ratio(sd, mean, 4);
+        let flag = match cv {
+            Some(c) if c < cv_low => "low",
+            Some(c) if c > cv_high => "high",
+            Some(_) => "ok",
+            None => "",
+        };
+        w.write_record([
+            method.as_str(),
+            group,
+            &g.cases.to_string(),
+            &mean.round_dp(2).to_string(),
+            &sd.round_dp(2).to_string(),
+            &show(cv),
+            flag,
+            &show(ratio(g.los, Decimal::from(g.los_cases), 2)),
+            &g.payment.to_string(),
+            &g.cost.to_string(),
+            &(g.payment - g.cost).to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn render_table(columns: &[&str], rows: &[Vec<String>]) -> String {
+    // A readable subset; the CSV has everything.
+    let pick = [
+        "hospital_id",
+        "cases",
+        "grouping_rate",
+        "cmi_drg",
+        "cmi_dip",
+        "time_index",
+        "cost_index",
+        "high_outlier_share",
+        "low_outlier_share",
+        "payment_total",
+        "total_cost",
+        "margin",
+        "surplus_or_deficit",
+    ];
+    let idx: Vec<usize> = pick
+        .iter()
+        .filter_map(|p| columns.iter().position(|c| c == p))
+        .collect();
+    let mut width: Vec<usize> = idx.iter().map(|&i| columns[i].chars().count()).collect();
+    for r in rows {
+        for (k, &i) in idx.iter().enumerate() {
+            width[k] = width[k].max(r[i].chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: Vec<&str>| {
+        for (k, c) in cells.iter().enumerate() {
+            if k == 0 {
+                let _ = write!(s, "{c:<w$}", w = width[k]);
+            } else {
+                let _ = write!(s, "  {c:>w$}", w = width[k]);
+            }
+        }
+        s.push('\n');
+    };
+    line(&mut s, idx.iter().map(|&i| columns[i]).collect());
+    let total: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
+    s.push_str(&"-".repeat(total));
+    s.push('\n');
+    for r in rows {
+        if r[1] == "ALL" {
+            s.push_str(&"-".repeat(total));
+            s.push('\n');
+        }
+        line(&mut s, idx.iter().map(|&i| r[i].as_str()).collect());
+    }
+    s
+}
+
+fn render_svg(rows: &[Indicators]) -> String {
+    let bar_w: i64 = 12;
+    let gap: i64 = 10;
+    let left: i64 = 90;
+    let top: i64 = 40;
+    let height: i64 = 300;
+    let n = i64::try_from(rows.len()).unwrap_or(0);
+    let width = left + n * (2 * bar_w + gap) + 40;
+    let max = rows
+        .iter()
+        .map(|r| r.h.payment.max(r.h.cost))
+        .max()
+        .unwrap_or(Decimal::ONE)
+        .max(Decimal::ONE);
+    let px = |v: Decimal| -> i64 {
+        let p = (v * Decimal::from(height) / max).round();
+        i64::try_from(p.mantissa() / 10i128.pow(p.scale())).unwrap_or(0)
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{}" font-family="sans-serif" font-size="11">"#,
+        top + height + 90
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="20" font-size="14">Payment (blue) vs cost (orange) by hospital, yuan; max {}</text>"#,
+        max.round_dp(0)
+    );
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
+        top + height,
+        width - 20,
+        top + height
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let x = left + i64::try_from(i).unwrap_or(0) * (2 * bar_w + gap);
+        let hp = px(r.h.payment);
+        let hc = px(r.h.cost);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x}" y="{}" width="{bar_w}" height="{hp}" fill="#3b6fb6"><title>{} payment {}</title></rect>"##,
+            top + height - hp,
+            r.id,
+            r.h.payment
+        );
+        let _ = writeln!(
+            s,
+            r##"<rect x="{}" y="{}" width="{bar_w}" height="{hc}" fill="#e08a2c"><title>{} cost {}</title></rect>"##,
+            x + bar_w,
+            top + height - hc,
+            r.id,
+            r.h.cost
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" transform="rotate(60 {} {})">{}</text>"#,
+            x + 2,
+            top + height + 12,
+            x + 2,
+            top + height + 12,
+            r.id
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,158 @@
+//! The pipelines called as a library on bytes: the same output whatever the spill
+//! (memory or file) and the thread count, one output row per input row, and settle
+//! and report reading what price wrote.
+
+use drgdip_payment::Policy;
+use drgdip_pipeline::settle::{SettleConfig, settle_csv, write_hospitals};
+use drgdip_pipeline::{
+    PRICED_HEADER, PriceConfig, ReportConfig, SpillTo, no_progress, price, report,
+};
+
+fn policy() -> Policy {
+    Policy::load("../../data/demo-policy.toml".as_ref()).expect("the demo policy loads")
+}
+
+const HEADER: &str = "case_id,status,drg,hospital_id,hospital_level,insurance_type,person_id,admit_date,discharge_date,total_cost,covered_cost,day_surgery,referral,los";
+
+/// `n` deterministic grouped rows over the demo DRGs, with a bad row every 50.
+fn input(n: usize) -> String {
+    let groups = ["BM11", "BM15", "BR21", "BR25", "EB11", "EB19", "AH11"];
+    let mut s = String::from(HEADER);
+    s.push('\n');
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let g = groups[(x % 7) as usize];
+        let h = x / 7 % 12;
+        let level = ["3", "2", "1", "0"][(h % 4) as usize];
+        let month = 1 + x / 97 % 12;
+        let day = 1 + x / 13 % 20;
+        let cost_fen = 100_000 + x / 31 % 8_000_000;
+        let level = if i % 50 == 49 { "9" } else { level };
+        s.push_str(&format!(
+            "C{i:05},grouped,{g},H{h:03},{level},{},P{:03},2025-{month:02}-{day:02},2025-{month:02}-{:02},{}.{:02},{}.{:02},{},{},{}\n",
+            if x.is_multiple_of(3) { "resident" } else { "employee" },
+            x / 11 % 300,
+            day + 5,
+            cost_fen / 100,
+            cost_fen % 100,
+            cost_fen * 9 / 1000,
+            cost_fen * 9 / 10 % 100,
+            u8::from(x.is_multiple_of(17)),
+            ["", "", "up", "down"][(x / 5 % 4) as usize],
+            5,
+        ));
+    }
+    s
+}
+
+fn run_price(policy: &Policy, input: &str, threads: usize, spill: SpillTo) -> (Vec<u8>, u64, u64) {
+    let mut out = Vec::new();
+    let config = PriceConfig {
+        threads: Some(threads),
+        spill,
+    };
+    let s = price(policy, input.as_bytes(), &mut out, &config, &no_progress).unwrap();
+    (out, s.rows, s.rejected)
+}
+
+#[test]
+fn price_on_bytes_is_the_same_for_any_spill_and_thread_count() {
+    let policy = policy();
+    let text = input(3000);
+    let (mem1, rows, rejected) = run_price(&policy, &text, 1, SpillTo::Memory);
+    assert_eq!(rows, 3000);
+    assert_eq!(rejected, 60, "every 50th row has hospital_level 9");
+    let out = String::from_utf8(mem1.clone()).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], PRICED_HEADER.join(","));
+    assert_eq!(lines.len(), 3001, "one output row per input row");
+    // Row 50 (line 51 of the input) is rejected with its row number and field.
+    assert!(lines[50].starts_with("C00049,drg,"), "{}", lines[50]);
+    assert!(
+        lines[50].contains("rejected,row 50: field `hospital_level`"),
+        "{}",
+        lines[50]
+    );
+    let (mem3, ..) = run_price(&policy, &text, 3, SpillTo::Memory);
+    let (file2, ..) = run_price(&policy, &text, 2, SpillTo::TempFile(std::env::temp_dir()));
+    assert!(mem1 == mem3, "1 vs 3 threads");
+    assert!(mem1 == file2, "memory vs file spill");
+}
+
+#[test]
+fn settle_and_report_read_what_price_wrote() {
+    let policy = policy();
+    let (priced, _, rejected) = run_price(&policy, &input(2000), 0, SpillTo::Memory);
+    let mut files = Vec::new();
+    for threads in [1, 2] {
+        let (settlement, summary) = settle_csv(
+            &policy,
+            &priced[..],
+            &SettleConfig {
+                threads: Some(threads),
+            },
+            &no_progress,
+        )
+        .unwrap();
+        assert_eq!(summary.rows, 2000);
+        assert_eq!(summary.skipped, rejected);
+        assert_eq!(summary.unreadable, 0);
+        let cases: u64 = settlement.hospitals.iter().map(|h| h.totals.cases).sum();
+        assert_eq!(cases, 2000 - rejected);
+        let mut f = Vec::new();
+        write_hospitals(&mut f, &settlement).unwrap();
+        files.push(f);
+    }
+    assert!(
+        files[0] == files[1],
+        "settlement depends on the thread count"
+    );
+    let r = report(
+        &priced[..],
+        Some(&files[0][..]),
+        &ReportConfig::default(),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(r.unreadable, 0);
+    let mut csv = Vec::new();
+    r.write_csv(&mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let city = csv.lines().last().unwrap();
+    assert!(
+        city.starts_with(&format!("city,ALL,{},{rejected},", 2000 - rejected)),
+        "{city}"
+    );
+}
+
+#[test]
+fn a_file_without_a_group_column_is_a_typed_error() {
+    let policy = policy();
+    let mut out = Vec::new();
+    let err = price(
+        &policy,
+        "case_id,status\nA,grouped\n".as_bytes(),
+        &mut out,
+        &PriceConfig::default(),
+        &no_progress,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, drgdip_pipeline::PipelineError::Input(_)),
+        "{err}"
+    );
+    let err = settle_csv(
+        &policy,
+        "a,b\n1,2\n".as_bytes(),
+        &SettleConfig::default(),
+        &no_progress,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, drgdip_pipeline::PipelineError::MissingColumn { ref name, .. } if name == "case_id"),
+        "{err}"
+    );
+}
