@@ -914,8 +914,12 @@ impl NationalWorkbook {
 }
 
 fn listed(sheet: &mut Sheet<'_>, row: u32) -> Option<ListedCode> {
+    let before = sheet.problems.len();
     let code = sheet.text(row, 0);
     let name = sheet.text(row, 1);
+    if sheet.problems.len() != before {
+        return None;
+    }
     match whole_dx(&code) {
         Ok(code) => Some(ListedCode { row, code, name }),
         Err(m) => {
