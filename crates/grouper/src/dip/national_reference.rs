@@ -121,7 +121,7 @@ impl<'w> NationalReference<'w> {
         let secondary = &dx[1..];
         let marker_in_secondary = |marker: &str| {
             let m = dx_key(marker);
-            secondary.iter().any(|d| *d == m)
+            secondary.contains(&m)
         };
         let listed = self
             .wb
