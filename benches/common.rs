@@ -90,3 +90,15 @@ pub fn parse_cases(grouper: &Grouper, csv_bytes: &[u8]) -> (Vec<Case>, Vec<TextC
         })
         .unzip()
 }
+
+/// The CHS-DRG 3.0 workbook and its errata from `../shared`, or `None` (with a note).
+pub fn workbook() -> Option<(PathBuf, PathBuf)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/schemes/chs-drg-3.0");
+    let book = root.join("chs-drg-3.0-workbook.xlsx");
+    if book.exists() {
+        Some((book, root.join("errata.json")))
+    } else {
+        eprintln!("note: ../shared/schemes/chs-drg-3.0 not found; nothing to benchmark");
+        None
+    }
+}

@@ -18,6 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod fuzz_entry;
+
 pub use drgdip_grouper as grouper;
 pub use drgdip_io as io;
 pub use drgdip_payment as payment;

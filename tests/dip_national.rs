@@ -5,9 +5,10 @@
 
 mod common;
 
-use drgdip::grouper::dip::NationalWorkbook;
 use drgdip::grouper::dip::national_reference::{NationalCase, NationalReference};
 use drgdip::grouper::dip::workbook::{NationalLayer, ProcedureNote};
+use drgdip::grouper::dip::{Catalog, CatalogSource, NationalWorkbook};
+use drgdip::io::{DipGroupJob, Options};
 
 fn workbook() -> Option<NationalWorkbook> {
     let path = common::shared("schemes/dip-3.0/dip-3.0-catalogue.xlsx")?;
@@ -128,5 +129,95 @@ fn the_reference_interpreter_gives_the_expected_answers() {
         "{} of 20000 differ:\n{}",
         bad.len(),
         bad[..bad.len().min(15)].join("\n")
+    );
+}
+
+/// Groups case CSV bytes with a DIP catalogue through the streaming pipeline.
+fn dip_csv(catalog: &Catalog, input: &[u8], threads: usize) -> Vec<u8> {
+    let job = DipGroupJob::new(catalog);
+    let mut out = Vec::new();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let options = Options {
+        block_size: 64 << 10,
+        batch_blocks: 4,
+        ..Options::default()
+    };
+    pool.install(|| drgdip::io::run(&job, input, &mut out, &options, &|_, _| {}))
+        .expect("pipeline runs");
+    out
+}
+
+/// Checks a pipeline output against the expected answers; returns the differences.
+fn check_output(out: &[u8], cases: &[RefCase]) -> Vec<String> {
+    let mut rdr = csv::Reader::from_reader(out);
+    let h = rdr.headers().unwrap().clone();
+    assert_eq!(
+        &h.iter().take(5).collect::<Vec<_>>(),
+        &["case_id", "status", "dip_code", "layer", "score"]
+    );
+    let pc = h
+        .iter()
+        .position(|x| x == "primary_care")
+        .expect("primary_care column");
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (r, c) in rdr.records().zip(cases) {
+        let r = r.unwrap();
+        n += 1;
+        assert_eq!(&r[0], c.id);
+        assert_eq!(&r[4], "", "the national catalogue has no scores");
+        let got = [
+            r[1].to_string(),
+            r[2].to_string(),
+            r[3].to_string(),
+            r[pc].to_string(),
+        ];
+        if got != c.expected {
+            bad.push(format!("{}: got {got:?}, expected {:?}", c.id, c.expected));
+        }
+    }
+    assert_eq!(n, cases.len(), "one output row per input row");
+    bad
+}
+
+#[test]
+fn reference_cases_through_the_workbook_a_compiled_artifact_and_a_folder() {
+    let Some(wb) = workbook() else { return };
+    let Some(cases) = reference_cases() else {
+        return;
+    };
+    let input = std::fs::read(common::shared("reference/dip-3.0/cases-20k.csv").unwrap()).unwrap();
+    let catalog = Catalog::compile(&wb.to_source()).expect("the workbook compiles");
+    assert!(catalog.is_national());
+    let artifact = Catalog::from_bytes(&catalog.to_bytes().unwrap()).expect("the artifact loads");
+    let dir = tempfile::tempdir().unwrap();
+    wb.to_source().write_dir(dir.path()).unwrap();
+    let folder = Catalog::compile(&CatalogSource::from_dir(dir.path()).unwrap())
+        .expect("the folder compiles");
+    let two = dip_csv(&catalog, &input, 2);
+    for (what, c) in [
+        ("workbook", &catalog),
+        ("artifact", &artifact),
+        ("folder", &folder),
+    ] {
+        let out = dip_csv(c, &input, 2);
+        let bad = check_output(&out, &cases);
+        assert!(
+            bad.is_empty(),
+            "{what}: {} of 20000 differ:\n{}",
+            bad.len(),
+            bad[..bad.len().min(10)].join("\n")
+        );
+        if what != "folder" {
+            assert_eq!(out, two, "{what}: identical bytes");
+        }
+    }
+    assert_eq!(
+        dip_csv(&catalog, &input, 1),
+        two,
+        "identical output for any thread count"
     );
 }

@@ -84,6 +84,10 @@ fn demo_scheme_engines_agree() {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn real_schemes_engines_agree() {
     for name in ["chs-drg-1.1", "chs-drg-1.0", "changzhou-2022"] {
         let Some(dir) = common::shared(&format!("schemes/{name}")) else {

@@ -56,6 +56,25 @@ enum Command {
     Demo(cmd::demo::Args),
 }
 
+/// An error and its causes joined by `: `, leaving out a cause whose text the link
+/// before it already says (library errors often include their source's message, so
+/// `{:#}` would print "(os error 2)" twice).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in e.chain() {
+        let this = cause.to_string();
+        if !previous.contains(&this) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&this);
+        }
+        previous = this;
+    }
+    text
+}
+
 fn main() -> ExitCode {
     // A reader that stops early (`drgdip … | head`) closes stdout: say so in one line
     // instead of a panic message.
@@ -90,7 +109,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::RowsRejected) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
     }

@@ -21,9 +21,9 @@ pub(crate) struct Kind {
 }
 
 /// The compiled DRG scheme.
-const SCHEME: Kind = Kind {
+pub(crate) const SCHEME: Kind = Kind {
     label: b"drgdip-scheme\0\0\0",
-    version: 4,
+    version: 5,
 };
 
 /// label + version + payload length + checksum.
@@ -73,8 +73,7 @@ pub(crate) fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T,
         return Err(ArtifactError::Checksum);
     }
     let (value, used): (T, usize) =
-        bincode::serde::decode_from_slice(payload, bincode::config::standard())
-            .map_err(|e| ArtifactError::Decode(e.to_string()))?;
+        decode_bounded(payload).map_err(|e| ArtifactError::Decode(e.to_string()))?;
     if used != payload.len() {
         return Err(ArtifactError::Decode(format!(
             "{} undecoded trailing bytes",
@@ -82,6 +81,28 @@ pub(crate) fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T,
         )));
     }
     Ok(value)
+}
+
+/// Decodes a payload with bincode's allocation limit set from the payload's size: every
+/// length read from the file (a string, a byte buffer, a table) is claimed against the
+/// limit before anything is allocated, so a crafted length fails instead of allocating
+/// without bound. Decoded values take at most 8 bytes per encoded byte (an 8-byte
+/// integer is at least one byte), so the smallest power of two ≥ 8 × payload + 4 KiB
+/// bounds a genuine file.
+fn decode_bounded<T: DeserializeOwned>(
+    payload: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    let need = payload.len().saturating_mul(8).saturating_add(4096);
+    macro_rules! limited {
+        ($($bits:literal)*) => {$(
+            if need <= 1usize << $bits {
+                let config = bincode::config::standard().with_limit::<{ 1usize << $bits }>();
+                return bincode::serde::decode_from_slice(payload, config);
+            }
+        )*};
+    }
+    limited!(13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36);
+    Err(bincode::error::DecodeError::LimitExceeded)
 }
 
 /// Writes bytes to a file.
@@ -106,9 +127,12 @@ impl Grouper {
         encode(SCHEME, self)
     }
 
-    /// Decodes a compiled scheme, checking label, version, length and checksum.
+    /// Decodes a compiled scheme, checking label, version, length and checksum, bounding
+    /// every length read by the file's size and checking the decoded tables' invariants
+    /// (ids in range, sizes consistent, the rule graph acyclic).
     pub fn from_bytes(bytes: &[u8]) -> Result<Grouper, ArtifactError> {
         let mut grouper: Grouper = decode(SCHEME, bytes)?;
+        grouper.check_invariants().map_err(ArtifactError::Invalid)?;
         grouper.codes.rebuild_index();
         Ok(grouper)
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::SchemeError;
 use crate::graph::{Item, SchemeGraph};
 use crate::rule::{Cmp, CodeSet, Field, Rule, Shape};
-use crate::scheme::{OR_PROCEDURES, Scheme, SchemeInfo};
+use crate::scheme::{OR_PROCEDURES, Scheme, SchemeFormat, SchemeInfo};
 use crate::{CodeId, Status};
 
 /// Index of a node in the rule arena.
@@ -40,6 +40,8 @@ pub(crate) enum Node {
     DischargeWayIn(u32),
     /// Trauma table index, minimum number of sites.
     TraumaSitesMin(u32, u32),
+    /// At least `min` distinct codes of the set (`AnyDx`/`AnyProc`) in the slot.
+    DistinctMin(CodeSet, u32, u32),
     HasMcc,
     HasCc,
 }
@@ -110,6 +112,7 @@ pub(crate) struct CTest {
     pub result: ResultId,
     pub cond: NodeId,
     pub cond_text: String,
+    pub label: String,
 }
 
 /// A result code with its output columns.
@@ -259,7 +262,16 @@ pub struct Grouper {
     pub(crate) retry: Option<CRetry>,
     pub(crate) validation: CValidation,
     pub(crate) warnings: Vec<String>,
+    /// Workbook schemes: per exclusion-table id (`i - 1`), the slot of its members; a
+    /// complication is excluded when the principal diagnosis is in that slot. Empty for
+    /// folder schemes (excluded when the principal has the same table).
+    pub(crate) exclusion_slots: Vec<u32>,
+    /// The source format (explanations print workbook rules as written).
+    pub(crate) format: SchemeFormat,
 }
+
+/// The slot-name prefix of an exclusion table's members (workbook schemes).
+pub(crate) const EXCLUSION_SLOT: &str = "排除表 ";
 
 struct Builder<'s> {
     scheme: &'s Scheme,
@@ -276,6 +288,7 @@ struct Builder<'s> {
     results: Vec<ResultInfo>,
     result_ids: BTreeMap<String, ResultId>,
     drg_names: BTreeMap<&'s str, &'s str>,
+    stated: BTreeMap<&'s str, &'s ResultInfo>,
     uses_los: bool,
 }
 
@@ -298,6 +311,11 @@ impl Grouper {
             results: Vec::new(),
             result_ids: BTreeMap::new(),
             drg_names: BTreeMap::new(),
+            stated: scheme
+                .result_columns
+                .iter()
+                .map(|r| (r.code.as_str(), r))
+                .collect(),
             uses_los: false,
         };
         let grouper = b.build();
@@ -350,10 +368,30 @@ impl<'s> Builder<'s> {
         let n = self.code_ids.len();
 
         // Exclusion tables.
+        // Table ids are 16-bit (packed three to a word with each code's row); id 0 = none.
         let mut table_ids: BTreeMap<&str, u16> = BTreeMap::new();
-        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
-            let next = table_ids.len() as u16 + 1;
-            table_ids.entry(t.table.as_str()).or_insert(next);
+        let files = [
+            ("mcc.csv", &s.mcc),
+            ("cc.csv", &s.cc),
+            ("pdx_exclusion_table.csv", &s.pdx_exclusion),
+        ];
+        'tables: for (file, rows) in files {
+            for t in rows {
+                if table_ids.contains_key(t.table.as_str()) {
+                    continue;
+                }
+                let Ok(next) = u16::try_from(table_ids.len() + 1) else {
+                    self.problems.push(format!(
+                        "{file}: line {}, field `exclusion_table`: `{}` is exclusion table number {}; a scheme holds at most {} distinct tables",
+                        t.line,
+                        t.table,
+                        table_ids.len() + 1,
+                        u16::MAX
+                    ));
+                    break 'tables;
+                };
+                table_ids.insert(t.table.as_str(), next);
+            }
         }
         let tables: Vec<String> = {
             let mut v = vec![String::new(); table_ids.len()];
@@ -373,7 +411,9 @@ impl<'s> Builder<'s> {
                     continue;
                 }
                 let id = self.code_ids[&normalize_code(&t.code)] as usize;
-                let tid = table_ids[t.table.as_str()];
+                let Some(&tid) = table_ids.get(t.table.as_str()) else {
+                    continue; // beyond the table limit, reported above
+                };
                 if out[id] != 0 && out[id] != tid {
                     self.problems.push(format!(
                         "{file}: line {}, field `exclusion_table`: {what} `{}` is listed with two exclusion tables ({} and {})",
@@ -393,17 +433,31 @@ impl<'s> Builder<'s> {
         );
 
         // Results and validation of the dispatch.
+        if r.dispatch.no_match_result.trim().is_empty() {
+            self.problem(
+                "scheme.json: dispatch.no_match_result: empty (every unmatched case would be reported as grouped, MDC `MDC0`); the format's no-match result is `0000`".into(),
+            );
+        } else if ResultInfo::classify(&r.dispatch.no_match_result, "").status
+            != Status::Ungroupable
+        {
+            self.warnings.push(format!(
+                "scheme.json: dispatch.no_match_result: `{}` is not an ungroupable result (`0000` or `X00`): unmatched cases will be reported as {:?}",
+                r.dispatch.no_match_result,
+                ResultInfo::classify(&r.dispatch.no_match_result, "").status
+            ));
+        }
         let no_match = self.result(&r.dispatch.no_match_result.clone());
         let invalid = {
             let id = self.results.len() as ResultId;
-            self.results.push(ResultInfo {
-                code: "0000".into(),
-                status: Status::Invalid,
-                mdc: "0000".into(),
-                adrg: "00".into(),
-                drg: "0000".into(),
-                name: String::new(),
-            });
+            self.results
+                .push(s.invalid_result.clone().unwrap_or_else(|| ResultInfo {
+                    code: "0000".into(),
+                    status: Status::Invalid,
+                    mdc: "0000".into(),
+                    adrg: "00".into(),
+                    drg: "0000".into(),
+                    name: String::new(),
+                }));
             id
         };
         let retry = match &r.dispatch.retry_on_no_match {
@@ -470,7 +524,11 @@ impl<'s> Builder<'s> {
                 tests.push(CTest {
                     result: self.result(code),
                     cond,
-                    cond_text: d.condition.to_string(),
+                    cond_text: d
+                        .source_text
+                        .clone()
+                        .unwrap_or_else(|| d.condition.to_string()),
+                    label: d.source_label.clone(),
                 });
             }
             let fallback = (!e.fallback_result.is_empty()).then(|| self.result(&e.fallback_result));
@@ -478,7 +536,7 @@ impl<'s> Builder<'s> {
                 id: e.adrg.clone(),
                 code: e.code().to_string(),
                 rule,
-                rule_text: e.rule.to_string(),
+                rule_text: e.source_text.clone().unwrap_or_else(|| e.rule.to_string()),
                 tests,
                 fallback,
                 label: e.source_label.clone(),
@@ -560,7 +618,10 @@ impl<'s> Builder<'s> {
                 code: m.mdc.clone(),
                 entry,
                 filter: self.filter(entry),
-                entry_rule: m.entry_rule.to_string(),
+                entry_rule: m
+                    .source_text
+                    .clone()
+                    .unwrap_or_else(|| m.entry_rule.to_string()),
                 qy,
                 entries: list,
                 label: m.source_label.clone(),
@@ -579,13 +640,31 @@ impl<'s> Builder<'s> {
                 Item::Drg(c) => self.problem(format!(
                     "scheme.json: drgs ({c}): can never be reached: no dispatched rule entry tests it"
                 )),
+                // A workbook has no operating-room list of its own.
+                Item::List(c) if c == OR_PROCEDURES && s.format == SchemeFormat::Workbook => {}
                 Item::List(c) => self
                     .warnings
                     .push(format!("scheme.json: lists.{c}: orphan list: no reachable rule reads it")),
             }
         }
 
+        // Workbook schemes: each exclusion table is a slot of its member principal diagnoses.
+        let exclusion_slots: Vec<u32> = if s.format == SchemeFormat::Workbook {
+            tables
+                .iter()
+                .map(|t| self.slot(&format!("{EXCLUSION_SLOT}{t}"), None))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (words, mut membership, trauma) = self.membership(n);
+        for m in &s.exclusion_members {
+            if let Some(&tid) = table_ids.get(m.table.as_str()) {
+                let slot = exclusion_slots[tid as usize - 1] as usize;
+                let id = self.code_ids[&normalize_code(&m.code)] as usize;
+                membership[id * words + slot / 64] |= 1u64 << (slot % 64);
+            }
+        }
         for id in 0..=n {
             membership[id * words + words - 1] =
                 u64::from(mcc[id]) | u64::from(cc[id]) << 16 | u64::from(pdx_table[id]) << 32;
@@ -627,6 +706,8 @@ impl<'s> Builder<'s> {
                 requires_los: self.uses_los,
             },
             warnings: std::mem::take(&mut self.warnings),
+            exclusion_slots,
+            format: s.format,
         }
     }
 
@@ -644,6 +725,7 @@ impl<'s> Builder<'s> {
         for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
             add(&t.code);
         }
+        s.exclusion_members.iter().for_each(|t| add(&t.code));
         s.or_procedures.iter().for_each(|c| add(c));
         for (c, _) in s.dx_names.iter().chain(&s.proc_names) {
             add(c);
@@ -696,7 +778,13 @@ impl<'s> Builder<'s> {
             flags[id] |= KNOWN_PROC;
             proc_name[id] = name.as_str().into();
         }
-        for t in s.mcc.iter().chain(&s.cc).chain(&s.pdx_exclusion) {
+        for t in s
+            .mcc
+            .iter()
+            .chain(&s.cc)
+            .chain(&s.pdx_exclusion)
+            .chain(&s.exclusion_members)
+        {
             flags[spell(&t.code)] |= KNOWN_DX;
         }
         for c in &s.or_procedures {
@@ -712,6 +800,10 @@ impl<'s> Builder<'s> {
                 }
                 Shape::ProcGroup(list, _) => *roles.entry(list).or_default() |= KNOWN_PROC,
                 Shape::TraumaSitesMin(list, _) => *roles.entry(list).or_default() |= KNOWN_DX,
+                Shape::DistinctMin(set, list, _) => {
+                    *roles.entry(list).or_default() |=
+                        if set.is_dx() { KNOWN_DX } else { KNOWN_PROC }
+                }
                 _ => {}
             })
         };
@@ -765,7 +857,10 @@ impl<'s> Builder<'s> {
         }
         let name = self.drg_names.get(code).copied().unwrap_or("");
         let id = self.results.len() as ResultId;
-        self.results.push(ResultInfo::classify(code, name));
+        self.results.push(match self.stated.get(code) {
+            Some(&stated) => stated.clone(),
+            None => ResultInfo::classify(code, name),
+        });
         self.result_ids.insert(code.to_string(), id);
         id
     }
@@ -827,14 +922,28 @@ impl<'s> Builder<'s> {
         let mut ids: Vec<u16> = values
             .iter()
             .filter(|v| !v.is_empty())
-            .map(|v| match pool.iter().position(|p| p == v) {
-                Some(i) => i as u16,
+            .filter_map(|v| match pool.iter().position(|p| p == v) {
+                Some(i) => Some(i as u16),
                 None => {
+                    let id = u16::try_from(pool.len()).ok()?;
                     pool.push(v.clone());
-                    (pool.len() - 1) as u16
+                    Some(id)
                 }
             })
             .collect();
+        if pool.len() == usize::from(u16::MAX) + 1
+            && values.iter().any(|v| !v.is_empty() && !pool.contains(v))
+        {
+            let what = if dept {
+                "departments"
+            } else {
+                "discharge ways"
+            };
+            self.problems.push(format!(
+                "scheme.json: rules name more than {} distinct {what}",
+                usize::from(u16::MAX) + 1
+            ));
+        }
         ids.sort_unstable();
         ids.dedup();
         self.value_sets.push(ids);
@@ -930,6 +1039,13 @@ impl<'s> Builder<'s> {
                 let next = self.trauma_ids.len() as u32;
                 let t = *self.trauma_ids.entry(table.to_string()).or_insert(next);
                 self.push(Node::TraumaSitesMin(t, min))
+            }
+            Shape::DistinctMin(set, list, min) => {
+                if !self.list_exists(list, at) {
+                    return self.push(Node::Const(false));
+                }
+                let slot = self.slot(list, None);
+                self.push(Node::DistinctMin(set, slot, min))
             }
             Shape::HasMcc => self.push(Node::HasMcc),
             Shape::HasCc => self.push(Node::HasCc),

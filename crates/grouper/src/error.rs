@@ -38,6 +38,14 @@ pub enum SchemeError {
         /// What is wrong.
         message: String,
     },
+    /// A workbook (`.xlsx`) could not be opened as a workbook or a sheet of it read.
+    #[error("{path}: {message}")]
+    Workbook {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The scheme is readable but inconsistent: each problem names file, item and field.
     #[error("the scheme has {} problem(s):\n  {}", .0.len(), .0.join("\n  "))]
     Invalid(Vec<String>),
@@ -85,6 +93,10 @@ pub enum ArtifactError {
     /// The payload could not be decoded.
     #[error("compiled file cannot be decoded: {0}")]
     Decode(String),
+    /// The payload decodes but its tables contradict each other (an index out of range,
+    /// a cycle in the rules): the file was crafted or written by a faulty build.
+    #[error("compiled file is inconsistent: {0}; recompile it from its source")]
+    Invalid(String),
     /// The payload could not be encoded.
     #[error("compiled file cannot be encoded: {0}")]
     Encode(String),

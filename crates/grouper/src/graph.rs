@@ -73,9 +73,10 @@ impl SchemeGraph {
         let lists_of = |rule: &Rule| {
             let mut out = Vec::new();
             rule.visit(&mut |x| match x.shape() {
-                Shape::InList(_, l) | Shape::ProcGroup(l, _) | Shape::TraumaSitesMin(l, _) => {
-                    out.push(l.to_string())
-                }
+                Shape::InList(_, l)
+                | Shape::ProcGroup(l, _)
+                | Shape::TraumaSitesMin(l, _)
+                | Shape::DistinctMin(_, l, _) => out.push(l.to_string()),
                 _ => {}
             });
             out

@@ -159,10 +159,10 @@ pub struct Scratch {
 }
 
 /// The evaluation environment of one case.
-struct Env<'a> {
-    case: &'a Case,
-    px: &'a [CodeId],
-    s: &'a Scratch,
+pub(crate) struct Env<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) px: &'a [CodeId],
+    pub(crate) s: &'a Scratch,
 }
 
 /// What explanation recording needs from the dispatcher.
@@ -204,11 +204,17 @@ pub enum Step {
         mdc: String,
         /// The entry rule.
         rule: String,
+        /// The conditions of the rule that the case fails.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<String>,
     },
     /// An MDC's entry rule was true.
     MdcEntered {
         /// MDC code.
         mdc: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// The facts that made it true.
@@ -231,6 +237,9 @@ pub enum Step {
         entry: String,
         /// ADRG code.
         adrg: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// Whether it held.
@@ -242,6 +251,9 @@ pub enum Step {
     Split {
         /// DRG code.
         drg: String,
+        /// Where the condition is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The condition.
         condition: String,
         /// Whether it held.
@@ -310,6 +322,10 @@ pub struct Explanation {
     pub complications: Vec<Complication>,
     /// The steps, in evaluation order.
     pub steps: Vec<Step>,
+    /// Workbook schemes: why the case ended in an ambiguity (`…QY`) or a fallback
+    /// (`…000`, `0000`) group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// Which kind of code a lookup is for.
@@ -417,6 +433,11 @@ impl Grouper {
         let mut steps = Vec::new();
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
+        let why = if self.format == crate::SchemeFormat::Workbook {
+            self.annotate_workbook(&mut steps, case)
+        } else {
+            None
+        };
         let mut complications = Vec::new();
         let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
@@ -428,7 +449,7 @@ impl Grouper {
                         name: self.code_name(x, CodeKind::Diagnosis).to_string(),
                         kind: kind.to_string(),
                         table: self.tables[t as usize - 1].clone(),
-                        excluded: principal == Some(t),
+                        excluded: case.dx.first().is_some_and(|&p| self.excluded(p, t)),
                     });
                 }
             }
@@ -442,6 +463,7 @@ impl Grouper {
                 .map(|t| self.tables[t as usize - 1].clone()),
             complications,
             steps,
+            why,
         }
     }
 
@@ -527,32 +549,51 @@ impl Grouper {
     /// Computes the per-case facts several rules read: MCC/CC presence (after
     /// exclusions), department and discharge-way ids. List tests read the code rows
     /// directly, so nothing else is prepared.
-    fn prepare(&self, case: &Case, s: &mut Scratch) {
+    pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
         s.has_mcc = false;
         s.has_cc = false;
         if let Some((&p, secondary)) = case.dx.split_first() {
-            let ptable = self.exclusion_tables(p)[2];
-            for &x in secondary {
-                let [m, c, _] = self.exclusion_tables(x);
-                s.has_mcc |= m != 0 && m != ptable;
-                s.has_cc |= c != 0 && c != ptable;
+            if self.exclusion_slots.is_empty() {
+                let ptable = self.exclusion_tables(p)[2];
+                for &x in secondary {
+                    let [m, c, _] = self.exclusion_tables(x);
+                    s.has_mcc |= m != 0 && m != ptable;
+                    s.has_cc |= c != 0 && c != ptable;
+                }
+            } else {
+                for &x in secondary {
+                    let [m, c, _] = self.exclusion_tables(x);
+                    s.has_mcc |= m != 0 && !self.has(p, self.exclusion_slots[m as usize - 1]);
+                    s.has_cc |= c != 0 && !self.has(p, self.exclusion_slots[c as usize - 1]);
+                }
             }
         }
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
     }
 
+    /// Is a complication of exclusion table `table` (≠ 0) excluded for principal
+    /// diagnosis `pdx`? Folder schemes: the principal has the same table; workbook
+    /// schemes: the principal is a member of the table.
+    pub(crate) fn excluded(&self, pdx: CodeId, table: u16) -> bool {
+        if self.exclusion_slots.is_empty() {
+            self.exclusion_tables(pdx)[2] == table
+        } else {
+            self.has(pdx, self.exclusion_slots[table as usize - 1])
+        }
+    }
+
     /// A code's exclusion-table ids as MCC, CC and principal (0 = none), packed in the
     /// last word of its row.
     #[inline]
-    fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
+    pub(crate) fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
         let a = self.membership[(code as usize + 1) * self.words - 1];
         [a as u16, (a >> 16) as u16, (a >> 32) as u16]
     }
 
     /// Is `code` in list slot `slot`?
     #[inline]
-    fn has(&self, code: CodeId, slot: u32) -> bool {
+    pub(crate) fn has(&self, code: CodeId, slot: u32) -> bool {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
     }
 
@@ -576,6 +617,7 @@ impl Grouper {
                     t.step(Step::MdcSkipped {
                         mdc: m.code.clone(),
                         rule: m.entry_rule.clone(),
+                        failed: self.failed(m.entry, env),
                     });
                 }
                 continue;
@@ -583,6 +625,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::MdcEntered {
                     mdc: m.code.clone(),
+                    source: String::new(),
                     rule: m.entry_rule.clone(),
                     because: self.witness(m.entry, env),
                 });
@@ -648,6 +691,7 @@ impl Grouper {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
                 adrg: e.code.clone(),
+                source: String::new(),
                 rule: e.rule_text.clone(),
                 matched,
                 because: if matched {
@@ -665,6 +709,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::Split {
                     drg: self.results[test.result as usize].code.clone(),
+                    source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,
                     because: if ok {
@@ -728,7 +773,7 @@ impl Grouper {
         }
     }
 
-    fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
+    pub(crate) fn eval(&self, id: NodeId, env: &Env<'_>) -> bool {
         match self.nodes[id as usize] {
             Node::Const(b) => b,
             Node::And(start, len) => self.kids(start, len).iter().all(|&c| self.eval(c, env)),
@@ -749,14 +794,31 @@ impl Grouper {
                 .discharge_way
                 .is_some_and(|d| self.value_sets[set as usize].contains(&d)),
             Node::TraumaSitesMin(t, min) => self.trauma_sites(t, env).count_ones() >= min,
+            Node::DistinctMin(set, slot, min) => self.distinct_in(set, slot, env) >= min,
             Node::HasMcc => env.s.has_mcc,
             Node::HasCc => env.s.has_cc,
         }
     }
 
     #[inline]
-    fn kids(&self, start: u32, len: u32) -> &[NodeId] {
+    pub(crate) fn kids(&self, start: u32, len: u32) -> &[NodeId] {
         &self.children[start as usize..(start + len) as usize]
+    }
+
+    /// The number of distinct codes of `set` (`AnyDx` or `AnyProc`) in a slot.
+    fn distinct_in(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> u32 {
+        let codes = if set.is_dx() {
+            env.case.dx.as_slice()
+        } else {
+            env.px
+        };
+        let mut n = 0;
+        for (i, &c) in codes.iter().enumerate() {
+            if self.has(c, slot) && !codes[..i].contains(&c) {
+                n += 1;
+            }
+        }
+        n
     }
 
     fn trauma_sites(&self, t: u32, env: &Env<'_>) -> u64 {
@@ -789,7 +851,7 @@ impl Grouper {
     }
 
     /// One atom, with the values of the case that decide it.
-    fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
+    pub(crate) fn describe(&self, id: NodeId, env: &Env<'_>) -> String {
         let case = env.case;
         let named = |code: CodeId, kind: CodeKind| {
             let name = self.code_name(code, kind);
@@ -829,9 +891,14 @@ impl Grouper {
                     CodeSet::SecondaryProc => "secondary procedure",
                     CodeSet::AnyProc => "procedure",
                 };
-                match hit {
-                    Some(&c) => format!("{what} {} is in {list}", named(c, kind)),
-                    None => format!("no {what} is in {list}"),
+                let single = matches!(set, CodeSet::PrincipalDx | CodeSet::PrincipalProc);
+                match (hit, codes.first()) {
+                    (Some(&c), _) => format!("{what} {} is in {list}", named(c, kind)),
+                    (None, Some(&c)) if single => {
+                        format!("{what} {} is not in {list}", named(c, kind))
+                    }
+                    (None, None) if single => format!("no {what}, so none is in {list}"),
+                    (None, _) => format!("no {what} is in {list}"),
                 }
             }
             Node::HasMcc | Node::HasCc => {
@@ -841,12 +908,12 @@ impl Grouper {
                     ("CC", 1)
                 };
                 let table = |x: CodeId| self.exclusion_tables(x)[k];
-                let ptable = case.dx.first().map_or(0, |&p| self.exclusion_tables(p)[2]);
+                let excluded = |t: u16| case.dx.first().is_some_and(|&p| self.excluded(p, t));
                 let found: Vec<String> = case
                     .dx
                     .iter()
                     .skip(1)
-                    .filter(|&&x| table(x) != 0 && table(x) != ptable)
+                    .filter(|&&x| table(x) != 0 && !excluded(table(x)))
                     .map(|&x| {
                         format!(
                             "{} (table {})",
@@ -857,13 +924,29 @@ impl Grouper {
                     .collect();
                 format!("has {label}: {truth} [{}]", found.join(", "))
             }
-            Node::Not(a) => format!("not ({})", self.describe(a, env)),
+            // The fact about the case that decides the inner condition, said as it is;
+            // when the negation fails, that fact is what the rule excludes.
+            Node::Not(a) => {
+                if self.eval(id, env) {
+                    self.describe(a, env)
+                } else {
+                    format!("{}, which the rule excludes", self.describe(a, env))
+                }
+            }
             Node::Const(b) => format!("always {b}"),
             Node::HasProcedure => format!("has a procedure: {truth} ({} procedures)", env.px.len()),
-            Node::SexEq(v) => match case.sex {
-                Some(sex) => format!("sex {sex} == {v}: {truth}"),
-                None => format!("sex missing: sex == {v} is false"),
-            },
+            Node::SexEq(v) => {
+                let name = |x: u8| match x {
+                    1 => "1 (male)",
+                    2 => "2 (female)",
+                    _ => "other",
+                };
+                match case.sex {
+                    Some(sex) if sex == v => format!("sex is {}", name(sex)),
+                    Some(sex) => format!("sex is {}, not {}", name(sex), name(v)),
+                    None => format!("sex is missing, so it is not {}", name(v)),
+                }
+            }
             Node::Present(f) => format!("{} present: {truth}", f.name()),
             Node::Compare(f, cmp, v) => match Self::field(f, env) {
                 Some(x) => format!("{} {x} {} {v}: {truth}", f.name(), cmp.symbol()),
@@ -901,6 +984,21 @@ impl Grouper {
                     "trauma sites in {} {sites:?}: {} >= {min}: {truth}",
                     table.list,
                     sites.len()
+                )
+            }
+            Node::DistinctMin(set, slot, min) => {
+                let (codes, kind) = set_codes(set);
+                let hits: Vec<String> = codes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &c)| self.has(c, slot) && !codes[..i].contains(&c))
+                    .map(|(_, &c)| named(c, kind))
+                    .collect();
+                format!(
+                    "distinct codes in {}: {} >= {min}: {truth} [{}]",
+                    self.slots[slot as usize].list,
+                    hits.len(),
+                    hits.join(", ")
                 )
             }
             Node::And(..) | Node::Or(..) => format!("compound rule: {truth}"),

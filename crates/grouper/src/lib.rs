@@ -16,7 +16,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Architecture invariant: this crate opens no files except in [`Scheme::from_dir`] and
+//! Architecture invariant: this crate opens no files except in [`Scheme::from_dir`],
+//! [`Scheme::from_workbook`] and
 //! the compiled-scheme [`Grouper::save`]/[`Grouper::load`]; grouping is pure and
 //! deterministic.
 
@@ -27,9 +28,12 @@ pub mod error;
 mod folder;
 pub mod graph;
 mod group;
+mod invariants;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
+mod why;
+pub mod workbook;
 
 pub use compile::{Grouper, ResultInfo, normalize_code};
 pub use error::{ArtifactError, SchemeError};
@@ -37,7 +41,8 @@ pub use group::{
     Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
     Step,
 };
-pub use scheme::{Scheme, SchemeInfo};
+pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
+pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
 pub type CodeId = u32;

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::rule::{Cmp, CodeSet, Field, Rule, Shape};
-use crate::scheme::{OR_PROCEDURES, Scheme};
+use crate::scheme::{OR_PROCEDURES, Scheme, SchemeFormat};
 use crate::{ResultInfo, Status, normalize_code};
 
 /// A case with its codes as strings.
@@ -38,6 +38,8 @@ pub struct Reference<'a> {
     mcc: HashMap<String, &'a str>,
     cc: HashMap<String, &'a str>,
     pdx: HashMap<String, &'a str>,
+    /// Workbook schemes: the principal diagnoses each exclusion table excludes.
+    members: HashMap<&'a str, HashSet<String>>,
     uses_los: bool,
 }
 
@@ -84,8 +86,16 @@ impl<'a> Reference<'a> {
         });
         scheme.rules.adrgs.iter().for_each(|e| see(&e.rule));
         scheme.rules.drgs.iter().for_each(|d| see(&d.condition));
+        let mut members: HashMap<&str, HashSet<String>> = HashMap::new();
+        for t in &scheme.exclusion_members {
+            members
+                .entry(t.table.as_str())
+                .or_default()
+                .insert(normalize_code(&t.code));
+        }
         Reference {
             scheme,
+            members,
             lists,
             mcc: table(&scheme.mcc),
             cc: table(&scheme.cc),
@@ -96,14 +106,14 @@ impl<'a> Reference<'a> {
 
     /// Groups a case; returns the result columns.
     pub fn group(&self, case: &TextCase) -> ResultInfo {
-        let invalid = ResultInfo {
+        let invalid = self.scheme.invalid_result.clone().unwrap_or(ResultInfo {
             code: "0000".into(),
             status: Status::Invalid,
             mdc: "0000".into(),
             adrg: "00".into(),
             drg: "0000".into(),
             name: String::new(),
-        };
+        });
         let newborn_without_weight = case.age == Some(0)
             && case.age_days.is_some_and(|d| d <= 28)
             && case.weight.unwrap_or(0) == 0;
@@ -138,6 +148,9 @@ impl<'a> Reference<'a> {
                     break;
                 }
             }
+        }
+        if let Some(stated) = self.scheme.result_columns.iter().find(|r| r.code == code) {
+            return stated.clone();
         }
         let name = self
             .scheme
@@ -194,10 +207,14 @@ impl<'a> Reference<'a> {
 
     fn complication(&self, table: &HashMap<String, &str>, case: &TextCase) -> bool {
         let principal = self.pdx.get(&case.dx[0]);
+        let excluded = |t: &str| match self.scheme.format {
+            SchemeFormat::Folder => principal == Some(&t),
+            SchemeFormat::Workbook => self.members.get(t).is_some_and(|m| m.contains(&case.dx[0])),
+        };
         case.dx.len() > 1
             && case.dx[1..]
                 .iter()
-                .any(|x| table.get(x).is_some_and(|t| Some(t) != principal))
+                .any(|x| table.get(x).is_some_and(|t| !excluded(t)))
     }
 
     fn eval(&self, rule: &Rule, case: &TextCase) -> bool {
@@ -265,6 +282,14 @@ impl<'a> Reference<'a> {
                     .dx
                     .iter()
                     .filter_map(|d| site_of.get(d).copied())
+                    .collect();
+                found.len() >= min as usize
+            }
+            Shape::DistinctMin(set, list, min) => {
+                let codes = if set.is_dx() { &case.dx } else { &case.px };
+                let found: HashSet<&String> = codes
+                    .iter()
+                    .filter(|c| self.lists[list].contains(*c))
                     .collect();
                 found.len() >= min as usize
             }

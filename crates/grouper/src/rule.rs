@@ -63,6 +63,8 @@ pub enum Rule {
     DeptIn { values: Vec<String> },
     DischargeWayIn { values: Vec<String> },
     TraumaSitesMin { table: String, min: u32 },
+    DistinctDxInMin { list: String, min: u32 },
+    DistinctProcInMin { list: String, min: u32 },
     HasMcc {},
     HasCc {},
 }
@@ -191,6 +193,8 @@ pub enum Shape<'a> {
     DischargeWayIn(&'a [String]),
     /// Trauma sites.
     TraumaSitesMin(&'a str, u32),
+    /// At least `min` distinct codes of `set` (`AnyDx` or `AnyProc`) are in the list.
+    DistinctMin(CodeSet, &'a str, u32),
     /// An unexcluded MCC.
     HasMcc,
     /// An unexcluded CC.
@@ -254,8 +258,49 @@ impl Rule {
             R::DeptIn { values } => Shape::DeptIn(values),
             R::DischargeWayIn { values } => Shape::DischargeWayIn(values),
             R::TraumaSitesMin { table, min } => Shape::TraumaSitesMin(table, *min),
+            R::DistinctDxInMin { list, min } => Shape::DistinctMin(CodeSet::AnyDx, list, *min),
+            R::DistinctProcInMin { list, min } => Shape::DistinctMin(CodeSet::AnyProc, list, *min),
             R::HasMcc {} => Shape::HasMcc,
             R::HasCc {} => Shape::HasCc,
+        }
+    }
+
+    /// The comparison op of `field`, e.g. `(Age, Ge, 70)` → `age_years_ge`.
+    pub fn compare(field: Field, cmp: Cmp, value: i64) -> Rule {
+        use Cmp::*;
+        use Field::*;
+        use Rule as R;
+        match (field, cmp) {
+            (Age, Lt) => R::AgeYearsLt { value },
+            (Age, Le) => R::AgeYearsLe { value },
+            (Age, Gt) => R::AgeYearsGt { value },
+            (Age, Ge) => R::AgeYearsGe { value },
+            (Age, Eq) => R::AgeYearsEq { value },
+            (AgeDays, Lt) => R::AgeDaysLt { value },
+            (AgeDays, Le) => R::AgeDaysLe { value },
+            (AgeDays, Gt) => R::AgeDaysGt { value },
+            (AgeDays, Ge) => R::AgeDaysGe { value },
+            (AgeDays, Eq) => R::AgeDaysEq { value },
+            (Weight, Lt) => R::WeightLt { value },
+            (Weight, Le) => R::WeightLe { value },
+            (Weight, Gt) => R::WeightGt { value },
+            (Weight, Ge) => R::WeightGe { value },
+            (Weight, Eq) => R::WeightEq { value },
+            (Los, Lt) => R::LosLt { value },
+            (Los, Le) => R::LosLe { value },
+            (Los, Gt) => R::LosGt { value },
+            (Los, Ge) => R::LosGe { value },
+            (Los, Eq) => R::LosEq { value },
+            (DxCount, Lt) => R::DxCountLt { value },
+            (DxCount, Le) => R::DxCountLe { value },
+            (DxCount, Gt) => R::DxCountGt { value },
+            (DxCount, Ge) => R::DxCountGe { value },
+            (DxCount, Eq) => R::DxCountEq { value },
+            (ProcCount, Lt) => R::ProcCountLt { value },
+            (ProcCount, Le) => R::ProcCountLe { value },
+            (ProcCount, Gt) => R::ProcCountGt { value },
+            (ProcCount, Ge) => R::ProcCountGe { value },
+            (ProcCount, Eq) => R::ProcCountEq { value },
         }
     }
 
@@ -307,6 +352,10 @@ impl fmt::Display for Rule {
             Shape::DeptIn(values) => write!(f, "dept in {values:?}"),
             Shape::DischargeWayIn(values) => write!(f, "discharge_way in {values:?}"),
             Shape::TraumaSitesMin(table, min) => write!(f, "trauma_sites[{table}] >= {min}"),
+            Shape::DistinctMin(set, list, min) => {
+                let what = if set.is_dx() { "dx" } else { "proc" };
+                write!(f, "distinct_{what}_in[{list}] >= {min}")
+            }
             Shape::HasMcc => f.write_str("has_mcc"),
             Shape::HasCc => f.write_str("has_cc"),
         }

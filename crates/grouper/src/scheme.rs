@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::compile::ResultInfo;
 use crate::error::SchemeError;
 use crate::folder::Folder;
 use crate::rule::Rule;
@@ -40,6 +41,33 @@ pub struct Scheme {
     pub dx_code_map: Vec<(String, String)>,
     /// `proc_code_map.csv` (optional): clinical → insurance procedure codes.
     pub proc_code_map: Vec<(String, String)>,
+    /// Where the scheme was read from; decides the MCC/CC exclusion model.
+    #[serde(default)]
+    pub format: SchemeFormat,
+    /// Workbook schemes: the members (principal diagnoses) of each exclusion table
+    /// (`排除表` sheet plus errata); `code` is the member, `table` the table id.
+    #[serde(default)]
+    pub exclusion_members: Vec<CodeTable>,
+    /// Result codes whose output columns the scheme states itself (workbook schemes:
+    /// each DRG row's MDC and ADRG), instead of the folder format's result mapping.
+    #[serde(default)]
+    pub result_columns: Vec<ResultInfo>,
+    /// The output columns of an invalid case, when not the folder format's
+    /// `invalid,0000,00,0000`.
+    #[serde(default)]
+    pub invalid_result: Option<ResultInfo>,
+}
+
+/// The source format of a scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchemeFormat {
+    /// A scheme folder (`docs/scheme-format.md`): a complication is excluded when its
+    /// exclusion table is the principal diagnosis' table.
+    #[default]
+    Folder,
+    /// NHSA's official workbook (`.xlsx`): a complication is excluded when the principal
+    /// diagnosis is a member of the complication's exclusion table.
+    Workbook,
 }
 
 /// Who a scheme is: every result carries this.
@@ -98,8 +126,40 @@ pub struct SchemeJson {
     pub adrgs: Vec<AdrgEntry>,
     /// DRGs with their split conditions.
     pub drgs: Vec<Drg>,
-    /// Code lists by id.
+    /// Code lists by id (an id defined twice is an error, not "the last wins").
+    #[serde(deserialize_with = "unique_lists")]
     pub lists: BTreeMap<String, CodeList>,
+}
+
+/// Reads `lists`, rejecting an id that appears twice (serde's maps keep the last).
+fn unique_lists<'de, D>(de: D) -> Result<BTreeMap<String, CodeList>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Lists;
+    impl<'de> serde::de::Visitor<'de> for Lists {
+        type Value = BTreeMap<String, CodeList>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of code lists by id")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut lists = BTreeMap::new();
+            while let Some(id) = map.next_key::<String>()? {
+                if lists.contains_key(&id) {
+                    return Err(serde::de::Error::custom(format!(
+                        "list id `{id}` is defined twice"
+                    )));
+                }
+                let list = map.next_value()?;
+                lists.insert(id, list);
+            }
+            Ok(lists)
+        }
+    }
+    de.deserialize_map(Lists)
 }
 
 /// `scheme.json → dispatch`.
@@ -166,6 +226,9 @@ pub struct Mdc {
     /// Trace text.
     #[serde(default)]
     pub source_label: String,
+    /// The entry rule as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 /// `mdcs[].qy_check`.
@@ -210,6 +273,9 @@ pub struct AdrgEntry {
     /// Trace text.
     #[serde(default)]
     pub source_label: String,
+    /// The rule as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 impl AdrgEntry {
@@ -247,6 +313,12 @@ pub struct Drg {
     /// Informational: false when an earlier test of the entry shadows this one.
     #[serde(default)]
     pub statically_reachable: Option<bool>,
+    /// Where the condition comes from (workbook schemes: sheet and row).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_label: String,
+    /// The condition as its source wrote it (workbook schemes), for explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
 }
 
 /// `scheme.json → lists[id]`.
@@ -352,6 +424,10 @@ impl Scheme {
             dx_code_map: pairs("dx_code_map.csv", ["from_code", "to_code"])?,
             proc_code_map: pairs("proc_code_map.csv", ["from_code", "to_code"])?,
             rules,
+            format: SchemeFormat::Folder,
+            exclusion_members: Vec::new(),
+            result_columns: Vec::new(),
+            invalid_result: None,
         })
     }
 }

@@ -192,14 +192,16 @@ pub struct DipGroupState {
     warnings: String,
 }
 
-/// Category index of a status in [`DipGroupJob`]'s summary.
-pub fn dip_category(status: DipStatus) -> usize {
+/// Category index of a status in [`DipGroupJob`]'s summary; `national` catalogues
+/// count `excluded` cases apart (drgdip catalogues never produce them).
+pub fn dip_category(status: DipStatus, national: bool) -> usize {
     match status {
         DipStatus::Grouped => 0,
         DipStatus::Composite => 1,
         DipStatus::Ungrouped => 2,
+        DipStatus::Excluded => 3,
+        DipStatus::Invalid if national => 4,
         DipStatus::Invalid => 3,
-        DipStatus::Excluded => 4,
     }
 }
 
@@ -215,7 +217,12 @@ impl Job for DipGroupJob<'_> {
     }
 
     fn categories(&self) -> &[&'static str] {
-        &["grouped", "composite", "ungrouped", "invalid", "excluded"]
+        // Rejected rows (invalid) come last.
+        if self.catalog.is_national() {
+            &["grouped", "composite", "ungrouped", "excluded", "invalid"]
+        } else {
+            &["grouped", "composite", "ungrouped", "invalid"]
+        }
     }
 
     fn state(&self) -> DipGroupState {
@@ -238,7 +245,7 @@ impl Job for DipGroupJob<'_> {
                 out.write_field(&self.label);
                 out.write_field(&st.warnings);
                 out.write_field(&msg);
-                return dip_category(DipStatus::Invalid);
+                return dip_category(DipStatus::Invalid, c.is_national());
             }
             Ok(()) => {
                 let o = c.group(&st.case, &mut st.scratch);
@@ -285,7 +292,7 @@ impl Job for DipGroupJob<'_> {
                 o.status
             }
         };
-        dip_category(status)
+        dip_category(status, c.is_national())
     }
 }
 

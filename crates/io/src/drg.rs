@@ -1,8 +1,9 @@
 //! The DRG grouping job: case rows in, `case_id,status,mdc,adrg,drg,…` rows out.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use drgdip_grouper::{Case, CodeKind, Grouper, Scratch, Status};
+use drgdip_grouper::{Case, CodeKind, Grouper, Principals, Scratch, Status};
 
 use crate::fields::{self, FieldError};
 use crate::stream::{Column, Job, Out, Row};
@@ -124,6 +125,8 @@ pub struct GroupJob<'g> {
     /// Map clinical codes to insurance codes first (`dx_code_map.csv`, `proc_code_map.csv`).
     pub map_codes: bool,
     label: String,
+    principals: Principals,
+    unknown_principal: AtomicU64,
 }
 
 impl<'g> GroupJob<'g> {
@@ -133,8 +136,67 @@ impl<'g> GroupJob<'g> {
             grouper,
             map_codes,
             label: grouper.info().label(),
+            principals: grouper.principals(),
+            unknown_principal: AtomicU64::new(0),
         }
     }
+
+    /// Rows so far whose principal diagnosis the scheme does not know.
+    pub fn unknown_principals(&self) -> u64 {
+        self.unknown_principal.load(Ordering::Relaxed)
+    }
+}
+
+/// The share of rows above which a run is told that the file and the scheme do not fit.
+pub const FIT_LIMIT: f64 = 0.20;
+
+/// A loud warning when the cases and the scheme do not fit: more than 20% of the rows
+/// that reached the grouper ungroupable, or more than 20% of them with a principal
+/// diagnosis the scheme does not know. `grouped_rows` excludes invalid rows.
+pub fn fit_warning(
+    grouped_rows: u64,
+    ungroupable: u64,
+    unknown_principal: u64,
+    map_codes: bool,
+) -> Option<String> {
+    if grouped_rows == 0 {
+        return None;
+    }
+    let share = |n: u64| n as f64 / grouped_rows as f64;
+    let mut parts = Vec::new();
+    if share(ungroupable) > FIT_LIMIT {
+        parts.push(format!(
+            "{:.1}% of the cases are ungroupable",
+            100.0 * share(ungroupable)
+        ));
+    }
+    if share(unknown_principal) > FIT_LIMIT {
+        parts.push(format!(
+            "{:.1}% of the principal diagnoses are not codes of the scheme",
+            100.0 * share(unknown_principal)
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let hint = if map_codes {
+        "wrong scheme or code version?"
+    } else {
+        "wrong scheme or code version? 国临版 (clinical) codes need `--map-codes`"
+    };
+    Some(format!(
+        "WARNING: the cases do not fit the scheme: {} ({hint}; the message column of each ungroupable row says why)",
+        parts.join(" and ")
+    ))
+}
+
+/// The first code of a `|`-separated list, trimmed (for messages).
+fn first_code(field: &[u8]) -> &str {
+    let text = std::str::from_utf8(field).unwrap_or("");
+    text.split('|')
+        .map(str::trim)
+        .find(|c| !c.is_empty())
+        .unwrap_or("")
 }
 
 /// Per-thread state of [`GroupJob`].
@@ -192,6 +254,9 @@ impl Job for GroupJob<'_> {
                 Status::Invalid
             }
             Ok(()) => {
+                if st.case.dx[0] == g.unknown_code() {
+                    self.unknown_principal.fetch_add(1, Ordering::Relaxed);
+                }
                 let outcome = g.group(&st.case, &mut st.scratch);
                 let r = g.result(&outcome);
                 for f in [outcome.status.as_str(), &r.mdc, &r.adrg, &r.drg, &r.name] {
@@ -204,6 +269,14 @@ impl Job for GroupJob<'_> {
                         row.line,
                         reason.field(),
                         reason.message()
+                    );
+                } else if outcome.status == Status::Ungroupable {
+                    // Built only for ungroupable rows: the hot path stays allocation-free.
+                    st.message = g.ungroupable_reason(
+                        &st.case,
+                        first_code(row.get(8)),
+                        self.map_codes,
+                        &self.principals,
                     );
                 } else if let Some(i) = outcome.retry_procedure {
                     let _ = write!(

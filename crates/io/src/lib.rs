@@ -6,13 +6,18 @@
 //! batch. Every input row gives exactly one output row; bad rows get status `invalid`
 //! and a message naming the line and the field.
 
+pub mod decode;
 pub mod dip;
 pub mod drg;
+pub mod excel;
 pub mod fields;
 pub mod history;
+pub mod mapping;
 pub mod stream;
 pub mod synth;
 
 pub use dip::{DipGroupJob, parse_dip_case};
 pub use drg::{GroupJob, parse_case};
-pub use stream::{Column, CsvBlocks, Format, Job, Options, Out, Row, StreamError, Summary, run};
+pub use stream::{
+    Column, CsvBlocks, Format, Job, Options, Out, Row, StreamError, Summary, csv_records, run,
+};

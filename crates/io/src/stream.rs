@@ -4,8 +4,9 @@
 
 use std::io::{self, Read, Write};
 
-use memchr::memchr2_iter;
 use rayon::prelude::*;
+
+use crate::mapping::{ColumnMap, MapBuf, Resolved};
 
 /// Input file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,10 @@ pub struct Options {
     pub block_size: usize,
     /// Blocks per batch (processed in parallel).
     pub batch_blocks: usize,
+    /// A column mapping for CSV input (`--columns`); `None` uses the file's headers as
+    /// they are, or a built-in mapping when the header lacks a required column and a
+    /// built-in layout has them all.
+    pub columns: Option<ColumnMap>,
 }
 
 impl Default for Options {
@@ -91,6 +96,7 @@ impl Default for Options {
             carry: false,
             block_size: 1 << 20,
             batch_blocks: 4 * rayon::current_num_threads().max(2),
+            columns: None,
         }
     }
 }
@@ -104,6 +110,8 @@ pub struct Summary {
     pub counts: Vec<u64>,
     /// Input bytes read.
     pub bytes: u64,
+    /// The column mapping used, if any (its name; `(detected)` when picked by header).
+    pub layout: Option<String>,
 }
 
 /// Why a whole file was rejected.
@@ -115,6 +123,20 @@ pub enum StreamError {
     /// A required column is missing from the header.
     #[error("the input has no `{0}` column (required); its header is: {1}")]
     MissingColumn(String, String),
+    /// A required field is missing from the header read through a column mapping.
+    #[error(
+        "the input has no column for `{field}` (required), which the column mapping `{mapping}` reads from {sources}; its header is: {header}"
+    )]
+    MissingMapped {
+        /// The field.
+        field: String,
+        /// The mapping's name.
+        mapping: String,
+        /// The headers the mapping looks for.
+        sources: String,
+        /// The file's header.
+        header: String,
+    },
     /// The CSV header cannot be read.
     #[error("cannot read the CSV header: {0}")]
     Header(String),
@@ -182,22 +204,13 @@ impl<R: Read> Blocks<R> {
         Ok(())
     }
 
-    /// The end of the last complete record in `bytes` (just after its `\n`).
+    /// The end of the last complete record in `bytes` (just after its terminator).
     fn boundary(&self, bytes: &[u8]) -> Option<usize> {
-        let mut in_quotes = false;
-        let mut last = None;
         if self.quotes {
-            for i in memchr2_iter(b'"', b'\n', bytes) {
-                if bytes[i] == b'"' {
-                    in_quotes = !in_quotes;
-                } else if !in_quotes {
-                    last = Some(i + 1);
-                }
-            }
+            csv_boundary(bytes)
         } else {
-            last = memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+            memchr::memrchr(b'\n', bytes).map(|i| i + 1)
         }
-        last
     }
 
     fn next(&mut self, size: usize) -> Result<Option<Block>, StreamError> {
@@ -217,7 +230,11 @@ impl<R: Read> Blocks<R> {
                     let rest = self.pending.split_off(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
                     let first_line = self.line;
-                    self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    self.line += if self.quotes {
+                        count_lines(&bytes)
+                    } else {
+                        memchr::memchr_iter(b'\n', &bytes).count() as u64
+                    };
                     return Ok(Some(Block { bytes, first_line }));
                 }
                 None if want >= MAX_RECORD => {
@@ -241,9 +258,21 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
     let mut out = io::BufWriter::with_capacity(1 << 20, output);
     let mut blocks = Blocks::open(input, options.format == Format::Csv)?;
     let mut header = job.header();
+    let mut layout = None;
+    let mut resolved = None;
+    let mut json_keys = Vec::new();
     let (mapping, carry) = match options.format {
         Format::Csv => {
-            let (names, mapping) = csv_header(&mut blocks, job.columns())?;
+            let raw = header_names(&mut blocks)?;
+            let (names, mapped) = apply_mapping(raw, options.columns.as_ref(), job.columns());
+            let mapping = column_indices(&names, job.columns(), mapped.as_ref(), options)?;
+            if let Some(r) = &mapped {
+                layout = Some(match options.columns {
+                    Some(_) => r.label.clone(),
+                    None => format!("{} (detected)", r.label),
+                });
+            }
+            resolved = mapped;
             let carry: Vec<usize> = if options.carry {
                 (0..names.len())
                     .filter(|&i| !header.contains(&names[i]))
@@ -254,7 +283,16 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
             header.extend(carry.iter().map(|&i| names[i].clone()));
             (mapping, carry)
         }
-        Format::JsonLines => (Vec::new(), Vec::new()),
+        Format::JsonLines => {
+            if options.carry {
+                json_keys = first_json_keys(&mut blocks)?
+                    .into_iter()
+                    .filter(|k| !header.contains(k))
+                    .collect();
+                header.extend(json_keys.iter().cloned());
+            }
+            (Vec::new(), Vec::new())
+        }
     };
     {
         let mut w = Out::default();
@@ -262,15 +300,24 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
         w.end_record();
         out.write_all(&w.into_inner())?;
     }
+    let expected = mapping
+        .iter()
+        .flatten()
+        .map(|&m| resolved.as_ref().map_or(m, |r| r.max_source(m)))
+        .max()
+        .map_or(0, |m| m + 1);
     let ctx = BlockCtx {
         job,
         format: options.format,
         mapping: &mapping,
         carry: &carry,
-        width: carry.len(),
+        resolved: resolved.as_ref(),
+        json_keys: &json_keys,
+        expected,
     };
     let mut summary = Summary {
         counts: vec![0; job.categories().len()],
+        layout,
         ..Summary::default()
     };
     let mut batch = read_batch(&mut blocks, options)?;
@@ -313,21 +360,120 @@ fn read_batch<R: Read>(
     Ok(batch)
 }
 
-/// Reads the header record; returns the header names and, per job column, its index.
-fn csv_header<R: Read>(
-    blocks: &mut Blocks<R>,
+/// Applies `--columns`, or picks a built-in mapping when the header lacks a required
+/// column that the built-in layout finds; returns the names the job sees.
+fn apply_mapping(
+    raw: Vec<String>,
+    given: Option<&ColumnMap>,
     columns: &[Column],
-) -> Result<(Vec<String>, Vec<Option<usize>>), StreamError> {
-    let names = header_names(blocks)?;
+) -> (Vec<String>, Option<Resolved>) {
+    if let Some(map) = given {
+        let r = map.resolve(&raw);
+        return (r.names.clone(), Some(r));
+    }
+    let required: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.name)
+        .collect();
+    if required.iter().all(|r| raw.iter().any(|n| n == r)) {
+        return (raw, None);
+    }
+    let best = crate::mapping::builtins()
+        .into_iter()
+        .map(|m| (m.coverage(&raw, &required), m))
+        .filter(|(n, _)| *n == required.len())
+        .max_by_key(|(n, _)| *n);
+    match best {
+        Some((_, map)) => {
+            let r = map.resolve(&raw);
+            (r.names.clone(), Some(r))
+        }
+        None => (raw, None),
+    }
+}
+
+/// Per job column, its index among `names`; a missing required column is an error.
+fn column_indices(
+    names: &[String],
+    columns: &[Column],
+    mapped: Option<&Resolved>,
+    options: &Options,
+) -> Result<Vec<Option<usize>>, StreamError> {
     let mut mapping = Vec::with_capacity(columns.len());
     for c in columns {
         let idx = names.iter().position(|n| n == c.name);
         if idx.is_none() && c.required {
-            return Err(StreamError::MissingColumn(c.name.into(), names.join(",")));
+            let sources = options.columns.as_ref().and_then(|m| m.sources(c.name));
+            return Err(match (mapped, sources) {
+                (Some(r), Some(sources)) => StreamError::MissingMapped {
+                    field: c.name.into(),
+                    mapping: r.label.clone(),
+                    sources: sources
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    header: names.join(","),
+                },
+                _ => StreamError::MissingColumn(c.name.into(), names.join(",")),
+            });
         }
         mapping.push(idx);
     }
-    Ok((names, mapping))
+    Ok(mapping)
+}
+
+/// The keys of the first JSON object of the input, in the order written (JSON Lines
+/// `--carry`: these columns follow the job's own).
+fn first_json_keys<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamError> {
+    let mut want = 64 << 10;
+    loop {
+        blocks.fill(want)?;
+        let complete = memchr::memchr(b'\n', &blocks.pending).is_some() || blocks.eof;
+        if complete {
+            let first = blocks
+                .pending
+                .split(|&b| b == b'\n')
+                .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+            return Ok(first.map(object_keys).unwrap_or_default());
+        }
+        if want >= MAX_RECORD {
+            return Err(StreamError::RecordTooLong(1, MAX_RECORD));
+        }
+        want *= 2;
+    }
+}
+
+/// The keys of a JSON object in file order (empty when the text is not an object).
+fn object_keys(text: &[u8]) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(k) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Keys>(text).map_or_else(|_| Vec::new(), |k| k.0)
 }
 
 struct BlockCtx<'a, J> {
@@ -335,7 +481,12 @@ struct BlockCtx<'a, J> {
     format: Format,
     mapping: &'a [Option<usize>],
     carry: &'a [usize],
-    width: usize,
+    /// The column mapping applied to this file, if any.
+    resolved: Option<&'a Resolved>,
+    /// JSON Lines `--carry`: the keys carried.
+    json_keys: &'a [String],
+    /// Fields a row needs to have all the job's columns.
+    expected: usize,
 }
 
 /// Reads and consumes the header record.
@@ -367,14 +518,14 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
             break (names, used);
         }
         if blocks.eof {
-            return Err(StreamError::Header("the input is empty".into()));
+            return Err(StreamError::Header("the input is empty (no header, no rows)".into()));
         }
         if want >= MAX_RECORD {
             return Err(StreamError::RecordTooLong(1, MAX_RECORD));
         }
         want *= 2;
     };
-    blocks.line += memchr::memchr_iter(b'\n', &blocks.pending[..used]).count() as u64;
+    blocks.line += count_lines(&blocks.pending[..used]);
     blocks.pending.drain(..used);
     Ok(names)
 }
@@ -407,8 +558,32 @@ impl<R: Read> CsvBlocks<R> {
 }
 
 impl<J: Job> BlockCtx<'_, J> {
-    /// Hands one record to the job and appends the carried columns.
-    fn emit<'r>(
+    /// Hands one record to the job (through the column mapping, if any) and appends the
+    /// carried columns.
+    fn emit(
+        &self,
+        state: &mut J::State,
+        line: u64,
+        record: &Fields<'_>,
+        out: &mut Out,
+        counts: &mut [u64],
+        buf: &mut MapBuf,
+    ) {
+        let len = record.len();
+        let get = |i: usize| record.get(i);
+        match self.resolved {
+            None => self.emit_row(state, line, len, get, out, counts),
+            Some(r) => {
+                r.fill(&get, buf);
+                let buf = &*buf;
+                let mapped = |i: usize| r.field(i, &get, buf);
+                self.emit_row(state, line, len, mapped, out, counts);
+            }
+        }
+    }
+
+    /// Hands one record's fields to the job and appends the carried columns.
+    fn emit_row<'r>(
         &self,
         state: &mut J::State,
         line: u64,
@@ -417,7 +592,7 @@ impl<J: Job> BlockCtx<'_, J> {
         out: &mut Out,
         counts: &mut [u64],
     ) {
-        let expected = self.mapping.iter().flatten().max().map_or(0, |m| m + 1);
+        let expected = self.expected;
         let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         for (f, m) in fields.iter_mut().zip(self.mapping) {
             *f = m.and_then(&get);
@@ -440,67 +615,19 @@ impl<J: Job> BlockCtx<'_, J> {
     fn process(&self, state: &mut J::State, block: &Block) -> (Vec<u8>, Vec<u64>) {
         let mut counts = vec![0u64; self.job.categories().len()];
         let mut out = Out::with_capacity(block.bytes.len());
+        let mut buf = MapBuf::default();
         let bytes = &block.bytes[..];
         match self.format {
-            // Fast path: a block without any quote is split on `,` and `\n` directly.
-            Format::Csv if memchr::memchr(b'"', bytes).is_none() => {
-                let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
-                let mut start = 0;
-                let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-                for (this, end) in (block.first_line..).zip(ends) {
-                    let raw = &bytes[start..end.max(start)];
-                    start = end + 1;
-                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    if raw.is_empty() {
-                        continue;
-                    }
-                    ranges.clear();
-                    let mut from = 0;
-                    for comma in memchr::memchr_iter(b',', raw) {
-                        ranges.push((from, comma));
-                        from = comma + 1;
-                    }
-                    ranges.push((from, raw.len()));
-                    let get = |i: usize| ranges.get(i).map(|&(a, b)| &raw[a..b]);
-                    self.emit(state, this, ranges.len(), get, &mut out, &mut counts);
-                }
-            }
-            Format::Csv => {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(bytes);
-                let mut rec = csv::ByteRecord::new();
-                // Lines are counted from the bytes: the reader's own line count lags
-                // behind after CRLF terminators.
-                let (mut counted, mut line_at) = (0usize, block.first_line);
-                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                    let mut start = rec.position().map_or(counted, |p| p.byte() as usize);
-                    while bytes.get(start) == Some(&b'\n') {
-                        start += 1;
-                    }
-                    if start > counted {
-                        line_at +=
-                            memchr::memchr_iter(b'\n', &bytes[counted..start]).count() as u64;
-                        counted = start;
-                    }
-                    let line = line_at;
-                    self.emit(
-                        state,
-                        line,
-                        rec.len(),
-                        |i| rec.get(i),
-                        &mut out,
-                        &mut counts,
-                    );
-                }
-            }
+            Format::Csv => split_block(bytes, block.first_line, |line, record| {
+                self.emit(state, line, record, &mut out, &mut counts, &mut buf)
+            }),
             Format::JsonLines => {
                 for (this, text) in (block.first_line..).zip(bytes.split(|&b| b == b'\n')) {
                     if text.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    let (values, problem) = json_values(text, self.job.columns(), this);
+                    let (values, carried, problem) =
+                        json_values(text, self.job.columns(), self.json_keys, this);
                     let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
                     for (f, v) in fields.iter_mut().zip(&values) {
                         *f = v.as_deref();
@@ -512,8 +639,8 @@ impl<J: Job> BlockCtx<'_, J> {
                         problem,
                     };
                     counts[self.job.row(state, &row, &mut out)] += 1;
-                    for _ in 0..self.width {
-                        out.write_field(b"");
+                    for v in &carried {
+                        out.write_field(v.as_deref().unwrap_or(b""));
                     }
                     out.end_record();
                 }
@@ -521,6 +648,155 @@ impl<J: Job> BlockCtx<'_, J> {
         }
         (out.into_inner(), counts)
     }
+}
+
+/// The end of the last complete CSV record in `bytes` (just after its terminator), which
+/// must start at a record boundary; `None` when no record is complete.
+///
+/// Records are recognised as the `csv` crate reads them, so that a block cut here holds
+/// exactly the records the crate would read from the whole file: a quote opens a quoted
+/// field only as the first byte of a field (elsewhere it is a literal character); inside a
+/// quoted field `""` is a literal quote and a lone `"` closes the field, after which the
+/// field goes on unquoted; outside quotes `\n`, `\r` and `\r\n` each end a record. A `\r`
+/// that is the last byte of `bytes` is not taken as an end: a `\n` may follow it.
+fn csv_boundary(bytes: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    // Position just after the quote that closed the last quoted field.
+    let mut closed_at = usize::MAX;
+    let mut last = None;
+    for i in memchr::memchr3_iter(b'"', b'\n', b'\r', bytes) {
+        match bytes[i] {
+            b'"' if quoted => {
+                quoted = false;
+                closed_at = i + 1;
+            }
+            b'"' => {
+                // `""` right after a closing quote is an escaped quote; otherwise a quote
+                // opens a field only where a field starts.
+                quoted = closed_at == i || i == 0 || matches!(bytes[i - 1], b',' | b'\n' | b'\r');
+            }
+            _ if quoted => {}
+            b'\r' if i + 1 == bytes.len() => {}
+            _ => last = Some(i + 1),
+        }
+    }
+    last
+}
+
+/// The number of line ends in `bytes`: `\n`, `\r\n` and a lone `\r` count one each (a
+/// `\r` at the very end counts as a lone one).
+fn count_lines(bytes: &[u8]) -> u64 {
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&i| !(bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n')))
+        .count() as u64
+}
+
+/// The fields of one CSV record, from either splitter.
+enum Fields<'a> {
+    /// A line of a block without quotes and the field ranges within it.
+    Plain(&'a [u8], &'a [(usize, usize)]),
+    /// A record read by the `csv` crate.
+    Csv(&'a csv::ByteRecord),
+}
+
+impl<'a> Fields<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Fields::Plain(_, ranges) => ranges.len(),
+            Fields::Csv(rec) => rec.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a [u8]> {
+        match *self {
+            Fields::Plain(raw, ranges) => ranges.get(i).map(|&(a, b)| &raw[a..b]),
+            Fields::Csv(rec) => rec.get(i),
+        }
+    }
+}
+
+/// Calls `each` with the line number and fields of every record of a block of whole CSV
+/// records (cut by [`csv_boundary`]) whose first line is `first_line`. Blank lines are
+/// skipped, as the `csv` crate skips them; line numbers count `\n`, `\r\n` and a lone `\r`.
+fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<'_>)) {
+    if memchr::memchr(b'"', bytes).is_none() {
+        // Fast path: without quotes, records end at `\n`, `\r\n` or `\r`, and fields at `,`.
+        let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
+        let mut record = |line: u64, raw: &[u8]| {
+            ranges.clear();
+            let mut from = 0;
+            for comma in memchr::memchr_iter(b',', raw) {
+                ranges.push((from, comma));
+                from = comma + 1;
+            }
+            ranges.push((from, raw.len()));
+            each(line, &Fields::Plain(raw, &ranges));
+        };
+        let (mut start, mut line) = (0, first_line);
+        for end in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if end < start {
+                continue; // the `\n` of a `\r\n`
+            }
+            if end > start {
+                record(line, &bytes[start..end]);
+            }
+            line += 1;
+            start = end + 1;
+            if bytes[end] == b'\r' && bytes.get(start) == Some(&b'\n') {
+                start += 1;
+            }
+        }
+        if start < bytes.len() {
+            record(line, &bytes[start..]);
+        }
+        return;
+    }
+    // The reader drops a byte order mark at the start of its input; a block is not the
+    // start of the file, so a blank line is put first: it reads as nothing, and keeps
+    // the bytes of a record that starts with `EF BB BF` (positions are shifted by one).
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(io::Read::chain(&b"\n"[..], bytes));
+    let mut rec = csv::ByteRecord::new();
+    // Lines are counted from the bytes: the reader counts `\n` only, and a record's
+    // position may lie before the blank lines and the `\n` of a `\r\n` it skipped.
+    let (mut counted, mut line) = (0usize, first_line);
+    // Reading a byte slice cannot fail (no I/O, no UTF-8 check).
+    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+        let at = rec.position().map_or(counted + 1, |p| p.byte() as usize);
+        let mut start = at.saturating_sub(1).max(counted);
+        while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        if start > counted {
+            line += count_lines(&bytes[counted..start]);
+            counted = start;
+        }
+        each(line, &Fields::Csv(&rec));
+    }
+}
+
+/// The header names and the records (line number, fields) of a CSV input as the
+/// pipeline reads them: the same block cutting (blocks of about `block_size` bytes) and
+/// the same splitters as [`run`]. For tests and fuzzing, which compare it with the `csv`
+/// crate reading the whole input.
+pub fn csv_records<R: Read>(
+    input: R,
+    block_size: usize,
+) -> Result<(Vec<String>, Vec<(u64, Vec<Vec<u8>>)>), StreamError> {
+    let mut blocks = Blocks::open(input, true)?;
+    let names = header_names(&mut blocks)?;
+    let mut records = Vec::new();
+    while let Some(block) = blocks.next(block_size.max(1))? {
+        split_block(&block.bytes, block.first_line, |line, fields| {
+            let all = (0..fields.len())
+                .filter_map(|i| fields.get(i))
+                .map(<[u8]>::to_vec);
+            records.push((line, all.collect()));
+        });
+    }
+    Ok((names, records))
 }
 
 /// A CSV record writer over a byte buffer: fields are quoted only when they must be.
@@ -573,18 +849,25 @@ impl Out {
 }
 
 /// The job's columns of one JSON object line (arrays of codes are joined with `|`).
+#[allow(clippy::type_complexity)]
 fn json_values(
     text: &[u8],
     columns: &[Column],
+    carry: &[String],
     line: u64,
-) -> (Vec<Option<Vec<u8>>>, Option<String>) {
+) -> (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>, Option<String>) {
     use serde_json::Value;
     let object: serde_json::Map<String, Value> = match serde_json::from_slice(text) {
         Ok(m) => m,
         Err(e) => {
             // Still try to recover the case id for the output row.
             let values = columns.iter().map(|_| None).collect();
-            return (values, Some(format!("line {line}: not a JSON object: {e}")));
+            let carried = carry.iter().map(|_| None).collect();
+            return (
+                values,
+                carried,
+                Some(format!("line {line}: not a JSON object: {e}")),
+            );
         }
     };
     let scalar = |v: &Value| -> Option<Vec<u8>> {
@@ -596,18 +879,17 @@ fn json_values(
             other => Some(other.to_string().into_bytes()),
         }
     };
-    let values = columns
-        .iter()
-        .map(|c| match object.get(c.name)? {
-            Value::Array(items) => Some(
-                items
-                    .iter()
-                    .filter_map(scalar)
-                    .collect::<Vec<_>>()
-                    .join(&b'|'),
-            ),
-            v => scalar(v),
-        })
-        .collect();
-    (values, None)
+    let value = |name: &str| match object.get(name)? {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(scalar)
+                .collect::<Vec<_>>()
+                .join(&b'|'),
+        ),
+        v => scalar(v),
+    };
+    let values = columns.iter().map(|c| value(c.name)).collect();
+    let carried = carry.iter().map(|k| value(k)).collect();
+    (values, carried, None)
 }

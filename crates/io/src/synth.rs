@@ -128,7 +128,10 @@ fn lists_in(
 ) {
     rule.visit(&mut |r| match r.shape() {
         Shape::InList(set, l) if set.is_dx() => dx.push(l.to_string()),
-        Shape::InList(_, l) | Shape::ProcGroup(l, _) => px.push(l.to_string()),
+        Shape::DistinctMin(set, l, _) if set.is_dx() => dx.push(l.to_string()),
+        Shape::InList(_, l) | Shape::ProcGroup(l, _) | Shape::DistinctMin(_, l, _) => {
+            px.push(l.to_string())
+        }
         Shape::SexEq(v) => *sex = Some(v),
         Shape::Compare(f, _, _) | Shape::Present(f)
             if matches!(

@@ -17,6 +17,25 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+/// Reads a number written plainly: an optional sign, digits, and optionally a point
+/// followed by digits (`1000`, `-0.5`, `12.30`). `1_000`, `1e5`, `.5` and `5.` are not
+/// numbers here, although `rust_decimal` or TOML would read some of them: amounts,
+/// weights and scores are written one way in every file drgdip reads.
+#[must_use]
+pub fn plain_decimal(text: &str) -> Option<Decimal> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, frac) = match digits.split_once('.') {
+        Some((w, f)) if f.is_empty() => (w, "x"),
+        Some((w, f)) => (w, f),
+        None => (digits, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(frac) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// One fen, the smallest unit of money (0.01 yuan).
 pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 

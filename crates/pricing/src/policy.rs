@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use toml::{Table, Value};
@@ -280,6 +279,7 @@ pub fn parse_policy_table(text: &str, path: &Path) -> Result<Table, PolicyError>
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+    crate::toml_reader::check_number_syntax(text)?;
     for key in table.keys() {
         if !SECTIONS.contains(&key.as_str()) {
             return Err(PolicyError::UnknownKey { key: key.clone() });
@@ -326,7 +326,7 @@ impl PricingPolicy {
             "hospital coefficients by level: [coefficients] levels = { \"3\" = 1.0, ... }",
         )?)?;
         let primary_care = match root.table("primary_care")? {
-            Some(s) => read_primary_care(&s, drg.as_ref(), dip.as_ref())?,
+            Some(s) => read_primary_care(&s, drg.as_ref(), dip.as_ref(), base)?,
             None => PrimaryCare {
                 coefficient: ONE,
                 drg: BTreeSet::new(),
@@ -563,23 +563,35 @@ fn read_primary_care(
     s: &Section<'_>,
     drg: Option<&DrgPolicy>,
     dip: Option<&DipPolicy>,
+    base: &Path,
 ) -> Result<PrimaryCare, PolicyError> {
     let coefficient = s
         .decimal_in("coefficient", ZERO, true, None)?
         .unwrap_or(ONE);
     let mut drg_set = BTreeSet::new();
-    for (i, code) in s
-        .strings("drg")?
-        .unwrap_or_default()
+    // `drg_file`: a CSV of primary-care DRGs (e.g. CHS-DRG 3.0's primary-groups.csv).
+    let listed: Vec<(String, String)> = match s.string("drg_file")? {
+        None => Vec::new(),
+        Some(file) => {
+            let path = base.join(file);
+            load_code_column(&path, "drg")?
+                .into_iter()
+                .map(|(line, code)| (format!("{} line {line}", path.display()), code))
+                .collect()
+        }
+    };
+    let inline = s.strings("drg")?.unwrap_or_default();
+    let keyed = inline
         .into_iter()
         .enumerate()
-    {
+        .map(|(i, code)| (format!("{}[{i}]", s.key("drg")), code));
+    for (key, code) in keyed.chain(listed) {
         let code = code.trim().to_ascii_uppercase();
         if let Some(d) = drg
             && !d.weights.contains_key(&code)
         {
             return Err(PolicyError::Invalid {
-                key: format!("{}[{i}]", s.key("drg")),
+                key,
                 value: format!("\"{code}\""),
                 reason: format!("DRG not in the weights file {}", d.weights_file.display()),
             });
@@ -813,6 +825,43 @@ fn read_ungrouped(s: &Section<'_>, key: &str) -> Result<UngroupedRule, PolicyErr
     Ok(r)
 }
 
+/// Reads the code column `column` (or `group`, `code`) of a CSV file with a header:
+/// (line, code) per row; an empty code is an error naming its line.
+fn load_code_column(path: &Path, column: &str) -> Result<Vec<(u64, String)>, PolicyError> {
+    let file = std::fs::File::open(path).map_err(|source| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let err = |line: u64, message: String| PolicyError::Table {
+        path: path.to_owned(),
+        line,
+        field: column.to_owned(),
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let idx = headers
+        .iter()
+        .position(|h| {
+            let h = h.trim_start_matches('\u{feff}').trim();
+            [column, "group", "code"]
+                .iter()
+                .any(|n| h.eq_ignore_ascii_case(n))
+        })
+        .ok_or_else(|| err(1, format!("no `{column}` column")))?;
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let code = rec.get(idx).unwrap_or("").trim();
+        if code.is_empty() {
+            return Err(err(line, "empty code".into()));
+        }
+        out.push((line, code.to_owned()));
+    }
+    Ok(out)
+}
+
 /// Loads a group statistics CSV: a header with `key_col` (code) and `value_col`
 /// (weight or score), optionally `mean_cost`, `mean_los`, `cases`, `cv`; other columns
 /// are ignored. The code column may also be called `group`, `drg`, `code` or `dip_code`.
@@ -875,9 +924,9 @@ pub fn load_group_table(
             if raw.is_empty() {
                 return Ok(None);
             }
-            Decimal::from_str(raw)
+            crate::money::plain_decimal(raw)
                 .map(Some)
-                .map_err(|_| table_err(line, name, format!("`{raw}` is not a number")))
+                .ok_or_else(|| table_err(line, name, format!("`{raw}` is not a number")))
         };
         let weight = num(Some(val_idx), value_col)?
             .ok_or_else(|| table_err(line, value_col, "empty".into()))?;

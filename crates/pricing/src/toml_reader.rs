@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -229,10 +228,62 @@ pub fn check_range(
 #[must_use]
 pub fn decimal_of(v: &Value) -> Option<Decimal> {
     match v {
-        Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        Value::String(s) => crate::money::plain_decimal(s.trim()),
         Value::Integer(_) | Value::Float(_) => {
             <Decimal as Deserialize>::deserialize(v.clone()).ok()
         }
         _ => None,
     }
+}
+
+/// Rejects numbers that TOML reads but a policy does not take: `1_000` (digit
+/// separators), `1e5` (exponents), `0x10`, `inf`: every number of a policy is written as
+/// [`crate::money::plain_decimal`] reads it, as in the CSV tables and catalogues. Names
+/// the key and its line.
+pub fn check_number_syntax(text: &str) -> Result<(), PolicyError> {
+    use toml::Spanned;
+    use toml::de::{DeTable, DeValue};
+    type Item<'a, 'i> = (String, &'a Spanned<DeValue<'i>>);
+    fn children<'a, 'i>(key: &str, v: &'a Spanned<DeValue<'i>>, out: &mut Vec<Item<'a, 'i>>) {
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                for (k, v) in t.iter() {
+                    out.push((format!("{key}.{}", k.get_ref()), v));
+                }
+            }
+            DeValue::Array(a) => {
+                for (i, v) in a.into_iter().enumerate() {
+                    out.push((format!("{key}.{i}"), v));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Syntax errors are reported by the main parse.
+    let Ok(doc) = DeTable::parse(text) else {
+        return Ok(());
+    };
+    let mut stack: Vec<Item<'_, '_>> = doc
+        .get_ref()
+        .iter()
+        .map(|(k, v)| (k.get_ref().to_string(), v))
+        .collect();
+    while let Some((key, v)) = stack.pop() {
+        if !matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
+            children(&key, v, &mut stack);
+            continue;
+        }
+        let raw = text.get(v.span()).unwrap_or_default().trim();
+        if crate::money::plain_decimal(raw).is_none() {
+            let line = text[..v.span().start].matches('\n').count() + 1;
+            return Err(PolicyError::Invalid {
+                key,
+                value: raw.to_string(),
+                reason: format!(
+                    "line {line}: write numbers plainly (digits and a decimal point), without `_` separators, exponents or other bases"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

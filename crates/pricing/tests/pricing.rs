@@ -446,3 +446,41 @@ fn elastic_and_floating_methods_load() {
         }
     );
 }
+
+#[test]
+fn primary_care_drgs_from_a_file_like_chs_drg_30s_primary_groups() {
+    let dir = fixture_dir("primary-file");
+    std::fs::write(
+        dir.join("primary-groups.csv"),
+        "drg,name,kind\nHW31,重,medical\n",
+    )
+    .unwrap();
+    let text = POLICY.replace(
+        "drg = [\"PC19\"]",
+        "drg = [\"PC19\"]\ndrg_file = \"primary-groups.csv\"",
+    );
+    let p = pricing_from_str(&text, &dir).unwrap();
+    let want: Vec<&str> = vec!["HW31", "PC19"];
+    assert_eq!(
+        p.primary_care.drg.iter().map(String::as_str).collect::<Vec<_>>(),
+        want
+    );
+    let pricer = Pricer::new(p);
+    assert!(pricer.is_primary_care(Method::Drg, "HW31"));
+    assert!(!pricer.is_primary_care(Method::Drg, "AA11"));
+
+    // A DRG the weights file lacks names the file and line; so does an empty code.
+    std::fs::write(
+        dir.join("primary-groups.csv"),
+        "drg,name,kind\nHW31,重,medical\nBR29,其他脑缺血性疾病,medical\n",
+    )
+    .unwrap();
+    let s = pricing_from_str(&text, &dir).unwrap_err().to_string();
+    assert!(s.contains("primary-groups.csv line 3") && s.contains("BR29"), "{s}");
+    std::fs::write(dir.join("primary-groups.csv"), "drg,name\n,x\n").unwrap();
+    let s = pricing_from_str(&text, &dir).unwrap_err().to_string();
+    assert!(s.contains("primary-groups.csv, line 2, field `drg`"), "{s}");
+    std::fs::write(dir.join("primary-groups.csv"), "code_x,name\nHW31,x\n").unwrap();
+    let s = pricing_from_str(&text, &dir).unwrap_err().to_string();
+    assert!(s.contains("no `drg` column"), "{s}");
+}

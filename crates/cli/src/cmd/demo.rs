@@ -45,6 +45,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     );
     super::gen_cases::run(super::gen_cases::Args {
         scheme: scheme.clone(),
+        errata: None,
         cases: args.cases,
         seed: args.seed,
         hospitals: 40,
@@ -55,12 +56,15 @@ pub fn run(args: Args) -> Result<Outcome> {
     eprintln!("== 2. group them into DRGs");
     let mut outcome = super::group::run(super::group::Args {
         scheme,
+        errata: None,
         input: path("cases.csv"),
         output: path("drg-grouped.csv"),
         threads: 0,
         format: None,
         carry: true,
         map_codes: false,
+        bom: false,
+        input_args: Default::default(),
     })?;
     print_drg_summary(&path("drg-grouped.csv"))?;
     eprintln!("== 3. group them into DIP types");
@@ -71,6 +75,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         threads: 0,
         format: None,
         carry: true,
+        bom: false,
+        input_args: Default::default(),
     }))?;
     outcome = worse(outcome, dip);
     let policy = args.data.join("demo-policy.toml");

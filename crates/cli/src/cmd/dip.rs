@@ -50,12 +50,17 @@ pub struct GroupArgs {
     /// Catalogue folder, compiled catalogue file, or NHSA's national DIP workbook (`.xlsx`).
     #[arg(long)]
     pub catalog: PathBuf,
-    /// Case file (CSV with header, or JSON Lines); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV; `-` = stdout.
+    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
+    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
+    #[arg(long)]
+    pub bom: bool,
+    #[command(flatten)]
+    pub input_args: super::InputArgs,
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -147,6 +152,23 @@ pub struct BuildArgs {
 /// Loads a catalogue: a compiled file (`drgdip dip compile`), a catalogue folder, or
 /// NHSA's national DIP workbook (`.xlsx`, read and compiled directly).
 pub fn load_catalog(path: &Path) -> Result<Catalog> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no such catalogue folder, workbook or compiled catalogue file",
+            path.display()
+        );
+    }
+    if path.is_dir() && !path.join("catalog.json").exists() {
+        let hint = if path.join("scheme.json").exists() {
+            " (it is a DRG scheme: give it to --scheme)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{} is a folder without catalog.json, so not a DIP catalogue folder{hint}",
+            path.display()
+        );
+    }
     let is_xlsx = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
@@ -291,6 +313,8 @@ fn group(args: GroupArgs) -> Result<Outcome> {
         threads: args.threads,
         format: args.format.as_deref(),
         carry: args.carry,
+        input_args: &args.input_args,
+        bom: args.bom,
     };
     super::run_job("dip group", &job, files, started)
 }

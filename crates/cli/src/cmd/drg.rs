@@ -22,9 +22,12 @@ pub enum DrgCommand {
 /// Arguments of `drgdip drg weights`.
 #[derive(clap::Args)]
 pub struct WeightsArgs {
-    /// Scheme folder or compiled scheme file.
+    /// Scheme folder, workbook (`.xlsx`) or compiled scheme file.
     #[arg(long)]
     pub scheme: PathBuf,
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
     /// History: the case columns of `drgdip group` plus `total_cost` and `year` or
     /// `discharge_date` (optionally `hospital_level`).
     #[arg(long)]
@@ -56,7 +59,7 @@ pub struct WeightsArgs {
 pub fn run(cmd: DrgCommand) -> Result<Outcome> {
     let DrgCommand::Weights(a) = cmd;
     let started = Instant::now();
-    let grouper = load_grouper(&a.scheme)?;
+    let grouper = load_grouper(&a.scheme, a.errata.as_deref())?;
     let year_weights = parse_year_weights(&a.year_weights)?;
     let trim = parse_trim(a.trim_low, a.trim_high)?;
     let (input, _) = open_input(&a.history)?;

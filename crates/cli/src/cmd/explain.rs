@@ -15,9 +15,12 @@ use crate::Outcome;
 /// Arguments of `drgdip explain`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder or compiled scheme file (DRG explanation).
+    /// Scheme folder, workbook (`.xlsx`) or compiled scheme file (DRG explanation).
     #[arg(long, required_unless_present = "catalog")]
     pub scheme: Option<PathBuf>,
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
     /// DIP catalogue folder or compiled file (DIP explanation; with `--scheme`, both).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
@@ -101,7 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let mut json = serde_json::Map::new();
     if let Some(scheme) = &args.scheme {
-        let grouper = load_grouper(scheme)?;
+        let grouper = load_grouper(scheme, args.errata.as_deref())?;
         let mut fields: [Option<&[u8]>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         for (f, v) in fields.iter_mut().zip(&values) {
             *f = Some(v.as_slice());
@@ -201,10 +204,10 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         let _ = writeln!(s, "principal diagnosis exclusion table {t}");
     }
     for c in &e.complications {
-        let verdict = if c.excluded {
-            "excluded by the principal's table"
-        } else {
-            "counts"
+        let verdict = match (c.excluded, e.principal_exclusion_table.is_some()) {
+            (false, _) => "counts".to_string(),
+            (true, true) => "excluded by the principal's table".to_string(),
+            (true, false) => format!("excluded: the principal diagnosis is in {}", c.table),
         };
         let _ = writeln!(
             s,
@@ -213,23 +216,34 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         );
     }
     let _ = writeln!(s, "steps");
-    let mut skipped: Vec<&str> = Vec::new();
-    let flush = |s: &mut String, skipped: &mut Vec<&str>| {
-        if !skipped.is_empty() {
-            let _ = writeln!(s, "  MDC entry rule false: {}", skipped.join(" "));
-            skipped.clear();
+    let mut skipped: Vec<(&str, &[String])> = Vec::new();
+    let flush = |s: &mut String, skipped: &mut Vec<(&str, &[String])>| {
+        for (mdc, failed) in skipped.drain(..) {
+            let why = if failed.is_empty() {
+                "its entry rule is false".to_string()
+            } else {
+                failed.join(" and ")
+            };
+            let _ = writeln!(s, "  not {mdc}: {why}");
         }
     };
+    // Workbook steps (they name their sheet and row) list every atom with ✓/✗.
+    let workbook = e.steps.iter().any(|s| match s {
+        Step::MdcEntered { source, .. } => !source.is_empty(),
+        _ => false,
+    });
     let because = |b: &[String]| {
         if b.is_empty() {
             String::new()
+        } else if workbook {
+            format!("\n        · {}", b.join("\n        · "))
         } else {
             format!("\n      because {}", b.join("\n      and "))
         }
     };
     for step in &e.steps {
-        if let Step::MdcSkipped { mdc, .. } = step {
-            skipped.push(mdc);
+        if let Step::MdcSkipped { mdc, failed, .. } = step {
+            skipped.push((mdc, failed));
             continue;
         }
         flush(&mut s, &mut skipped);
@@ -239,9 +253,16 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             }
             Step::MdcEntered {
                 mdc,
+                source,
                 rule,
                 because: b,
-            } => writeln!(s, "  enter {mdc}: {rule}{}", because(b)),
+            } => writeln!(
+                s,
+                "  enter {mdc}{}: {}{}",
+                at(source),
+                shown(rule),
+                because(b)
+            ),
             Step::QyCheck {
                 mdc,
                 rule,
@@ -258,26 +279,37 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             Step::Adrg {
                 entry,
                 adrg,
+                source,
                 rule,
                 matched,
                 because: b,
             } => {
+                let id = if entry == adrg {
+                    String::new()
+                } else {
+                    format!(" ({entry})")
+                };
                 writeln!(
                     s,
-                    "    ADRG {adrg} ({entry}) {rule}: {}{}",
+                    "    ADRG {adrg}{id}{} {}: {}{}",
+                    at(source),
+                    shown(rule),
                     yes(*matched),
                     because(b)
                 )
             }
             Step::Split {
                 drg,
+                source,
                 condition,
                 matched,
                 because: b,
             } => {
                 writeln!(
                     s,
-                    "      DRG {drg} if {condition}: {}{}",
+                    "      DRG {drg}{} if {}: {}{}",
+                    at(source),
+                    shown(condition),
                     yes(*matched),
                     because(b)
                 )
@@ -301,7 +333,28 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         };
     }
     flush(&mut s, &mut skipped);
+    if let Some(why) = &e.why {
+        let _ = writeln!(s, "why      {why}");
+    }
     s
+}
+
+/// A rule text for display: an empty (always true) rule says so.
+fn shown(rule: &str) -> &str {
+    if rule.is_empty() {
+        "(empty rule)"
+    } else {
+        rule
+    }
+}
+
+/// ` [ADRG sheet, row 12]` for a step with a source location, else nothing.
+fn at(source: &str) -> String {
+    if source.is_empty() {
+        String::new()
+    } else {
+        format!(" [{source}]")
+    }
 }
 
 fn yes(b: bool) -> &'static str {

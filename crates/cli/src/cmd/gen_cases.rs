@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use drgdip_grouper::{Grouper, Scheme};
+use anyhow::Result;
+use drgdip_grouper::Grouper;
 use drgdip_io::synth::{GEN_HEADER, GenConfig, Generator};
 
 use super::{open_output, pool};
@@ -13,9 +13,12 @@ use crate::Outcome;
 /// Arguments of `drgdip gen`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder (its code lists are the source of the codes).
+    /// Scheme folder or workbook (`.xlsx`): its code lists are the source of the codes.
     #[arg(long)]
     pub scheme: PathBuf,
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
     /// Number of cases.
     #[arg(long, default_value_t = 10_000)]
     pub cases: u64,
@@ -39,8 +42,7 @@ pub struct Args {
 /// Runs `drgdip gen`.
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
-    let scheme = Scheme::from_dir(&args.scheme)
-        .with_context(|| format!("reading the scheme folder {}", args.scheme.display()))?;
+    let scheme = super::read_scheme(&args.scheme, args.errata.as_deref())?;
     let grouper = Grouper::compile(&scheme)?;
     let config = GenConfig {
         seed: args.seed,

@@ -6,21 +6,29 @@ use std::time::Instant;
 use anyhow::Result;
 use drgdip_io::GroupJob;
 
-use super::{JobFiles, load_grouper, run_job};
+use super::{JobFiles, load_grouper, run_job_summary};
 use crate::Outcome;
 
 /// Arguments of `drgdip group`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scheme folder or compiled scheme file.
+    /// Scheme folder, workbook (`.xlsx`) or compiled scheme file.
     #[arg(long)]
     pub scheme: PathBuf,
-    /// Case file (CSV with header, or JSON Lines); `-` = stdin.
+    /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+    #[arg(long)]
+    pub errata: Option<PathBuf>,
+    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV; `-` = stdout.
+    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
+    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
+    #[arg(long)]
+    pub bom: bool,
+    #[command(flatten)]
+    pub input_args: super::InputArgs,
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -38,7 +46,7 @@ pub struct Args {
 /// Runs `drgdip group`.
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
-    let grouper = load_grouper(&args.scheme)?;
+    let grouper = load_grouper(&args.scheme, args.errata.as_deref())?;
     let job = GroupJob::new(&grouper, args.map_codes);
     let files = JobFiles {
         input: &args.input,
@@ -46,6 +54,20 @@ pub fn run(args: Args) -> Result<Outcome> {
         threads: args.threads,
         format: args.format.as_deref(),
         carry: args.carry,
+        input_args: &args.input_args,
+        bom: args.bom,
     };
-    run_job("group", &job, files, started)
+    let (outcome, summary) = run_job_summary("group", &job, files, started)?;
+    let [_, ungroupable, _, invalid] = summary.counts[..] else {
+        return Ok(outcome);
+    };
+    if let Some(w) = drgdip_io::drg::fit_warning(
+        summary.rows - invalid,
+        ungroupable,
+        job.unknown_principals(),
+        args.map_codes,
+    ) {
+        eprintln!("{w}");
+    }
+    Ok(outcome)
 }

@@ -21,14 +21,32 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use drgdip_grouper::{Grouper, Scheme};
+use drgdip_io::mapping::ColumnMap;
 use drgdip_io::{Format, Job, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Loads a scheme: a compiled file (`drgdip scheme compile`) or a scheme folder.
-pub fn load_grouper(path: &Path) -> Result<Grouper> {
-    if path.is_dir() {
-        let scheme = Scheme::from_dir(path)
-            .with_context(|| format!("reading the scheme folder {}", path.display()))?;
+/// Loads a scheme: a compiled file (`drgdip scheme compile`), a scheme folder, or an
+/// official workbook (`.xlsx`) with its optional errata file.
+pub fn load_grouper(path: &Path, errata: Option<&Path>) -> Result<Grouper> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no such scheme folder, workbook or compiled scheme file",
+            path.display()
+        );
+    }
+    if path.is_dir() && !path.join("scheme.json").exists() {
+        let hint = if path.join("catalog.json").exists() {
+            " (it is a DIP catalogue: give it to --catalog)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{} is a folder without scheme.json, so not a DRG scheme folder{hint}",
+            path.display()
+        );
+    }
+    if path.is_dir() || drgdip_grouper::workbook::is_workbook(path) || errata.is_some() {
+        let scheme = read_scheme(path, errata)?;
         Grouper::compile(&scheme)
             .with_context(|| format!("compiling the scheme {}", path.display()))
     } else {
@@ -37,13 +55,31 @@ pub fn load_grouper(path: &Path) -> Result<Grouper> {
     }
 }
 
+/// Reads a scheme folder or workbook (`.xlsx`, with its optional errata file).
+pub fn read_scheme(path: &Path, errata: Option<&Path>) -> Result<Scheme> {
+    let what = if drgdip_grouper::workbook::is_workbook(path) {
+        "workbook"
+    } else {
+        "folder"
+    };
+    Scheme::read(path, errata)
+        .with_context(|| format!("reading the scheme {what} {}", path.display()))
+}
+
 /// Opens an input file, `-` meaning stdin.
 pub fn open_input(path: &str) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
     if path == "-" {
         Ok((Box::new(io::stdin()), None))
     } else {
         let f = File::open(path).with_context(|| format!("opening the input {path}"))?;
-        let len = f.metadata().ok().map(|m| m.len());
+        let meta = f.metadata().ok();
+        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+            anyhow::bail!("the input {path} is a folder, not a file");
+        }
+        let len = meta.map(|m| m.len());
+        if len == Some(0) {
+            anyhow::bail!("the input {path} is empty (no header, no rows)");
+        }
         Ok((Box::new(f), len))
     }
 }
@@ -83,14 +119,104 @@ pub fn progress(total: Option<u64>) -> ProgressBar {
 }
 
 /// Prints `label: N cases: a x, b y, …; elapsed, cases/s` on stderr.
+#[allow(dead_code)] // kept for commands whose input has nothing to note
 pub fn summary_line(label: &str, rows: u64, parts: &[(&str, u64)], started: Instant) {
+    summary_line_with(label, rows, parts, started, &[]);
+}
+
+/// [`summary_line`] followed by notes on the input (`input GB18030 (detected…)`).
+pub fn summary_line_with(
+    label: &str,
+    rows: u64,
+    parts: &[(&str, u64)],
+    started: Instant,
+    notes: &[String],
+) {
     let secs = started.elapsed().as_secs_f64();
     let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
     let parts: Vec<String> = parts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let notes: String = notes.iter().map(|n| format!("; {n}")).collect();
     eprintln!(
-        "{label}: {rows} cases: {}; {secs:.2} s, {rate:.0} cases/s",
+        "{label}: {rows} cases: {}; {secs:.2} s, {rate:.0} cases/s{notes}",
         parts.join(", ")
     );
+}
+
+/// How case files are read (flattened into every command that reads cases).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// Text encoding of the input: utf-8, gb18030, gbk, utf-16le, … (default: detected:
+    /// a byte order mark, else UTF-8 when the text is valid UTF-8, else GB18030).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// The sheet of an .xlsx input (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Column mapping: a built-in layout (`homepage` = 病案首页, `settlement-list` =
+    /// 医保结算清单) or a mapping .toml file (see docs/input-format.md).
+    #[arg(long)]
+    pub columns: Option<String>,
+}
+
+/// A case file opened for the pipeline.
+pub struct CaseInput {
+    /// UTF-8 CSV or JSON Lines.
+    pub reader: Box<dyn Read + Send>,
+    /// The input's size in bytes, when known (for the progress bar).
+    pub len: Option<u64>,
+    /// The format to read it as.
+    pub format: Format,
+    /// The column mapping given with `--columns`.
+    pub columns: Option<ColumnMap>,
+    /// What the summary line says about the input (`input GB18030 (…)`, `sheet …`).
+    pub note: String,
+}
+
+/// Opens a case file: a workbook's sheet, or text decoded to UTF-8 (`--encoding` or
+/// detected), with the column mapping of `--columns`.
+pub fn open_cases(path: &str, args: &InputArgs, format: Option<&str>) -> Result<CaseInput> {
+    let columns = match args.columns.as_deref() {
+        None => None,
+        Some(c) if c.ends_with(".toml") => {
+            let text = std::fs::read_to_string(c)
+                .with_context(|| format!("reading the column mapping {c}"))?;
+            Some(ColumnMap::from_toml(&text, c)?)
+        }
+        Some(c) => Some(ColumnMap::builtin(c)?),
+    };
+    if path != "-" && drgdip_io::excel::is_workbook(path) {
+        if args.encoding.is_some() {
+            anyhow::bail!("--encoding applies to text files; {path} is a workbook");
+        }
+        let (csv, sheet) = drgdip_io::excel::read_sheet(Path::new(path), args.sheet.as_deref())?;
+        let len = csv.len() as u64;
+        return Ok(CaseInput {
+            reader: Box::new(io::Cursor::new(csv)),
+            len: Some(len),
+            format: Format::Csv,
+            columns,
+            note: format!("input sheet `{sheet}`"),
+        });
+    }
+    if let Some(sheet) = &args.sheet {
+        anyhow::bail!("--sheet {sheet} applies to .xlsx inputs; {path} is not a workbook");
+    }
+    let given = args
+        .encoding
+        .as_deref()
+        .map(drgdip_io::decode::encoding_for_label)
+        .transpose()?;
+    let (raw, len) = open_input(path)?;
+    let decoded = drgdip_io::decode::decode(raw, given)
+        .with_context(|| format!("reading the input {path}"))?;
+    let note = format!("input {}", decoded.detected().describe());
+    Ok(CaseInput {
+        reader: Box::new(decoded),
+        len,
+        format: format_of(format, path),
+        columns,
+        note,
+    })
 }
 
 /// The files and settings of a streaming job, as given on the command line.
@@ -105,6 +231,10 @@ pub struct JobFiles<'a> {
     pub format: Option<&'a str>,
     /// `--carry`.
     pub carry: bool,
+    /// `--encoding`, `--sheet`, `--columns`.
+    pub input_args: &'a InputArgs,
+    /// `--bom`: start a CSV output with a UTF-8 byte order mark.
+    pub bom: bool,
 }
 
 /// Parses `--format` or guesses it from the path.
@@ -124,21 +254,49 @@ pub fn run_job<J: Job>(
     files: JobFiles<'_>,
     started: Instant,
 ) -> Result<crate::Outcome> {
-    let (input, len) = open_input(files.input)?;
-    let output = open_output(files.output)?;
+    Ok(run_job_summary(label, job, files, started)?.0)
+}
+
+/// [`run_job`], also returning the run's counts.
+pub fn run_job_summary<J: Job>(
+    label: &str,
+    job: &J,
+    files: JobFiles<'_>,
+    started: Instant,
+) -> Result<(crate::Outcome, drgdip_io::Summary)> {
+    let cases = open_cases(files.input, files.input_args, files.format)?;
+    let workbook = files.output != "-" && drgdip_io::excel::is_workbook(files.output);
+    if workbook && files.bom {
+        anyhow::bail!(
+            "--bom applies to CSV output; {} is a workbook",
+            files.output
+        );
+    }
     let pool = pool(files.threads)?;
     let options = Options {
-        format: format_of(files.format, files.input),
+        format: cases.format,
         carry: files.carry,
         batch_blocks: 4 * pool.current_num_threads().max(2),
+        columns: cases.columns,
         ..Options::default()
     };
-    let bar = progress(len);
-    let summary = pool.install(|| {
-        drgdip_io::run(job, input, output, &options, &|bytes, _| {
-            bar.set_position(bytes)
-        })
-    })?;
+    let bar = progress(cases.len);
+    let tick = |bytes, _| bar.set_position(bytes);
+    let input = cases.reader;
+    let summary = if workbook {
+        let mut csv = Vec::new();
+        let summary = pool.install(|| drgdip_io::run(job, input, &mut csv, &options, &tick))?;
+        drgdip_io::excel::write_csv_as_workbook(&csv[..], Path::new(files.output), label)?;
+        summary
+    } else {
+        let mut output = open_output(files.output)?;
+        if files.bom {
+            output
+                .write_all(b"\xEF\xBB\xBF")
+                .with_context(|| format!("writing {}", files.output))?;
+        }
+        pool.install(|| drgdip_io::run(job, input, output, &options, &tick))?
+    };
     bar.finish_and_clear();
     let parts: Vec<(&str, u64)> = job
         .categories()
@@ -146,10 +304,15 @@ pub fn run_job<J: Job>(
         .copied()
         .zip(summary.counts.iter().copied())
         .collect();
-    summary_line(label, summary.rows, &parts, started);
-    Ok(if summary.counts.last().copied().unwrap_or(0) > 0 {
+    let mut notes = vec![cases.note];
+    if let Some(layout) = &summary.layout {
+        notes.push(format!("columns {layout}"));
+    }
+    summary_line_with(label, summary.rows, &parts, started, &notes);
+    let outcome = if summary.counts.last().copied().unwrap_or(0) > 0 {
         crate::Outcome::RowsRejected
     } else {
         crate::Outcome::Clean
-    })
+    };
+    Ok((outcome, summary))
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use drgdip_grouper::graph::SchemeGraph;
-use drgdip_grouper::{Grouper, Scheme, Status};
+use drgdip_grouper::{Grouper, Status};
 
 use super::load_grouper;
 use crate::Outcome;
@@ -13,28 +13,40 @@ use crate::Outcome;
 /// Scheme subcommands.
 #[derive(clap::Subcommand)]
 pub enum SchemeCommand {
-    /// Compile a scheme folder into one file that loads in milliseconds.
+    /// Compile a scheme folder or workbook (`.xlsx`) into one file that loads in milliseconds.
     Compile {
-        /// Scheme folder.
+        /// Scheme folder or workbook.
         scheme: PathBuf,
+        /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+        #[arg(long)]
+        errata: Option<PathBuf>,
         /// Output file (e.g. `chs-drg-1.1.drgc`).
         #[arg(long, short)]
         output: PathBuf,
     },
     /// Print name, version, content hash and sizes of a scheme (folder or compiled).
     Info {
-        /// Scheme folder or compiled file.
+        /// Scheme folder, workbook or compiled file.
         scheme: PathBuf,
+        /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+        #[arg(long)]
+        errata: Option<PathBuf>,
     },
     /// Check a scheme and print every warning; exit 2 on errors.
     Check {
-        /// Scheme folder or compiled file.
+        /// Scheme folder, workbook or compiled file.
         scheme: PathBuf,
+        /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+        #[arg(long)]
+        errata: Option<PathBuf>,
     },
     /// Write the scheme's MDC → ADRG → DRG tree as Graphviz DOT.
     Graph {
-        /// Scheme folder.
+        /// Scheme folder or workbook.
         scheme: PathBuf,
+        /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
+        #[arg(long)]
+        errata: Option<PathBuf>,
         /// Include code lists as nodes.
         #[arg(long)]
         lists: bool,
@@ -47,9 +59,13 @@ pub enum SchemeCommand {
 /// Runs a scheme subcommand.
 pub fn run(cmd: SchemeCommand) -> Result<Outcome> {
     match cmd {
-        SchemeCommand::Compile { scheme, output } => {
+        SchemeCommand::Compile {
+            scheme,
+            errata,
+            output,
+        } => {
             let started = Instant::now();
-            let g = load_grouper(&scheme)?;
+            let g = load_grouper(&scheme, errata.as_deref())?;
             g.save(&output)?;
             let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
             eprintln!(
@@ -61,14 +77,14 @@ pub fn run(cmd: SchemeCommand) -> Result<Outcome> {
             );
             Ok(Outcome::Clean)
         }
-        SchemeCommand::Info { scheme } => {
+        SchemeCommand::Info { scheme, errata } => {
             let started = Instant::now();
-            let g = load_grouper(&scheme)?;
+            let g = load_grouper(&scheme, errata.as_deref())?;
             print_info(&g, started);
             Ok(Outcome::Clean)
         }
-        SchemeCommand::Check { scheme } => {
-            let g = load_grouper(&scheme)?;
+        SchemeCommand::Check { scheme, errata } => {
+            let g = load_grouper(&scheme, errata.as_deref())?;
             for w in g.warnings() {
                 println!("warning: {w}");
             }
@@ -77,13 +93,14 @@ pub fn run(cmd: SchemeCommand) -> Result<Outcome> {
         }
         SchemeCommand::Graph {
             scheme,
+            errata,
             lists,
             output,
         } => {
-            if !scheme.is_dir() {
-                bail!("`scheme graph` needs a scheme folder, not a compiled file");
+            if !scheme.is_dir() && !drgdip_grouper::workbook::is_workbook(&scheme) {
+                bail!("`scheme graph` needs a scheme folder or workbook, not a compiled file");
             }
-            let s = Scheme::from_dir(&scheme)?;
+            let s = super::read_scheme(&scheme, errata.as_deref())?;
             let dot = SchemeGraph::build(&s).to_dot(lists);
             let mut out = super::open_output(&output)?;
             out.write_all(dot.as_bytes()).context("writing the graph")?;

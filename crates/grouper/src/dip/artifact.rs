@@ -11,7 +11,7 @@ use crate::error::ArtifactError;
 /// ratios kept exact. Version 3: national rules (burn/tumor/tb layers, related and
 /// anywhere groups, secondary-diagnosis and drug-resistance conditions, per-case
 /// primary care).
-const CATALOG: Kind = Kind {
+pub(crate) const CATALOG: Kind = Kind {
     label: b"drgdip-dipcat\0\0\0",
     version: 3,
 };
@@ -22,9 +22,11 @@ impl Catalog {
         artifact::encode(CATALOG, self)
     }
 
-    /// Decodes a compiled catalogue, checking label, version, length and checksum.
+    /// Decodes a compiled catalogue, checking label, version, length and checksum, bounding
+    /// every length read by the file's size and checking the decoded tables' invariants.
     pub fn from_bytes(bytes: &[u8]) -> Result<Catalog, ArtifactError> {
         let mut c: Catalog = artifact::decode(CATALOG, bytes)?;
+        c.check_invariants().map_err(ArtifactError::Invalid)?;
         c.rebuild_index();
         Ok(c)
     }

@@ -452,8 +452,20 @@ struct TypeParts {
     cond: Conditions,
 }
 
+/// A number written plainly (`12`, `-0.5`): `rust_decimal` alone would also read `1_000`,
+/// which catalogues, like policies and case files, do not take; nor `1e5`, `.5` or `5.`.
 fn decimal(text: &str) -> Result<Decimal, String> {
-    Decimal::from_str(text.trim()).map_err(|_| format!("`{}` is not a number", text.trim()))
+    let t = text.trim();
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let plain = body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.matches('.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.')
+        && !body.is_empty();
+    plain
+        .then(|| Decimal::from_str(t).ok())
+        .flatten()
+        .ok_or_else(|| format!("`{t}` is not a number"))
 }
 
 impl Compiler<'_> {

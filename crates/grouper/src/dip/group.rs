@@ -983,11 +983,10 @@ impl Catalog {
                 .filter(|d| a.discharge_ways >> d & 1 != 0)
                 .map(|d| d.to_string())
                 .collect();
-            parts.push(format!(
-                "discharge way {:?} in [{}]",
-                case.discharge_way,
-                ways.join(",")
-            ));
+            parts.push(match case.discharge_way {
+                Some(d) => format!("discharge way {d} in [{}]", ways.join(",")),
+                None => format!("discharge way missing, so not in [{}]", ways.join(",")),
+            });
         }
         for (name, r, v) in [
             ("los", a.los, case.los),

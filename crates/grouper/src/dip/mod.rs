@@ -26,12 +26,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod artifact;
+pub(crate) mod artifact;
 pub mod build;
 pub mod calibrate;
 mod compile;
 pub mod error;
 mod group;
+mod invariants;
 mod national;
 pub mod national_reference;
 pub mod reference;
