@@ -1,14 +1,17 @@
 //! Build → group round trips on large generated histories: grouping a history with the
-//! catalogue built from it puts every accepted case in a type of that catalogue. The
-//! history is generated from the codes of CHS-DRG 1.1 (`../shared`), which include
-//! dagger/asterisk pairs such as `A17.801+G07*`.
+//! catalogue built (`dip build`) or calibrated from the national workbook
+//! (`dip build --national`) on it puts every accepted case that is not excluded in a type
+//! of that catalogue. The history is generated from the codes of CHS-DRG 1.1
+//! (`../shared`), which include dagger/asterisk pairs such as `A17.801+G07*`.
 
 mod common;
 
 use std::collections::BTreeSet;
 
 use drgdip::grouper::dip::build::{self, BuildConfig, Threshold};
-use drgdip::grouper::dip::{Catalog, CatalogSource};
+use drgdip::grouper::dip::calibrate::{CalibrateConfig, calibrate};
+use drgdip::grouper::dip::source::AttributeRow;
+use drgdip::grouper::dip::{Catalog, CatalogSource, NationalWorkbook};
 use drgdip::grouper::{Grouper, Scheme};
 use drgdip::io::history::read_dip_history;
 use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator};
@@ -112,4 +115,111 @@ fn history_rejects_a_principal_no_type_can_take() {
         "{rejects}"
     );
     assert!(rejects.contains("3,rejected,\"line 4, field `diagnoses`: `I6` is shorter"));
+}
+
+/// A city's procedure-attribute table for the generated codes: the operating-room
+/// procedures of CHS-DRG 1.1 are surgery, `99*` therapeutic, `87*`/`88*` diagnostic (the
+/// rest take the catalogue's default, diagnostic).
+fn city_attributes(scheme_dir: &std::path::Path) -> Vec<AttributeRow> {
+    let mut rdr = csv::Reader::from_path(scheme_dir.join("or_procedures.csv")).expect("reads");
+    let mut rows: Vec<AttributeRow> = rdr
+        .records()
+        .map(|r| AttributeRow {
+            code: r.expect("record")[0].to_string(),
+            attribute: "surgery".into(),
+            ..AttributeRow::default()
+        })
+        .collect();
+    for (code, attribute) in [
+        ("99*", "therapeutic"),
+        ("87*", "diagnostic"),
+        ("88*", "diagnostic"),
+    ] {
+        rows.push(AttributeRow {
+            code: code.into(),
+            attribute: attribute.into(),
+            ..AttributeRow::default()
+        });
+    }
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.line = i as u64 + 2;
+    }
+    rows
+}
+
+#[test]
+fn national_calibration_round_trip() {
+    let (Some(dir), Some(xlsx)) = (
+        common::shared("schemes/chs-drg-1.1"),
+        common::shared("schemes/dip-3.0/dip-3.0-catalogue.xlsx"),
+    ) else {
+        return;
+    };
+    let scheme = Scheme::from_dir(&dir).expect("CHS-DRG 1.1 reads");
+    let grouper = Grouper::compile(&scheme).expect("compiles");
+    let text = history(&scheme, &grouper, 70_000);
+    let (h, _) = read_dip_history(&text[..], std::io::sink(), &Options::default()).expect("reads");
+    let national = NationalWorkbook::read(&xlsx).expect("workbook").to_source();
+    let attributes = city_attributes(&dir);
+    let config = CalibrateConfig::default();
+    let c = calibrate(&national, Some(&attributes), &h, &config).expect("calibrates");
+    let r = &c.report;
+    assert_eq!(r.given_types, 5125);
+    assert_eq!((r.ungrouped, r.invalid), (0, 0), "{r:?}");
+    assert!(
+        r.kept > 500 && r.folded > 100 && r.composite_types > 1000,
+        "{r:?}"
+    );
+    assert!(r.excluded > 0 && r.primary_care_cases > 0, "{r:?}");
+    assert_eq!(r.with_cases + r.types_without_cases.len(), 5125);
+    assert_eq!(r.kept_cases + r.composite_cases + r.excluded, 210_000);
+    // Every kept national type has at least the threshold of cases and a score.
+    for t in &c.source.types {
+        assert!(!t.score.is_empty() && t.score != "0.00", "{t:?}");
+        if t.layer != "composite" {
+            assert!(t.cases.parse::<u64>().unwrap() >= 15, "{t:?}");
+        }
+    }
+    // Through the folder format, as `dip build --national` writes it.
+    let out = tempfile::tempdir().expect("temp dir");
+    c.source.write_dir(out.path()).expect("writes");
+    let local = CatalogSource::from_dir(out.path()).expect("the local catalogue reads");
+    let catalog = Catalog::compile(&local).expect("the local catalogue compiles");
+    let (out, counts) = group(&catalog, &text);
+    // grouped, composite, ungrouped, invalid, excluded.
+    assert_eq!(
+        counts,
+        vec![r.kept_cases, r.composite_cases, 0, 0, r.excluded],
+        "{r:?}"
+    );
+    let seen = all_in_catalogue_or_excluded(&out, &local);
+    assert_eq!(seen.len(), local.types.len(), "every type receives cases");
+
+    // Without an attribute table: no composite type; the cases no kept type takes stay
+    // ungrouped, and the report says how many.
+    let c = calibrate(&national, None, &h, &config).expect("calibrates");
+    let r2 = &c.report;
+    assert_eq!((r2.composite_types, r2.composite_cases), (0, 0));
+    assert_eq!(r2.ungrouped, r.composite_cases);
+    let catalog = Catalog::compile(&c.source).expect("compiles");
+    let (_, counts) = group(&catalog, &text);
+    assert_eq!(counts, vec![r.kept_cases, 0, r2.ungrouped, 0, r.excluded]);
+}
+
+/// Like [`all_in_catalogue`], but excluded rows (no code) are allowed.
+fn all_in_catalogue_or_excluded(out: &str, source: &CatalogSource) -> BTreeSet<String> {
+    let codes: BTreeSet<&str> = source.types.iter().map(|t| t.code.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    for line in out.lines().skip(1) {
+        let mut f = line.split(',');
+        let status = f.nth(1).expect("status");
+        let code = f.next().expect("dip_code");
+        if status == "excluded" {
+            assert!(code.is_empty(), "{line}");
+            continue;
+        }
+        assert!(codes.contains(code), "outside the catalogue: {line}");
+        seen.insert(code.to_string());
+    }
+    seen
 }

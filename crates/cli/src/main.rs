@@ -37,7 +37,7 @@ enum Command {
     /// Group a file of cases into DRGs.
     Group(cmd::group::Args),
     /// Explain how one case is grouped, step by step.
-    Explain(cmd::explain::Args),
+    Explain(Box<cmd::explain::Args>),
     /// Generate deterministic synthetic cases for a scheme.
     Gen(cmd::gen_cases::Args),
     /// DIP: group cases into disease types, build and inspect catalogues.
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scheme(c) => cmd::scheme::run(c),
         Command::Group(a) => cmd::group::run(a),
-        Command::Explain(a) => cmd::explain::run(a),
+        Command::Explain(a) => cmd::explain::run(*a),
         Command::Gen(a) => cmd::gen_cases::run(a),
         Command::Dip(c) => cmd::dip::run(c),
         Command::Drg(c) => cmd::drg::run(c),

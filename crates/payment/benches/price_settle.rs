@@ -180,6 +180,7 @@ fn price_all(pricer: &Pricer, cases: &[Case]) -> Vec<Priced> {
                     level: c.level,
                     insurance: c.insurance,
                     total_cost: c.claim.total_cost,
+                    primary_care: false,
                 })
                 .unwrap()
         })

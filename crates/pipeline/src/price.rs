@@ -123,6 +123,7 @@ struct Cols {
     group: usize,
     score: Option<usize>,
     aux_coef: Option<usize>,
+    primary_care: Option<usize>,
     hospital_id: usize,
     hospital_level: usize,
     insurance_type: usize,
@@ -164,6 +165,10 @@ impl Cols {
             },
             score: h.find("score"),
             aux_coef: h.find("aux_coef"),
+            primary_care: match method {
+                Method::Dip => h.find("primary_care"),
+                Method::Drg => None,
+            },
             hospital_id: h.require("hospital_id", data)?,
             hospital_level: h.require("hospital_level", data)?,
             insurance_type: h.require("insurance_type", data)?,
@@ -197,6 +202,7 @@ struct Row<'r> {
     los: &'r str,
     score: Option<Decimal>,
     aux: Option<Decimal>,
+    primary_care: bool,
 }
 
 fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> {
@@ -276,6 +282,11 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
         "" => None,
         s => Some(decimal(s, "aux_coef")?),
     };
+    let primary_care = match opt_field(rec, c.primary_care, "primary_care")? {
+        "" | "0" => false,
+        "1" => true,
+        other => return Err(format!("field `primary_care`: `{other}` is not 0 or 1")),
+    };
     Ok(Row {
         case_id,
         status,
@@ -293,6 +304,7 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
         los,
         score,
         aux,
+        primary_care,
     })
 }
 
@@ -304,6 +316,7 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
             group: &row.group,
             score: row.score,
             aux_coef: row.aux,
+            primary_care: row.primary_care,
             hospital_id: row.hospital_id,
             level: row.level,
             insurance: row.insurance,

@@ -35,6 +35,7 @@
 //!     level: HospitalLevel::Third,
 //!     insurance: InsuranceType::Employee,
 //!     total_cost: Decimal::new(1500000, 2),
+//!     primary_care: false,
 //! }).unwrap();
 //! assert_eq!(priced.payment_standard.to_string(), "16500.00"); // 1.5 × 10000 × 1.1
 //! ```

@@ -72,6 +72,10 @@ pub struct CaseInput<'a> {
     pub insurance: InsuranceType,
     /// Total cost of the stay, yuan.
     pub total_cost: Decimal,
+    /// The grouper flagged the case as primary care (DIP: the `primary_care` column of
+    /// `drgdip dip group`, decided per case from `六、基层病种` under national rules): it is
+    /// paid with no hospital coefficient, as the groups listed in `[primary_care]` are.
+    pub primary_care: bool,
 }
 
 /// Outlier classification of a priced case.
@@ -271,7 +275,7 @@ impl Pricer {
             }
             GroupStatus::Grouped | GroupStatus::Composite => {}
         }
-        let primary_care = self.is_primary_care(case.method, case.group);
+        let primary_care = case.primary_care || self.is_primary_care(case.method, case.group);
         let coefficient = if primary_care {
             self.policy.primary_care.coefficient
         } else {

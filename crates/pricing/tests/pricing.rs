@@ -98,6 +98,7 @@ fn drg<'a>(
         level,
         insurance: InsuranceType::Employee,
         total_cost: cost,
+        primary_care: false,
     }
 }
 
@@ -171,6 +172,7 @@ fn primary_care_group_has_one_price_in_every_hospital_and_level() {
         level,
         insurance: InsuranceType::Resident,
         total_cost: dec!(7000),
+        primary_care: false,
     };
     let a = p.price(&dip("H1", HospitalLevel::Third)).unwrap();
     let b = p.price(&dip("H4", HospitalLevel::PrimaryCare)).unwrap();
@@ -178,6 +180,34 @@ fn primary_care_group_has_one_price_in_every_hospital_and_level() {
     // 800 × 1.1 × 0.95 × 8 = 6688.00
     assert_eq!(a.payment_standard, dec!(6688.00));
     assert_eq!(a.points, dec!(836.0000));
+
+    // A type the policy does not list, flagged primary care by the grouper (the
+    // `primary_care` column of `dip group`, per case under the national rules): no
+    // hospital coefficient either.
+    let flagged = |h: &'static str, level, primary_care| CaseInput {
+        group: "K80.1:51.23",
+        score: None,
+        aux_coef: None,
+        total_cost: dec!(12000),
+        primary_care,
+        ..dip(h, level)
+    };
+    let a = p.price(&flagged("H1", HospitalLevel::Third, true)).unwrap();
+    let b = p
+        .price(&flagged("H4", HospitalLevel::PrimaryCare, true))
+        .unwrap();
+    assert!(a.primary_care && b.primary_care);
+    assert_eq!((a.coefficient, b.coefficient), (dec!(0.95), dec!(0.95)));
+    // 1500 × 0.95 × 8 = 11400.00 at every level.
+    assert_eq!(
+        (a.payment_standard, b.payment_standard),
+        (dec!(11400.00), dec!(11400.00))
+    );
+    let c = p
+        .price(&flagged("H1", HospitalLevel::Third, false))
+        .unwrap();
+    assert!(!c.primary_care);
+    assert_ne!(c.coefficient, dec!(0.95));
 }
 
 #[test]
@@ -244,6 +274,7 @@ fn dip_low_high_and_review_cases() {
         level: HospitalLevel::Second,
         insurance: InsuranceType::Employee,
         total_cost: cost,
+        primary_care: false,
     };
     // Standard: 1500 × 1.0 × 10 = 15000.
     let normal = p.price(&case(dec!(15000))).unwrap();
@@ -314,6 +345,7 @@ fn dip_without_scores_table_uses_the_case_score() {
         level: HospitalLevel::First,
         insurance: InsuranceType::Employee,
         total_cost: dec!(5000),
+        primary_care: false,
     };
     let r = p.price(&c).unwrap();
     // 512.5 × 1.2 × 0.9 × 10 = 5535

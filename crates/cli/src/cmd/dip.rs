@@ -25,8 +25,9 @@ use crate::Outcome;
 pub enum DipCommand {
     /// Group a file of cases into DIP disease types.
     Group(GroupArgs),
-    /// Build a catalogue (types, scores, CVs, primary-care candidates) from history.
-    Build(BuildArgs),
+    /// Build a catalogue (types, scores, CVs, primary-care candidates) from history, or
+    /// (`--national`) calibrate the national catalogue on it.
+    Build(Box<BuildArgs>),
     /// Compile a catalogue folder (or the national `.xlsx` workbook) into one file.
     Compile {
         /// Catalogue folder or national workbook (`.xlsx`).
@@ -114,8 +115,20 @@ pub struct BuildArgs {
     pub primary_share: f64,
     /// A catalogue folder whose tables (procedure attributes, exclusions, auxiliary
     /// sub-types, CCI, diagnosis lists) and options the built catalogue takes over.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "national")]
     pub tables: Option<PathBuf>,
+    /// Calibrate this catalogue instead of building types from scratch: NHSA's national
+    /// DIP workbook (`.xlsx`) or a catalogue folder. Its types with at least the
+    /// threshold of cases get scores from the history; the others fold; composite types
+    /// take the cases no kept type takes (needs `--attributes`). See docs/dip-catalog.md,
+    /// "Calibrating the national catalogue".
+    #[arg(long)]
+    pub national: Option<PathBuf>,
+    /// With `--national`: the city's procedure-attribute table (`code,attribute[,name]`,
+    /// as `procedure_attributes.csv`). Without it no composite type is made and the cases
+    /// no kept type takes stay ungrouped.
+    #[arg(long, requires = "national")]
+    pub attributes: Option<PathBuf>,
     /// Catalogue name.
     #[arg(long, default_value = "built-dip")]
     pub name: String,
@@ -203,7 +216,7 @@ pub fn parse_trim(low: f64, high: f64) -> Result<Trim> {
 pub fn run(cmd: DipCommand) -> Result<Outcome> {
     match cmd {
         DipCommand::Group(a) => group(a),
-        DipCommand::Build(a) => build_cmd(a),
+        DipCommand::Build(a) => build_cmd(*a),
         DipCommand::Compile { catalog, output } => {
             let started = Instant::now();
             let c = load_catalog(&catalog)?;
@@ -307,6 +320,9 @@ fn group(args: GroupArgs) -> Result<Outcome> {
 }
 
 fn build_cmd(a: BuildArgs) -> Result<Outcome> {
+    if a.national.is_some() {
+        return super::calibrate::calibrate_cmd(a);
+    }
     let started = Instant::now();
     let tables = match &a.tables {
         Some(dir) => Some(

@@ -1,6 +1,7 @@
 //! One module per command, plus what they share: opening files, thread pools,
 //! progress and the one-line summary.
 
+pub mod calibrate;
 pub mod demo;
 pub mod dip;
 pub mod drg;

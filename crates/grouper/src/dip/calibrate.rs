@@ -24,9 +24,11 @@
 //!    dropped. Grouping the same history with the result therefore puts every case
 //!    that is neither excluded nor invalid in a type of the local catalogue.
 //! 5. Statistics as in [`build`](super::build::build): trimmed, year-weighted means,
-//!    score = type mean ÷ overall mean × scale, CV. The primary-care flag of a type is
-//!    the given catalogue's (for the national workbook: from `六、基层病种`); composite
-//!    types are never primary care.
+//!    score = type mean ÷ overall mean × scale, CV. The primary-care table of the given
+//!    catalogue (for the national workbook `六、基层病种`, `primary_care.csv`) is kept, so
+//!    the grouper still decides primary care per case; a type's `primary_care` flag is
+//!    set when the given catalogue sets it or when it receives primary-care cases.
+//!    Composite types are never primary care.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,7 +39,7 @@ use super::build::{
     threshold_of, type_key_len, years_and_weights,
 };
 use super::compile::{Catalog, Layer};
-use super::error::BuildError;
+use super::error::{BuildError, CatalogError};
 use super::group::{DipReason, DipStatus};
 use super::source::{AttributeRow, CatalogSource, TypeRow};
 use super::spec::{Attribute, dx_key};
@@ -139,8 +141,11 @@ pub struct CalibrationReport {
     pub cv_bands: Vec<(String, usize)>,
     /// Types and cases per layer of the local catalogue.
     pub layers: Vec<LayerCount>,
-    /// Primary-care types in the local catalogue.
+    /// Primary-care types in the local catalogue: flagged in the given catalogue, or
+    /// receiving primary-care cases (national rules: `六、基层病种`, decided per case).
     pub primary_care_types: usize,
+    /// History cases grouped as primary care (基层病种).
+    pub primary_care_cases: u64,
     /// The largest types by cases (up to 10).
     pub largest: Vec<ReportType>,
 }
@@ -194,6 +199,14 @@ pub fn calibrate(
     base.manifest.version = config.version.clone();
     base.manifest.region = config.region.clone();
     base.manifest.score_scale = config.score_scale;
+    base.manifest.description = format!(
+        "local catalogue calibrated from {}@{} on {} history cases ({}–{})",
+        given.manifest.name,
+        given.manifest.version,
+        history.cases.len(),
+        years[0],
+        years[years.len() - 1]
+    );
     base.types.retain(|t| !is_composite(t));
     if let Some(a) = attributes {
         base.attributes = a.to_vec();
@@ -274,6 +287,7 @@ pub fn calibrate(
     let outcomes = group_history(&second, history);
     let (mut excluded, mut invalid, mut ungrouped) = (0u64, 0u64, 0u64);
     let mut obs = Vec::with_capacity(history.cases.len());
+    let mut pc_cases = vec![0u64; local.types.len()];
     for (h, o) in history.cases.iter().zip(&outcomes) {
         match place(o) {
             Place::Type(t) => obs.push(Obs {
@@ -287,7 +301,11 @@ pub fn calibrate(
             Place::Invalid => invalid += 1,
             Place::Nowhere => ungrouped += 1,
         }
+        if let (Place::Type(t), true) = (place(o), o.primary_care) {
+            pc_cases[t as usize] += 1;
+        }
     }
+    let primary_care_cases: u64 = pc_cases.iter().sum();
     let ntypes = local.types.len();
     let (st, overall) = stats::compute(&obs, ntypes, config.trim);
 
@@ -298,7 +316,7 @@ pub fn calibrate(
     let (mut kept_cases, mut composite_cases, mut composite_types) = (0u64, 0u64, 0usize);
     let mut primary_care_types = 0;
     let mut largest = Vec::new();
-    for (mut row, s) in local.types.drain(..).zip(&st) {
+    for ((mut row, s), &pc) in local.types.drain(..).zip(&st).zip(&pc_cases) {
         if s.cases == 0 {
             continue;
         }
@@ -317,6 +335,11 @@ pub fn calibrate(
             row.primary_care = "0".into();
         } else {
             kept_cases += s.cases;
+            if pc > 0 {
+                // Under national rules the grouper decides per case (primary_care.csv);
+                // the type's flag records that it takes primary-care cases.
+                row.primary_care = "1".into();
+            }
         }
         if is_flag(&row.primary_care) {
             primary_care_types += 1;
@@ -377,6 +400,7 @@ pub fn calibrate(
             })
             .collect(),
         primary_care_types,
+        primary_care_cases,
         largest,
     };
     Ok(Calibrated {
@@ -412,4 +436,23 @@ fn layer_rank(name: &str) -> u8 {
         "composite" => 7,
         _ => 6,
     }
+}
+
+/// Reads a city's procedure-attribute table: `procedure_attributes.csv` of the catalogue
+/// format (`code,attribute[,name]`; a code or `prefix*`; `surgery`, `interventional`,
+/// `therapeutic` or `diagnostic`). Faults name the line and field (as
+/// `procedure_attributes.csv`); the attribute values are checked when the catalogue
+/// compiles.
+pub fn read_attribute_table(bytes: &[u8]) -> Result<Vec<AttributeRow>, CatalogError> {
+    const MANIFEST: &[u8] = br#"{"name": "attributes", "version": "0"}"#;
+    const TYPES: &[u8] = b"code,layer,principal_dx,procedures,score\n";
+    let file = |name: &str| -> Option<&[u8]> {
+        match name {
+            super::source::MANIFEST => Some(MANIFEST),
+            super::source::TYPES => Some(TYPES),
+            super::source::ATTRIBUTES => Some(bytes),
+            _ => None,
+        }
+    };
+    Ok(CatalogSource::from_files(&file)?.attributes)
 }
