@@ -103,16 +103,156 @@ pub(crate) fn decimal(s: &str, name: &str) -> Result<Decimal, String> {
     Decimal::from_str(s).map_err(|_| format!("field `{name}`: `{s}` is not a number"))
 }
 
-/// Parses a non-negative amount of money (at most 2 decimals are kept by rounding).
+/// The largest amount of money accepted in a field of a case: 10¹⁰ yuan (ten billion,
+/// far above any hospital stay). Sums of a billion such amounts still fit `Decimal`.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0);
+
+/// The largest weight, score, points or length of stay accepted: 10⁶.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// Parses a non-negative amount of money of at most [`MAX_AMOUNT`] yuan. More than two
+/// decimals (a fraction of a fen) is rejected: money in a case file is to the fen.
 pub(crate) fn money(s: &str, name: &str) -> Result<Decimal, String> {
     let d = decimal(s, name)?;
     if d < Decimal::ZERO {
         return Err(format!("field `{name}`: {s} is negative"));
     }
+    if d > MAX_AMOUNT {
+        return Err(format!(
+            "field `{name}`: {s} is more than 10000000000 yuan (the most a case field may hold)"
+        ));
+    }
+    if d.normalize().scale() > 2 {
+        return Err(format!(
+            "field `{name}`: {s} has a fraction of a fen; amounts are in yuan to the fen (2 decimals)"
+        ));
+    }
     Ok(drgdip_pricing::money::round_yuan(d))
+}
+
+/// Parses a quantity (weight, score, points, LOS) of magnitude at most [`MAX_QUANTITY`].
+pub(crate) fn quantity(s: &str, name: &str) -> Result<Decimal, String> {
+    let d = decimal(s, name)?;
+    if d.abs() > MAX_QUANTITY {
+        return Err(format!(
+            "field `{name}`: {s} is out of range (at most 1000000 in size)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Writes a decimal with its own scale (no float formatting anywhere).
 pub(crate) fn dec(d: Decimal) -> String {
     d.normalize().to_string()
+}
+
+/// `a / b` rounded to `dp` decimals half away from zero (the one rounding rule, see
+/// `drgdip_pricing::money`); `b` must not be zero.
+pub(crate) fn ratio(a: Decimal, b: Decimal, dp: u32) -> Decimal {
+    drgdip_pricing::money::round_qty(a / b, dp)
+}
+
+/// An amount of money as written in every output: rounded to the fen half away from
+/// zero, always two decimals, never `-0.00`.
+pub(crate) fn yuan(d: Decimal) -> String {
+    let mut r = drgdip_pricing::money::round_yuan(d);
+    if r.is_zero() {
+        r = Decimal::new(0, 2);
+    }
+    r.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_is_always_written_to_the_fen() {
+        assert_eq!(yuan(Decimal::ZERO), "0.00");
+        assert_eq!(yuan(-d("0.00")), "0.00");
+        assert_eq!(yuan(d("-0.001")), "0.00");
+        assert_eq!(yuan(d("12")), "12.00");
+        assert_eq!(yuan(d("-1.005")), "-1.01");
+        assert_eq!(yuan(d("2.675")), "2.68");
+    }
+
+    #[test]
+    fn dates_say_what_is_wrong() {
+        assert_eq!(
+            date("9999-12-31", "d").unwrap_err(),
+            "field `d`: `9999-12-31`: year 9999 is outside 1900–2999"
+        );
+        assert_eq!(
+            date("2025-13-01", "d").unwrap_err(),
+            "field `d`: `2025-13-01`: month 13 is not 1–12"
+        );
+        assert_eq!(
+            date("2025-02-29", "d").unwrap_err(),
+            "field `d`: `2025-02-29`: day 29 does not exist in 2025-02"
+        );
+        assert!(
+            date("1/2/2025", "d")
+                .unwrap_err()
+                .contains("is not a date YYYY-MM-DD")
+        );
+        assert!(date("2024-02-29", "d").is_ok());
+    }
+
+    #[test]
+    fn amounts_are_bounded_and_to_the_fen() {
+        assert!(money("10000000000.00", "c").is_ok());
+        assert!(
+            money("10000000000.01", "c")
+                .unwrap_err()
+                .contains("more than 10000000000")
+        );
+        let huge = "1".repeat(29);
+        assert!(money(&huge, "c").unwrap_err().contains("more than"));
+        assert!(
+            money("12.345", "c")
+                .unwrap_err()
+                .contains("fraction of a fen")
+        );
+        assert_eq!(money("12.340", "c").unwrap().to_string(), "12.34");
+        assert!(quantity("1000001", "w").is_err());
+    }
+
+    #[test]
+    fn ratios_round_half_away_from_zero() {
+        // Half-to-even would give 0.1234 and -0.9998.
+        assert_eq!(ratio(d("1.2345"), d("10"), 4), d("0.1235"));
+        assert_eq!(ratio(d("-9998.5"), d("10000"), 4), d("-0.9999"));
+        assert_eq!(ratio(d("1.00005"), d("1"), 4), d("1.0001"));
+    }
+}
+
+/// Parses a date `YYYY-MM-DD`, saying what is wrong when it is not one: the shape,
+/// a year outside 1900–2999, a month outside 1–12 or a day the month does not have.
+pub(crate) fn date(s: &str, name: &str) -> Result<drgdip_pricing::Date, String> {
+    if let Some(d) = drgdip_pricing::Date::parse(s) {
+        return Ok(d);
+    }
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return Err(format!("field `{name}`: `{s}` is not a date YYYY-MM-DD"));
+    }
+    let (y, m) = (&s[..4], &s[5..7]);
+    let reason = if !(1900..=2999).contains(&y.parse::<u32>().unwrap_or(0)) {
+        format!("year {y} is outside 1900–2999")
+    } else if !(1..=12).contains(&m.parse::<u32>().unwrap_or(0)) {
+        format!("month {m} is not 1–12")
+    } else {
+        format!("day {} does not exist in {y}-{m}", &s[8..])
+    };
+    Err(format!("field `{name}`: `{s}`: {reason}"))
 }

@@ -27,7 +27,7 @@ pub mod price;
 pub mod report;
 pub mod settle;
 
-pub use columns::MAX_FIELD;
+pub use columns::{MAX_AMOUNT, MAX_FIELD, MAX_QUANTITY};
 pub use error::PipelineError;
 pub use price::{PRICED_HEADER, PriceConfig, PriceSummary, SpillTo, price};
 pub use report::{Report, ReportConfig, report};

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::columns::{Header, MAX_FIELD, csv_reader, decimal, field, money, opt_field};
+use crate::columns::{Header, MAX_FIELD, csv_reader, date, field, money, opt_field, quantity};
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
 
@@ -246,10 +246,8 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
     if person.is_empty() {
         return Err("field `person_id` is empty".into());
     }
-    let date = |idx: usize, name: &str| -> Result<Date, String> {
-        let s = field(rec, idx, name)?;
-        Date::parse(s).ok_or_else(|| format!("field `{name}`: `{s}` is not a date YYYY-MM-DD"))
-    };
+    let date =
+        |idx: usize, name: &str| -> Result<Date, String> { date(field(rec, idx, name)?, name) };
     let admit = date(c.admit_date, "admit_date")?;
     let discharge = date(c.discharge_date, "discharge_date")?;
     if discharge < admit {
@@ -276,11 +274,11 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
     let los = opt_field(rec, c.los, "los")?;
     let score = match opt_field(rec, c.score, "score")? {
         "" => None,
-        s => Some(decimal(s, "score")?),
+        s => Some(quantity(s, "score")?),
     };
     let aux = match opt_field(rec, c.aux_coef, "aux_coef")? {
         "" => None,
-        s => Some(decimal(s, "aux_coef")?),
+        s => Some(quantity(s, "aux_coef")?),
     };
     let primary_care = match opt_field(rec, c.primary_care, "primary_care")? {
         "" | "0" => false,
@@ -601,7 +599,8 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     b.push(b',');
     push_dec(&mut b, p.outlier_factor);
     b.push(b',');
-    if !p.cost_ratio.is_zero() {
+    // A case with a standard always shows its cost ratio, `0` included.
+    if !p.standard.is_zero() {
         push_dec(&mut b, p.cost_ratio);
     }
     b.push(b',');

@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 
 use rust_decimal::{Decimal, MathematicalOps};
 
-use crate::columns::{Header, csv_reader, dec, decimal, field};
+use crate::columns::{Header, csv_reader, dec, field, money, quantity, yuan};
 use crate::error::{PipelineError, Result};
 use crate::settle::RowError;
 use crate::{Progress, Stage};
@@ -50,9 +50,9 @@ pub const REPORT_HEADER: [&str; 24] = [
     "rejected",
     "grouped",
     "grouping_rate",
-    "drg_cases",
+    "drg_grouped",
     "cmi_drg",
-    "dip_cases",
+    "dip_grouped",
     "cmi_dip",
     "time_index",
     "cost_index",
@@ -62,8 +62,8 @@ pub const REPORT_HEADER: [&str; 24] = [
     "low_outlier_share",
     "payment_total",
     "total_cost",
-    "margin",
-    "margin_rate",
+    "payment_margin",
+    "payment_margin_rate",
     "annual_amount",
     "surplus_or_deficit",
     "retained",
@@ -90,6 +90,8 @@ struct GroupAcc {
     cases: u64,
     cost: Decimal,
     cost_sq: Decimal,
+    /// The sum of squares left `Decimal`'s range: no SD or CV for this group.
+    sq_overflow: bool,
     los: Decimal,
     los_cases: u64,
     payment: Decimal,
@@ -123,7 +125,7 @@ fn ratio(a: Decimal, b: Decimal, dp: u32) -> Option<Decimal> {
     if b.is_zero() {
         None
     } else {
-        Some((a / b).round_dp(dp))
+        Some(crate::columns::ratio(a, b, dp))
     }
 }
 
@@ -178,15 +180,15 @@ pub fn report<R: Read, S: Read>(
                 h.rejected += 1;
                 return Ok(());
             }
-            let cost = decimal(field(&rec, c_cost, "total_cost")?, "total_cost")?;
-            let pay = decimal(field(&rec, c_pay, "payment_standard")?, "payment_standard")?;
+            let cost = money(field(&rec, c_cost, "total_cost")?, "total_cost")?;
+            let pay = money(field(&rec, c_pay, "payment_standard")?, "payment_standard")?;
             let method = field(&rec, c_method, "method")?.to_owned();
             let group = field(&rec, c_group, "group")?.to_owned();
             let gstatus = field(&rec, c_gstatus, "grouping_status")?;
             let outlier = field(&rec, c_outlier, "outlier")?;
             let los = match field(&rec, c_los, "los")? {
                 "" => None,
-                s => Some(decimal(s, "los")?),
+                s => Some(quantity(s, "los")?),
             };
             h.cases += 1;
             h.payment += pay;
@@ -200,15 +202,18 @@ pub fn report<R: Read, S: Read>(
                 h.grouped += 1;
                 if method == "drg" {
                     h.drg_cases += 1;
-                    h.drg_weight += decimal(field(&rec, c_weight, "weight")?, "weight")?;
+                    h.drg_weight += quantity(field(&rec, c_weight, "weight")?, "weight")?;
                 } else {
                     h.dip_cases += 1;
-                    h.dip_score += decimal(field(&rec, c_score, "score")?, "score")?;
+                    h.dip_score += quantity(field(&rec, c_score, "score")?, "score")?;
                 }
                 let g = h.groups.entry((method, group)).or_default();
                 g.cases += 1;
                 g.cost += cost;
-                g.cost_sq += cost * cost;
+                match g.cost_sq.checked_add(cost * cost) {
+                    Some(v) => g.cost_sq = v,
+                    None => g.sq_overflow = true,
+                }
                 g.payment += pay;
                 if let Some(l) = los {
                     g.los += l;
@@ -232,7 +237,10 @@ pub fn report<R: Read, S: Read>(
             let c = city_groups.entry(k.clone()).or_default();
             c.cases += g.cases;
             c.cost += g.cost;
-            c.cost_sq += g.cost_sq;
+            match c.cost_sq.checked_add(g.cost_sq) {
+                Some(v) if !g.sq_overflow => c.cost_sq = v,
+                _ => c.sq_overflow = true,
+            }
             c.los += g.los;
             c.los_cases += g.los_cases;
             c.payment += g.payment;
@@ -316,9 +324,9 @@ pub fn report<R: Read, S: Read>(
             show(ratio(Decimal::from(h.high), n, 4)),
             h.low.to_string(),
             show(ratio(Decimal::from(h.low), n, 4)),
-            h.payment.to_string(),
-            h.cost.to_string(),
-            margin.to_string(),
+            yuan(h.payment),
+            yuan(h.cost),
+            yuan(margin),
             show(ratio(margin, h.cost, 4)),
             get("annual_amount"),
             get("surplus_or_deficit"),
@@ -425,14 +433,18 @@ fn write_groups(
         "mean_los",
         "payment_total",
         "total_cost",
-        "margin",
+        "payment_margin",
     ])?;
     for ((method, group), g) in groups {
         let n = Decimal::from(g.cases);
         let mean = g.cost / n;
-        let var = (g.cost_sq / n - mean * mean).max(Decimal::ZERO);
-        let sd = var.sqrt().unwrap_or_default();
-        let cv = ratio(sd, mean, 4);
+        let sd = if g.sq_overflow {
+            None
+        } else {
+            let var = (g.cost_sq / n - mean * mean).max(Decimal::ZERO);
+            var.sqrt()
+        };
+        let cv = sd.and_then(|sd| ratio(sd, mean, 4));
         let flag = match cv {
             Some(c) if c < cv_low => "low",
             Some(c) if c > cv_high => "high",
@@ -443,14 +455,14 @@ fn write_groups(
             method.as_str(),
             group,
             &g.cases.to_string(),
-            &mean.round_dp(2).to_string(),
-            &sd.round_dp(2).to_string(),
+            &yuan(mean),
+            &sd.map(yuan).unwrap_or_default(),
             &show(cv),
             flag,
             &show(ratio(g.los, Decimal::from(g.los_cases), 2)),
-            &g.payment.to_string(),
-            &g.cost.to_string(),
-            &(g.payment - g.cost).to_string(),
+            &yuan(g.payment),
+            &yuan(g.cost),
+            &yuan(g.payment - g.cost),
         ])?;
     }
     w.flush()?;
@@ -471,7 +483,7 @@ fn render_table(columns: &[&str], rows: &[Vec<String>]) -> String {
         "low_outlier_share",
         "payment_total",
         "total_cost",
-        "margin",
+        "payment_margin",
         "surplus_or_deficit",
     ];
     let idx: Vec<usize> = pick
@@ -524,7 +536,7 @@ fn render_svg(rows: &[Indicators]) -> String {
         .unwrap_or(Decimal::ONE)
         .max(Decimal::ONE);
     let px = |v: Decimal| -> i64 {
-        let p = (v * Decimal::from(height) / max).round();
+        let p = drgdip_pricing::money::round_qty(v * Decimal::from(height) / max, 0);
         i64::try_from(p.mantissa() / 10i128.pow(p.scale())).unwrap_or(0)
     };
     let mut s = String::new();
@@ -536,7 +548,7 @@ fn render_svg(rows: &[Indicators]) -> String {
     let _ = writeln!(
         s,
         r#"<text x="{left}" y="20" font-size="14">Payment (blue) vs cost (orange) by hospital, yuan; max {}</text>"#,
-        max.round_dp(0)
+        drgdip_pricing::money::round_qty(max, 0)
     );
     let _ = writeln!(
         s,

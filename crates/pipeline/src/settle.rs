@@ -18,11 +18,11 @@ use std::io::{Read, Write};
 use drgdip_io::CsvBlocks;
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
-use drgdip_pricing::{Date, HospitalLevel, InsuranceType, Method, Outlier};
+use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::columns::{Header, dec, decimal, field, money};
+use crate::columns::{Header, date, dec, field, money, quantity, ratio, yuan};
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
 
@@ -51,6 +51,9 @@ pub struct SettleSummary {
     pub rows: u64,
     /// Rows with status `rejected` (reported by `price`), skipped.
     pub skipped: u64,
+    /// Rows discharged in another year than the policy's `[policy] year`, left out
+    /// of the settlement (none when the policy gives no year).
+    pub other_year: u64,
     /// Rows that could not be read, skipped and counted.
     pub unreadable: u64,
     /// The first [`SettleSummary::MAX_ERRORS`] unreadable rows, by line.
@@ -63,7 +66,7 @@ impl SettleSummary {
 
     /// Rows settled.
     pub fn settled(&self) -> u64 {
-        self.rows - self.skipped - self.unreadable
+        self.rows - self.skipped - self.other_year - self.unreadable
     }
 }
 
@@ -103,8 +106,8 @@ pub const HOSPITAL_HEADER: [&str; 37] = [
     "high_outliers",
     "low_outliers",
     "ungrouped",
-    "margin",
-    "margin_rate",
+    "settled_margin",
+    "settled_margin_rate",
     "status",
 ];
 
@@ -150,9 +153,10 @@ impl Cols {
 enum RowKind<'r> {
     Case(PricedCase<'r>),
     Skipped,
+    OtherYear,
 }
 
-fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> {
+fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<RowKind<'r>, String> {
     if let Some(i) = c.status
         && field(rec, i, "status")? == "rejected"
     {
@@ -166,8 +170,13 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
     let it = field(rec, c.insurance_type, "insurance_type")?;
     let insurance =
         InsuranceType::parse(it).ok_or_else(|| format!("field `insurance_type`: `{it}`"))?;
-    let d = field(rec, c.discharge_date, "discharge_date")?;
-    let date = Date::parse(d).ok_or_else(|| format!("field `discharge_date`: `{d}`"))?;
+    let date = date(
+        field(rec, c.discharge_date, "discharge_date")?,
+        "discharge_date",
+    )?;
+    if year.is_some_and(|y| u64::from(date.year) != y) {
+        return Ok(RowKind::OtherYear);
+    }
     let o = field(rec, c.outlier, "outlier")?;
     let outlier = Outlier::parse(o).ok_or_else(|| format!("field `outlier`: `{o}`"))?;
     let hospital_id = field(rec, c.hospital_id, "hospital_id")?;
@@ -182,7 +191,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
         insurance,
         year: date.year,
         month: date.month,
-        points: decimal(field(rec, c.points, "points")?, "points")?,
+        points: quantity(field(rec, c.points, "points")?, "points")?,
         payment_standard: money(
             field(rec, c.payment_standard, "payment_standard")?,
             "payment_standard",
@@ -197,7 +206,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
         cost_ratio: match c.cost_ratio {
             Some(i) => match field(rec, i, "cost_ratio")? {
                 "" => Decimal::ZERO,
-                s => decimal(s, "cost_ratio")?,
+                s => quantity(s, "cost_ratio")?,
             },
             None => Decimal::ZERO,
         },
@@ -211,6 +220,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<RowKind<'r>, String> 
 /// blocks are combined).
 pub fn read_ledger<R: Read>(
     input: R,
+    year: Option<u64>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(Ledger, SettleSummary)> {
     let mut src = CsvBlocks::open(input)?;
@@ -229,7 +239,7 @@ pub fn read_ledger<R: Read>(
         if blocks.is_empty() {
             break;
         }
-        let (part, n, s, b, errs) = blocks
+        let (part, [n, s, o, b], errs) = blocks
             .par_iter()
             .map(|(bytes, first_line)| {
                 let mut rdr = csv::ReaderBuilder::new()
@@ -238,15 +248,16 @@ pub fn read_ledger<R: Read>(
                     .from_reader(&bytes[..]);
                 let mut rec = csv::ByteRecord::new();
                 let mut l = Ledger::new();
-                let (mut n, mut s, mut b) = (0u64, 0u64, 0u64);
+                let mut k = [0u64; 4];
                 let mut errs = Vec::new();
                 while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-                    n += 1;
-                    match parse(&rec, &cols) {
+                    k[0] += 1;
+                    match parse(&rec, &cols, year) {
                         Ok(RowKind::Case(c)) => l.add(&c),
-                        Ok(RowKind::Skipped) => s += 1,
+                        Ok(RowKind::Skipped) => k[1] += 1,
+                        Ok(RowKind::OtherYear) => k[2] += 1,
                         Err(e) => {
-                            b += 1;
+                            k[3] += 1;
                             if errs.len() < SettleSummary::MAX_ERRORS {
                                 let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
                                 errs.push((line, e));
@@ -254,14 +265,17 @@ pub fn read_ledger<R: Read>(
                         }
                     }
                 }
-                (l, n, s, b, errs)
+                (l, k, errs)
             })
             .reduce(
-                || (Ledger::new(), 0, 0, 0, Vec::new()),
+                || (Ledger::new(), [0; 4], Vec::new()),
                 |mut a, mut b| {
                     a.0.merge(b.0);
-                    a.4.append(&mut b.4);
-                    (a.0, a.1 + b.1, a.2 + b.2, a.3 + b.3, a.4)
+                    a.2.append(&mut b.2);
+                    for (x, y) in a.1.iter_mut().zip(b.1) {
+                        *x += y;
+                    }
+                    a
                 },
             );
         let mut errs = errs;
@@ -274,6 +288,7 @@ pub fn read_ledger<R: Read>(
         ledger.merge(part);
         summary.rows += n;
         summary.skipped += s;
+        summary.other_year += o;
         summary.unreadable += b;
         progress(Progress {
             stage: Stage::Reading,
@@ -284,7 +299,9 @@ pub fn read_ledger<R: Read>(
 }
 
 /// Reads a priced file (the output of [`crate::price()`]) and settles the year with
-/// `policy`. Unreadable rows are counted and the first ones named in the summary; they
+/// `policy`: only cases discharged in the policy's year count when the policy names
+/// one (`[policy] year`); the others are counted in [`SettleSummary::other_year`].
+/// Unreadable rows are counted and the first ones named in the summary; they
 /// do not stop the run.
 pub fn settle_csv<R: Read + Send>(
     policy: &Policy,
@@ -292,13 +309,14 @@ pub fn settle_csv<R: Read + Send>(
     config: &SettleConfig,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(Settlement, SettleSummary)> {
-    let (ledger, summary) = with_pool(config.threads, || read_ledger(input, progress))?;
+    let year = policy.pricing.meta.year;
+    let (ledger, summary) = with_pool(config.threads, || read_ledger(input, year, progress))?;
     let settlement = settle(policy, ledger)?;
     Ok((settlement, summary))
 }
 
 fn opt_money(d: Option<Decimal>) -> String {
-    d.map(|x| x.to_string()).unwrap_or_default()
+    d.map(yuan).unwrap_or_default()
 }
 
 /// Writes one row per hospital (columns in [`HOSPITAL_HEADER`]).
@@ -315,35 +333,35 @@ fn write_hospitals_csv(out: impl Write, s: &Settlement) -> csv::Result<()> {
         let margin_rate = if h.totals.cost.is_zero() {
             String::new()
         } else {
-            dec((margin / h.totals.cost).round_dp(4))
+            dec(ratio(margin, h.totals.cost, 4))
         };
         w.write_record([
             h.hospital_id.clone(),
             h.totals.cases.to_string(),
             dec(h.totals.points),
-            h.totals.payment.to_string(),
-            h.totals.patient.to_string(),
-            h.totals.fund.to_string(),
+            yuan(h.totals.payment),
+            yuan(h.totals.patient),
+            yuan(h.totals.fund),
             h.level.map(|l| l.code().to_owned()).unwrap_or_default(),
             h.community.clone().unwrap_or_default(),
             h.drg_cases.to_string(),
             h.dip_cases.to_string(),
             dec(h.drg_points),
             dec(h.dip_points),
-            h.totals.cost.to_string(),
-            h.item_fund.to_string(),
-            h.repriced_payment.to_string(),
+            yuan(h.totals.cost),
+            yuan(h.item_fund),
+            yuan(h.repriced_payment),
             h.special_cases.to_string(),
-            h.special_adjustment.to_string(),
-            h.fund_due.to_string(),
+            yuan(h.special_adjustment),
+            yuan(h.fund_due),
             dec(h.assessment_coef),
-            h.assessed.to_string(),
-            h.audit_deduction.to_string(),
-            h.annual_amount.to_string(),
-            h.outside_community.to_string(),
-            h.advance_paid.to_string(),
-            h.deposit_held.to_string(),
-            h.final_payment.to_string(),
+            yuan(h.assessed),
+            yuan(h.audit_deduction),
+            yuan(h.annual_amount),
+            yuan(h.outside_community),
+            yuan(h.advance_paid),
+            yuan(h.deposit_held),
+            yuan(h.final_payment),
             opt_money(u.map(|u| u.surplus_or_deficit)),
             opt_money(u.map(|u| u.retained)),
             opt_money(u.map(|u| u.carried)),
@@ -352,7 +370,7 @@ fn write_hospitals_csv(out: impl Write, s: &Settlement) -> csv::Result<()> {
             h.outliers[0].to_string(),
             h.outliers[1].to_string(),
             h.outliers[2].to_string(),
-            margin.to_string(),
+            yuan(margin),
             margin_rate,
             "ok".to_owned(),
         ])?;
@@ -374,17 +392,13 @@ fn write_summary_csv(out: impl Write, policy: &Policy, s: &Settlement) -> csv::R
     row("policy", "name", policy.pricing.meta.name.clone())?;
     row("policy", "region", policy.pricing.meta.region.clone())?;
     if let Some(b) = &s.budget {
-        row("budget", "total", b.total.to_string())?;
-        row("budget", "risk_reserve", b.risk_reserve.to_string())?;
-        row("budget", "city_reserve", b.city_reserve.to_string())?;
+        row("budget", "total", yuan(b.total))?;
+        row("budget", "risk_reserve", yuan(b.risk_reserve))?;
+        row("budget", "city_reserve", yuan(b.city_reserve))?;
         for a in &b.allocations {
-            row(
-                "budget",
-                &format!("allocation:{}", a.id),
-                a.amount.to_string(),
-            )?;
+            row("budget", &format!("allocation:{}", a.id), yuan(a.amount))?;
         }
-        row("budget", "remainder", b.remainder.to_string())?;
+        row("budget", "remainder", yuan(b.remainder))?;
     }
     let types = InsuranceType::ALL;
     if let Some(r) = s.city.drg_rate {
@@ -399,7 +413,7 @@ fn write_summary_csv(out: impl Write, policy: &Policy, s: &Settlement) -> csv::R
     }
     if let Some(b) = s.city.dip_budget {
         for t in types {
-            row("dip", &format!("budget:{t}"), b[t.index()].to_string())?;
+            row("dip", &format!("budget:{t}"), yuan(b[t.index()]))?;
         }
     }
     if let Some(r) = s.city.dip_point_value {
@@ -411,29 +425,21 @@ fn write_summary_csv(out: impl Write, policy: &Policy, s: &Settlement) -> csv::R
     row("totals", "hospitals", s.hospitals.len().to_string())?;
     row("totals", "cases", t.cases.to_string())?;
     row("totals", "points", dec(t.points))?;
-    row("totals", "payment_total", t.payment.to_string())?;
-    row("totals", "patient_total", t.patient.to_string())?;
-    row("totals", "fund_total", t.fund.to_string())?;
-    row("totals", "total_cost", t.cost.to_string())?;
-    row("totals", "annual_amount", s.city.annual_total.to_string())?;
+    row("totals", "payment_total", yuan(t.payment))?;
+    row("totals", "patient_total", yuan(t.patient))?;
+    row("totals", "fund_total", yuan(t.fund))?;
+    row("totals", "total_cost", yuan(t.cost))?;
+    row("totals", "annual_amount", yuan(s.city.annual_total))?;
     for c in &s.communities {
         let p = format!("community:{}", c.id);
-        row(&p, "budget", c.budget.to_string())?;
-        row(&p, "spent", c.spent.to_string())?;
-        row(
-            &p,
-            "surplus_or_deficit",
-            c.result.surplus_or_deficit.to_string(),
-        )?;
-        row(&p, "retained", c.result.retained.to_string())?;
-        row(&p, "carried", c.result.carried.to_string())?;
-        row(&p, "fund_deficit_share", c.result.fund_share.to_string())?;
-        row(
-            &p,
-            "community_deficit_share",
-            c.result.unit_share.to_string(),
-        )?;
-        row(&p, "paid", c.result.paid.to_string())?;
+        row(&p, "budget", yuan(c.budget))?;
+        row(&p, "spent", yuan(c.spent))?;
+        row(&p, "surplus_or_deficit", yuan(c.result.surplus_or_deficit))?;
+        row(&p, "retained", yuan(c.result.retained))?;
+        row(&p, "carried", yuan(c.result.carried))?;
+        row(&p, "fund_deficit_share", yuan(c.result.fund_share))?;
+        row(&p, "community_deficit_share", yuan(c.result.unit_share))?;
+        row(&p, "paid", yuan(c.result.paid))?;
     }
     w.flush()?;
     Ok(())
@@ -461,15 +467,15 @@ fn write_community_csv(out: impl Write, s: &Settlement) -> csv::Result<()> {
             let share = if c.result.paid.is_zero() {
                 String::new()
             } else {
-                dec((m.allocation / c.result.paid).round_dp(4))
+                dec(ratio(m.allocation, c.result.paid, 4))
             };
             w.write_record([
                 c.id.as_str(),
                 &m.hospital,
                 &m.parent,
                 m.kind.key(),
-                &m.spent.to_string(),
-                &m.allocation.to_string(),
+                &yuan(m.spent),
+                &yuan(m.allocation),
                 &share,
             ])?;
         }

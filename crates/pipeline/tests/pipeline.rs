@@ -156,3 +156,140 @@ fn a_file_without_a_group_column_is_a_typed_error() {
         "{err}"
     );
 }
+
+/// The priced columns report reads, one hand-made row per case.
+const PRICED: &str = "case_id,method,group,hospital_id,payment_standard,outlier,status,grouping_status,weight,score,los,total_cost\n";
+
+#[test]
+fn report_ratios_round_half_away_from_zero_and_money_is_to_the_fen() {
+    // cmi_drg = 1.00005 → 1.0001 (half-to-even gave 1.0000); payment margin rate =
+    // (1.50 − 10000.00) / 10000.00 = −0.99985 → −0.9999 (half-to-even gave −0.9998).
+    let input = format!("{PRICED}c1,drg,AA11,H1,1.50,none,ok,grouped,1.00005,,3,10000.00\n");
+    let r = report(
+        input.as_bytes(),
+        None::<&[u8]>,
+        &ReportConfig::default(),
+        &no_progress,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    r.write_csv(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let get = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(get("cmi_drg"), "1.0001");
+    assert_eq!(get("payment_margin_rate"), "-0.9999");
+    assert_eq!(get("payment_margin"), "-9998.50");
+    assert_eq!(get("payment_total"), "1.50");
+}
+
+#[test]
+fn a_zero_cost_case_is_a_low_outlier_paid_nothing_with_its_cost_ratio() {
+    let policy = policy();
+    let input =
+        format!("{HEADER}\nz1,grouped,BM11,H001,3,employee,P1,2025-03-01,2025-03-05,0,0,0,,4\n");
+    let (out, rows, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
+    assert_eq!(
+        (rows, rejected),
+        (1, 0),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let get = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(get("outlier"), "low");
+    assert_eq!(get("payment_standard"), "0.00");
+    assert_eq!(get("fund_outlay"), "0.00");
+    assert_eq!(get("patient_share"), "0.00");
+    assert_eq!(get("cost_ratio"), "0");
+}
+
+#[test]
+fn absurd_amounts_are_rejected_where_they_enter_never_a_panic() {
+    let policy = policy();
+    let big = "9".repeat(28);
+    let input = format!(
+        "{HEADER}\nb1,grouped,BM11,H001,3,employee,P1,2025-03-01,2025-03-05,{big},1,0,,4\n\
+         b2,grouped,BM11,H001,3,employee,P2,2025-03-01,2025-03-05,12.345,1,0,,4\n\
+         b3,grouped,BM11,H001,3,employee,P3,2025-03-01,9999-12-31,100,1,0,,4\n"
+    );
+    let (out, _, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(rejected, 3, "{text}");
+    assert!(text.contains("row 1: field `total_cost`"), "{text}");
+    assert!(text.contains("more than 10000000000 yuan"), "{text}");
+    assert!(
+        text.contains("row 2: field `total_cost`: 12.345 has a fraction of a fen"),
+        "{text}"
+    );
+    assert!(text.contains("year 9999 is outside 1900–2999"), "{text}");
+    // A priced file with 28-digit amounts (as `price` once accepted): settle and report
+    // name the row instead of overflowing.
+    let mut priced = PRICED_HEADER.join(",");
+    priced.push('\n');
+    for i in 0..3 {
+        let mut row = vec![""; PRICED_HEADER.len()];
+        let id = format!("x{i}");
+        row[0] = &id;
+        row[1] = "drg";
+        row[2] = "BM11";
+        row[3] = "H001";
+        row[4] = &big;
+        row[5] = "0";
+        row[6] = &big;
+        row[8] = "none";
+        row[9] = "ok";
+        row[11] = "3";
+        row[12] = "employee";
+        row[13] = "P1";
+        row[14] = "2025-03-05";
+        row[16] = &big;
+        row[18] = "grouped";
+        row[19] = "1";
+        row[27] = "1";
+        priced.push_str(&row.join(","));
+        priced.push('\n');
+    }
+    let (_, s) = settle_csv(
+        &policy,
+        priced.as_bytes(),
+        &SettleConfig::default(),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(s.unreadable, 3);
+    assert!(
+        s.errors[0].message.contains("payment_standard"),
+        "{:?}",
+        s.errors
+    );
+    let r = report(
+        priced.as_bytes(),
+        None::<&[u8]>,
+        &ReportConfig::default(),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(r.unreadable, 3);
+}
+
+#[test]
+fn settle_counts_only_the_policy_year() {
+    let policy = policy();
+    let input = format!(
+        "{HEADER}\ny1,grouped,BM11,H001,3,employee,P1,2025-03-01,2025-03-05,20000,18000,0,,4\n\
+         y2,grouped,BM11,H001,3,employee,P2,2024-03-01,2024-03-05,20000,18000,0,,4\n"
+    );
+    let (priced, _, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
+    assert_eq!(rejected, 0);
+    let (settlement, s) =
+        settle_csv(&policy, &priced[..], &SettleConfig::default(), &no_progress).unwrap();
+    assert_eq!((s.rows, s.other_year, s.settled()), (2, 1, 1));
+    let cases: u64 = settlement.hospitals.iter().map(|h| h.totals.cases).sum();
+    assert_eq!(cases, 1);
+}

@@ -326,7 +326,7 @@ impl Pricer {
         }
         let (outlier, payment) = self.drg_outlier(weight, case.level, primary_care, standard, case);
         let payment = round_yuan(payment);
-        if payment <= Decimal::ZERO {
+        if payment < Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
         }
         let factor = if payment == standard {
@@ -372,7 +372,7 @@ impl Pricer {
         let (outlier, factor) = self.dip_outlier(standard, case.total_cost);
         let points = round_qty(standard_points * factor, FACTOR_DP);
         let payment = round_yuan(points * value);
-        if payment <= Decimal::ZERO {
+        if payment < Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
         }
         Ok(Priced {
@@ -489,7 +489,7 @@ impl Pricer {
             // Every DIP amount is points × point value.
             payment = round_yuan(points * rate);
         }
-        if payment <= Decimal::ZERO {
+        if payment < Decimal::ZERO {
             return Err(PriceError::NonPositive(payment.to_string()));
         }
         Ok(Priced {

@@ -167,7 +167,7 @@ impl<'a> Section<'a> {
             None => Ok(None),
             Some(v) => decimal_of(v)
                 .map(Some)
-                .ok_or_else(|| self.invalid(key, v, "expected a decimal number")),
+                .ok_or_else(|| self.invalid(key, v, "expected a decimal number of at most 10^12")),
         }
     }
 
@@ -222,18 +222,25 @@ pub fn check_range(
     })
 }
 
+/// The largest magnitude of any number in a policy: 10¹² (a trillion yuan for a
+/// budget). Larger numbers are refused where they are read, so that products and sums
+/// of policy numbers and case amounts stay far inside `Decimal`'s range (≈ 7.9·10²⁸).
+pub const MAX_POLICY_NUMBER: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
 /// Reads a decimal from a TOML value without going through binary floating point in
 /// this crate: integers and strings are exact; a TOML float is read through its
-/// shortest decimal representation (so `0.9` is exactly `0.9`).
+/// shortest decimal representation (so `0.9` is exactly `0.9`). Numbers larger in
+/// magnitude than [`MAX_POLICY_NUMBER`] are not accepted (`None`).
 #[must_use]
 pub fn decimal_of(v: &Value) -> Option<Decimal> {
-    match v {
+    let d = match v {
         Value::String(s) => crate::money::plain_decimal(s.trim()),
         Value::Integer(_) | Value::Float(_) => {
             <Decimal as Deserialize>::deserialize(v.clone()).ok()
         }
         _ => None,
-    }
+    }?;
+    (d.abs() <= MAX_POLICY_NUMBER).then_some(d)
 }
 
 /// Rejects numbers that TOML reads but a policy does not take: `1_000` (digit

@@ -80,8 +80,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     }))?;
     outcome = worse(outcome, dip);
     let policy = args.data.join("demo-policy.toml");
-    for method in ["drg", "dip"] {
-        eprintln!("== 4. {method}: price, settle, report");
+    for (step, method, title) in [(4, "drg", "DRG"), (5, "dip", "DIP")] {
+        eprintln!("== {step}. {title}: price, settle, report");
         let priced = path(&format!("{method}-priced.csv"));
         let settled = path(&format!("{method}-settlement.csv"));
         let step = super::price::run(super::price::Args {
@@ -109,7 +109,8 @@ pub fn run(args: Args) -> Result<Outcome> {
             cv_low: rust_decimal::Decimal::new(5, 1),
             cv_high: rust_decimal::Decimal::ONE,
         })?;
-        print_file_head(&path(&format!("{method}-report.txt")), 40)?;
+        println!("\n{title} payment by hospital (from {method}-report.txt):");
+        print_file(&path(&format!("{method}-report.txt")))?;
     }
     eprintln!(
         "demo done in {:.2} s; files in {}",
@@ -123,12 +124,10 @@ fn worse(a: Outcome, b: Outcome) -> Outcome {
     if a == Outcome::Clean { b } else { a }
 }
 
-/// Prints the first lines of a text report.
-fn print_file_head(path: &str, lines: usize) -> Result<()> {
+/// Prints a whole text report, the city total included.
+fn print_file(path: &str) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    for line in text.lines().take(lines) {
-        println!("{line}");
-    }
+    print!("{text}");
     Ok(())
 }
 

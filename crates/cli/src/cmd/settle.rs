@@ -88,10 +88,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "settle: {} rows: {} settled, {} rejected by price, {} unreadable; {} hospitals; {secs:.2} s",
+        "settle: {} rows: {} settled, {} rejected by price, {} discharged outside the policy year, {} unreadable; {} hospitals; {secs:.2} s",
         read.rows,
         read.settled(),
         read.skipped,
+        read.other_year,
         read.unreadable,
         settlement.hospitals.len()
     );
