@@ -70,6 +70,7 @@ fn small_blocks(format: Format) -> Options {
         carry: true,
         block_size: 64,
         batch_blocks: 3,
+        columns: None,
     }
 }
 
