@@ -14,8 +14,11 @@ enum V {
     N(f64),
 }
 
-/// Writes a workbook: sheet name → rows (1-based row number, cells from column A).
-fn xlsx(sheets: &[(&str, Vec<(u32, Vec<V>)>)]) -> Vec<u8> {
+/// A sheet: its name and rows (1-based row number, cells from column A).
+type Sheet = (&'static str, Vec<(u32, Vec<V>)>);
+
+/// Writes a workbook.
+fn xlsx(sheets: &[Sheet]) -> Vec<u8> {
     let mut book = Workbook::new();
     for (name, rows) in sheets {
         let ws = book.add_worksheet();
@@ -38,7 +41,7 @@ fn xlsx(sheets: &[(&str, Vec<(u32, Vec<V>)>)]) -> Vec<u8> {
     book.save_to_buffer().unwrap()
 }
 
-fn valid_sheets() -> Vec<(&'static str, Vec<(u32, Vec<V>)>)> {
+fn valid_sheets() -> Vec<Sheet> {
     use V::*;
     vec![
         (
