@@ -373,7 +373,7 @@ fn hand_worked_cases_for_each_decision() {
     assert_eq!(code(g("A17.000|U84.300", "03.3101")), "FZ-1838");
     assert_eq!(code(g("A17.000", "03.3101")), "FZ-1839");
     // A primary-care combination no national type takes (row 71, K60.2 + 49.3903).
-    assert_eq!(g("K60.200", "49.3903").3, false);
+    assert!(!g("K60.200", "49.3903").3);
 }
 
 /// A small deterministic generator (splitmix64).

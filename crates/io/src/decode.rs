@@ -393,7 +393,7 @@ mod tests {
         let mut v = Vec::new();
         dec.read_to_end(&mut v).unwrap();
         assert!(dec.malformed());
-        assert_eq!(v, [&"a,b\n1,男\n2,".as_bytes()[..], b"\xff\n"].concat());
+        assert_eq!(v, ["a,b\n1,男\n2,".as_bytes(), b"\xff\n"].concat());
     }
 
     #[test]

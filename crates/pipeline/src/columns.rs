@@ -162,6 +162,33 @@ pub(crate) fn yuan(d: Decimal) -> String {
     r.to_string()
 }
 
+/// Parses a date `YYYY-MM-DD`, saying what is wrong when it is not one: the shape,
+/// a year outside 1900–2999, a month outside 1–12 or a day the month does not have.
+pub(crate) fn date(s: &str, name: &str) -> Result<drgdip_pricing::Date, String> {
+    if let Some(d) = drgdip_pricing::Date::parse(s) {
+        return Ok(d);
+    }
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return Err(format!("field `{name}`: `{s}` is not a date YYYY-MM-DD"));
+    }
+    let (y, m) = (&s[..4], &s[5..7]);
+    let reason = if !(1900..=2999).contains(&y.parse::<u32>().unwrap_or(0)) {
+        format!("year {y} is outside 1900–2999")
+    } else if !(1..=12).contains(&m.parse::<u32>().unwrap_or(0)) {
+        format!("month {m} is not 1–12")
+    } else {
+        format!("day {} does not exist in {y}-{m}", &s[8..])
+    };
+    Err(format!("field `{name}`: `{s}`: {reason}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,31 +255,4 @@ mod tests {
         assert_eq!(ratio(d("-9998.5"), d("10000"), 4), d("-0.9999"));
         assert_eq!(ratio(d("1.00005"), d("1"), 4), d("1.0001"));
     }
-}
-
-/// Parses a date `YYYY-MM-DD`, saying what is wrong when it is not one: the shape,
-/// a year outside 1900–2999, a month outside 1–12 or a day the month does not have.
-pub(crate) fn date(s: &str, name: &str) -> Result<drgdip_pricing::Date, String> {
-    if let Some(d) = drgdip_pricing::Date::parse(s) {
-        return Ok(d);
-    }
-    let b = s.as_bytes();
-    let shaped = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shaped {
-        return Err(format!("field `{name}`: `{s}` is not a date YYYY-MM-DD"));
-    }
-    let (y, m) = (&s[..4], &s[5..7]);
-    let reason = if !(1900..=2999).contains(&y.parse::<u32>().unwrap_or(0)) {
-        format!("year {y} is outside 1900–2999")
-    } else if !(1..=12).contains(&m.parse::<u32>().unwrap_or(0)) {
-        format!("month {m} is not 1–12")
-    } else {
-        format!("day {} does not exist in {y}-{m}", &s[8..])
-    };
-    Err(format!("field `{name}`: `{s}`: {reason}"))
 }
