@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use drgdip::grouper::dip::calibrate::{CalibrateConfig, calibrate};
-use drgdip::grouper::dip::source::AttributeRow;
 use drgdip::grouper::dip::{Catalog, NationalWorkbook};
 use drgdip::grouper::{Grouper, Scheme};
 use drgdip::io::history::read_dip_history;
-use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator};
+use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator, attribute_table};
 use drgdip::io::{DipGroupJob, Options};
 
 fn cases() -> u64 {
@@ -66,34 +65,6 @@ fn history(scheme: &Scheme, g: &Grouper, n: u64) -> Vec<u8> {
     out
 }
 
-/// A city's attribute table for the generated codes: operating-room procedures of the
-/// scheme surgery, `99*` therapeutic, `87*`/`88*` diagnostic.
-fn attributes(scheme_dir: &std::path::Path) -> Vec<AttributeRow> {
-    let mut rows: Vec<AttributeRow> = Vec::new();
-    if let Ok(mut rdr) = csv::Reader::from_path(scheme_dir.join("or_procedures.csv")) {
-        rows.extend(rdr.records().map(|r| AttributeRow {
-            code: r.expect("record")[0].to_string(),
-            attribute: "surgery".into(),
-            ..AttributeRow::default()
-        }));
-    }
-    for (code, attribute) in [
-        ("99*", "therapeutic"),
-        ("87*", "diagnostic"),
-        ("88*", "diagnostic"),
-    ] {
-        rows.push(AttributeRow {
-            code: code.into(),
-            attribute: attribute.into(),
-            ..AttributeRow::default()
-        });
-    }
-    for (i, r) in rows.iter_mut().enumerate() {
-        r.line = i as u64 + 2;
-    }
-    rows
-}
-
 fn benches(cr: &mut Criterion) {
     let Some(xlsx) = workbook() else { return };
     let n = cases();
@@ -112,7 +83,7 @@ fn benches(cr: &mut Criterion) {
     let hist = history(&scheme, &g, n);
     let (h, _) = read_dip_history(&hist[..], std::io::sink(), &options).expect("reads");
     let source = wb.to_source();
-    let attrs = attributes(&dir);
+    let attrs = attribute_table(&scheme);
     let config = CalibrateConfig::default();
     let local = calibrate(&source, Some(&attrs), &h, &config).expect("calibrates");
     let local = Catalog::compile(&local.source).expect("compiles");
