@@ -347,10 +347,16 @@ pub struct Grouper {
     pub(crate) depts: Vec<String>,
     pub(crate) discharge_ways: Vec<String>,
     pub(crate) mdcs: Vec<CMdc>,
-    /// Per code id (+1): the MDCs (bit i = `mdcs[i]`, at most 64) whose filter the code
-    /// passes as principal diagnosis / as principal procedure. Empty when > 64 MDCs.
+    /// Per code id (+1): the MDCs (bit i = `mdcs[i]`, at most 64) whose entry rule can
+    /// hold with the code as principal diagnosis / as principal procedure (the rule
+    /// evaluated knowing only that code). Empty when > 64 MDCs.
     pub(crate) mdc_by_pdx: Vec<u64>,
     pub(crate) mdc_by_ppx: Vec<u64>,
+    /// Per code id (+1), likewise: the MDCs where some ADRG rule (or the QY check) can
+    /// still hold. An MDC none of whose rules can hold falls through, so grouping skips
+    /// it; explanations do not, to show it entered.
+    pub(crate) runnable_by_pdx: Vec<u64>,
+    pub(crate) runnable_by_ppx: Vec<u64>,
     pub(crate) entries: Vec<CEntry>,
     /// What grouping reads of each entry, packed apart from the explanation texts:
     /// its filter and its rule.
@@ -453,8 +459,16 @@ impl Grouper {
         for (t, &slot) in self.exclusion_slots.iter().enumerate() {
             table_of[slot as usize] = (t + 1) as u16;
         }
-        let lo = self.exclusion_slots.iter().min().map_or(0, |&s| s as usize / 64);
-        let hi = self.exclusion_slots.iter().max().map_or(0, |&s| s as usize / 64);
+        let lo = self
+            .exclusion_slots
+            .iter()
+            .min()
+            .map_or(0, |&s| s as usize / 64);
+        let hi = self
+            .exclusion_slots
+            .iter()
+            .max()
+            .map_or(0, |&s| s as usize / 64);
         self.pdx_tables_at.push(0);
         for row in self.membership.chunks(w) {
             for (k, &word) in row[lo..=hi].iter().enumerate() {
@@ -818,7 +832,15 @@ impl<'s> Builder<'s> {
             membership[id * words + words - 1] =
                 u64::from(mcc[id]) | u64::from(cc[id]) << 16 | u64::from(pdx_table[id]) << 32;
         }
-        let (mdc_by_pdx, mdc_by_ppx) = mdc_masks(&mdcs, &membership, words, n);
+        let [mdc_by_pdx, mdc_by_ppx, runnable_by_pdx, runnable_by_ppx] = mdc_masks(
+            &mdcs,
+            &entries,
+            &self.nodes,
+            &self.children,
+            &membership,
+            words,
+            n,
+        );
         let entry_hot = entries
             .iter()
             .map(|e: &CEntry| (self.filter(e.rule), e.rule))
@@ -827,6 +849,8 @@ impl<'s> Builder<'s> {
             entry_hot,
             mdc_by_pdx,
             mdc_by_ppx,
+            runnable_by_pdx,
+            runnable_by_ppx,
             info: s.info.clone(),
             codes: self.codes(n),
             words,
@@ -1325,26 +1349,98 @@ fn by_id<K>(map: &BTreeMap<K, u32>) -> Vec<&K> {
     v.into_iter().map(|(k, _)| k).collect()
 }
 
-/// For every code (and the unknown code), the MDCs whose filter it passes as principal
-/// diagnosis and as principal procedure (see [`Grouper::mdc_by_pdx`]).
-fn mdc_masks(mdcs: &[CMdc], membership: &[u64], words: usize, n: usize) -> (Vec<u64>, Vec<u64>) {
+/// For every code (and the unknown code), the MDCs whose entry rule can still hold when
+/// the code is the principal diagnosis, and when it is the principal procedure (see
+/// [`Grouper::mdc_by_pdx`]): the rule is evaluated knowing only that code — its
+/// principal-diagnosis (resp. procedure) tests — and every other test unknown, so a
+/// rule such as `(ZYZD in Z01 and …) or (ZYZD in Z02 and …)` rules itself out for a
+/// diagnosis in neither list. Then, among those, the MDCs where some ADRG rule (or the
+/// QY check) can still hold ([`Grouper::runnable_by_pdx`]).
+fn mdc_masks(
+    mdcs: &[CMdc],
+    entries: &[CEntry],
+    nodes: &[Node],
+    children: &[NodeId],
+    membership: &[u64],
+    words: usize,
+    n: usize,
+) -> [Vec<u64>; 4] {
     if mdcs.len() > 64 {
-        return (Vec::new(), Vec::new());
+        return Default::default();
     }
-    let has = |code: usize, slot: u32| {
-        membership[code * words + slot as usize / 64] >> (slot % 64) & 1 != 0
-    };
-    let mask = |code: usize, pick: fn(&Filter) -> u32| {
-        mdcs.iter().enumerate().fold(0u64, |m, (i, mdc)| {
-            let slot = pick(&mdc.filter);
-            if slot == NO_SLOT || has(code, slot) {
-                m | 1 << i
-            } else {
-                m
+    let mask = |code: usize, dx: bool| {
+        let known = Known {
+            nodes,
+            children,
+            row: &membership[code * words..(code + 1) * words],
+            dx,
+        };
+        let (mut entry, mut runnable) = (0u64, 0u64);
+        for (i, mdc) in mdcs.iter().enumerate() {
+            if known.value(mdc.entry) == Some(false) {
+                continue;
             }
-        })
+            entry |= 1 << i;
+            let can = mdc.qy.is_some()
+                || mdc
+                    .entries
+                    .iter()
+                    .any(|&e| known.value(entries[e as usize].rule) != Some(false));
+            if can {
+                runnable |= 1 << i;
+            }
+        }
+        (entry, runnable)
     };
-    let pdx = (0..=n).map(|c| mask(c, |f| f.pdx)).collect();
-    let ppx = (0..=n).map(|c| mask(c, |f| f.ppx)).collect();
-    (pdx, ppx)
+    let (pdx, run_pdx) = (0..=n).map(|c| mask(c, true)).unzip();
+    let (ppx, run_ppx) = (0..=n).map(|c| mask(c, false)).unzip();
+    [pdx, ppx, run_pdx, run_ppx]
+}
+
+/// A rule's value when only the principal diagnosis (`dx`) or the principal procedure
+/// is known: its membership row.
+struct Known<'a> {
+    nodes: &'a [Node],
+    children: &'a [NodeId],
+    row: &'a [u64],
+    dx: bool,
+}
+
+impl Known<'_> {
+    /// `Some(value)` when the known code decides the rule, `None` when it does not.
+    fn value(&self, id: NodeId) -> Option<bool> {
+        let has = |slot: u32| self.row[slot as usize / 64] >> (slot % 64) & 1 != 0;
+        let kids = |start: u32, len: u32| &self.children[start as usize..(start + len) as usize];
+        match self.nodes[id as usize] {
+            Node::Const(b) => Some(b),
+            Node::InList(CodeSet::PrincipalDx, slot) if self.dx => Some(has(slot)),
+            Node::InList(CodeSet::PrincipalProc, slot) if !self.dx => Some(has(slot)),
+            Node::InList(CodeSet::AnyDx, slot) if self.dx && has(slot) => Some(true),
+            Node::InList(CodeSet::AnyProc, slot) if !self.dx && has(slot) => Some(true),
+            Node::Not(a) => self.value(a).map(|b| !b),
+            Node::And(start, len) => {
+                let mut all = Some(true);
+                for &c in kids(start, len) {
+                    match self.value(c) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+            Node::Or(start, len) => {
+                let mut none = Some(false);
+                for &c in kids(start, len) {
+                    match self.value(c) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => none = None,
+                    }
+                }
+                none
+            }
+            _ => None,
+        }
+    }
 }

@@ -169,6 +169,9 @@ pub(crate) struct Env<'a> {
 trait Tracer {
     /// Record [`Step`]s (built only when on).
     const ON: bool;
+    /// Skip the MDCs none of whose rules can hold (they fall through anyway); off when
+    /// the MDCs entered are recorded.
+    const SKIP: bool = false;
     fn step(&mut self, step: Step);
     /// The case entered MDC `mdcs[i]` (called whether or not `ON`).
     #[inline(always)]
@@ -192,6 +195,7 @@ struct NoTrace;
 
 impl Tracer for NoTrace {
     const ON: bool = false;
+    const SKIP: bool = true;
     #[inline(always)]
     fn step(&mut self, _: Step) {}
 }
@@ -656,7 +660,20 @@ impl Grouper {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
     }
 
-    /// The MDCs whose filter the case passes (all of them when there are more than 64).
+    /// The MDCs where some ADRG rule (or the QY check) can still hold, given the case's
+    /// principal codes (all of them when there are more than 64).
+    fn mdc_runnable(&self, env: &Env<'_>) -> u64 {
+        if self.runnable_by_pdx.is_empty() {
+            return u64::MAX;
+        }
+        let none = self.unknown_code() as usize;
+        let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
+        let ppx = env.px.first().map_or(none, |&c| c as usize);
+        self.runnable_by_pdx[pdx] & self.runnable_by_ppx[ppx]
+    }
+
+    /// The MDCs whose entry rule the case's principal codes leave possible (all of them
+    /// when there are more than 64).
     fn mdc_candidates(&self, env: &Env<'_>) -> u64 {
         if self.mdc_by_pdx.is_empty() {
             return u64::MAX;
@@ -669,7 +686,15 @@ impl Grouper {
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
         let candidates = self.mdc_candidates(env);
+        let runnable = if T::SKIP {
+            self.mdc_runnable(env)
+        } else {
+            u64::MAX
+        };
         for (i, m) in self.mdcs.iter().enumerate() {
+            if T::SKIP && i < 64 && runnable >> i & 1 == 0 {
+                continue;
+            }
             let candidate = i >= 64 || candidates >> i & 1 != 0;
             if !(candidate && self.eval(m.entry, env)) {
                 if T::ON {

@@ -246,17 +246,22 @@ impl Grouper {
                 result("QY result", q.result).map_err(at)?;
             }
         }
-        if !self.mdc_by_pdx.is_empty() || !self.mdc_by_ppx.is_empty() {
-            length(
-                "MDC masks by principal diagnosis",
-                self.mdc_by_pdx.len(),
-                n + 1,
-            )?;
-            length(
-                "MDC masks by principal procedure",
-                self.mdc_by_ppx.len(),
-                n + 1,
-            )?;
+        let masks = [
+            ("MDC masks by principal diagnosis", &self.mdc_by_pdx),
+            ("MDC masks by principal procedure", &self.mdc_by_ppx),
+            (
+                "runnable-MDC masks by principal diagnosis",
+                &self.runnable_by_pdx,
+            ),
+            (
+                "runnable-MDC masks by principal procedure",
+                &self.runnable_by_ppx,
+            ),
+        ];
+        if masks.iter().any(|(_, m)| !m.is_empty()) {
+            for (what, m) in masks {
+                length(what, m.len(), n + 1)?;
+            }
         }
         Ok(())
     }
