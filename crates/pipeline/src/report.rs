@@ -157,6 +157,8 @@ pub fn report<R: Read, S: Read>(
     let c_score = header.require("score", why)?;
     let c_los = header.require("los", why)?;
     let c_cost = header.require("total_cost", why)?;
+    // Negotiated drugs paid separately are outside the comparison with the payment.
+    let c_negotiated = header.find("negotiated_drug_cost");
     let mut hospitals: BTreeMap<String, HospAcc> = BTreeMap::new();
     let mut rec = csv::ByteRecord::new();
     let mut row = 0u64;
@@ -180,7 +182,19 @@ pub fn report<R: Read, S: Read>(
                 h.rejected += 1;
                 return Ok(());
             }
-            let cost = money(field(&rec, c_cost, "total_cost")?, "total_cost")?;
+            let mut cost = money(field(&rec, c_cost, "total_cost")?, "total_cost")?;
+            if let Some(i) = c_negotiated {
+                let n = match field(&rec, i, "negotiated_drug_cost")? {
+                    "" => Decimal::ZERO,
+                    s => money(s, "negotiated_drug_cost")?,
+                };
+                if n > cost {
+                    return Err(format!(
+                        "field `negotiated_drug_cost`: {n} is more than total_cost {cost}"
+                    ));
+                }
+                cost -= n;
+            }
             let pay = money(field(&rec, c_pay, "payment_standard")?, "payment_standard")?;
             let method = field(&rec, c_method, "method")?.to_owned();
             let group = field(&rec, c_group, "group")?.to_owned();
