@@ -1474,29 +1474,23 @@ impl Known<'_> {
             Node::InList(CodeSet::AnyDx, slot) if self.dx && has(slot) => Some(true),
             Node::InList(CodeSet::AnyProc, slot) if !self.dx && has(slot) => Some(true),
             Node::Not(a) => self.value(a).map(|b| !b),
-            Node::And(start, len) => {
-                let mut all = Some(true);
-                for &c in kids(start, len) {
-                    match self.value(c) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => all = None,
-                    }
-                }
-                all
-            }
-            Node::Or(start, len) => {
-                let mut none = Some(false);
-                for &c in kids(start, len) {
-                    match self.value(c) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => none = None,
-                    }
-                }
-                none
-            }
+            Node::And(start, len) => self.fold(kids(start, len), false),
+            Node::Or(start, len) => self.fold(kids(start, len), true),
             _ => None,
         }
+    }
+
+    /// `and` (`decider` false) or `or` (`decider` true): a child of the deciding value
+    /// decides; children all known and none deciding give the other value; else unknown.
+    fn fold(&self, kids: &[NodeId], decider: bool) -> Option<bool> {
+        let mut value = Some(!decider);
+        for &c in kids {
+            match self.value(c) {
+                Some(v) if v == decider => return Some(decider),
+                Some(_) => {}
+                None => value = None,
+            }
+        }
+        value
     }
 }

@@ -660,37 +660,28 @@ impl Grouper {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
     }
 
-    /// The MDCs where some ADRG rule (or the QY check) can still hold, given the case's
-    /// principal codes (all of them when there are more than 64).
-    fn mdc_runnable(&self, env: &Env<'_>) -> u64 {
-        if self.runnable_by_pdx.is_empty() {
+    /// A per-code MDC mask pair read at the case's principal diagnosis and principal
+    /// procedure, and-ed (all MDCs when the scheme has more than 64, i.e. no masks):
+    /// `mdc_by_*` gives the MDCs whose entry rule the principal codes leave possible,
+    /// `runnable_by_*` those where some ADRG rule (or the QY check) can still hold.
+    #[inline]
+    fn principal_mask(&self, by_pdx: &[u64], by_ppx: &[u64], env: &Env<'_>) -> u64 {
+        if by_pdx.is_empty() {
             return u64::MAX;
         }
         let none = self.unknown_code() as usize;
         let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
         let ppx = env.px.first().map_or(none, |&c| c as usize);
-        self.runnable_by_pdx[pdx] & self.runnable_by_ppx[ppx]
-    }
-
-    /// The MDCs whose entry rule the case's principal codes leave possible (all of them
-    /// when there are more than 64).
-    fn mdc_candidates(&self, env: &Env<'_>) -> u64 {
-        if self.mdc_by_pdx.is_empty() {
-            return u64::MAX;
-        }
-        let none = self.unknown_code() as usize;
-        let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
-        let ppx = env.px.first().map_or(none, |&c| c as usize);
-        self.mdc_by_pdx[pdx] & self.mdc_by_ppx[ppx]
+        by_pdx[pdx] & by_ppx[ppx]
     }
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
         // An MDC none of whose rules can hold is skipped when grouping (a runnable MDC
         // is a candidate, so the runnable mask alone serves), shown when explaining.
         let candidates = if T::SKIP {
-            self.mdc_runnable(env)
+            self.principal_mask(&self.runnable_by_pdx, &self.runnable_by_ppx, env)
         } else {
-            self.mdc_candidates(env)
+            self.principal_mask(&self.mdc_by_pdx, &self.mdc_by_ppx, env)
         };
         for (i, m) in self.mdcs.iter().enumerate() {
             let candidate = i >= 64 || candidates >> i & 1 != 0;
