@@ -187,19 +187,74 @@ pub(crate) struct CRetry {
     pub min_procedures: u32,
 }
 
+/// Strings stored end to end in one buffer, found by position: a table of tens of
+/// thousands of codes or names is two allocations, to decode and to drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StrTable {
+    text: String,
+    /// `ends[i]`: where string `i` ends in `text` (it starts where `i - 1` ends).
+    ends: Vec<u32>,
+}
+
+impl StrTable {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// String `i` ("" when out of range; a decoded table is checked by [`Self::check`]).
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Ends in order, within the text, on character boundaries.
+    pub fn check(&self, what: &str) -> Result<(), String> {
+        let mut start = 0;
+        for &end in &self.ends {
+            if end < start || !self.text.is_char_boundary(end as usize) {
+                return Err(format!("{what}: a string ends out of place"));
+            }
+            start = end;
+        }
+        if start as usize != self.text.len() {
+            return Err(format!("{what}: text after the last string"));
+        }
+        Ok(())
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for StrTable {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut t = StrTable::default();
+        for s in iter {
+            t.text.push_str(s.as_ref());
+            t.ends.push(t.text.len() as u32);
+        }
+        t
+    }
+}
+
 /// The interned code dictionary of a scheme.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Codes {
     /// Normalised (trimmed, upper-case) codes, sorted; the id is the index.
-    pub normalized: Vec<Box<str>>,
+    pub normalized: StrTable,
     /// The scheme's own spelling of each code.
-    pub spelling: Vec<Box<str>>,
+    pub spelling: StrTable,
     /// Per id: bit 0 known as a diagnosis, bit 1 known as a procedure.
     pub flags: Vec<u8>,
     /// Names of diagnoses by id (empty when none).
-    pub dx_name: Vec<Box<str>>,
+    pub dx_name: StrTable,
     /// Names of procedures by id (empty when none).
-    pub proc_name: Vec<Box<str>>,
+    pub proc_name: StrTable,
     /// Clinical → insurance maps (normalised source, target id), sorted by source.
     pub dx_map: Vec<(Box<str>, CodeId)>,
     /// Idem for procedures.
@@ -246,7 +301,7 @@ impl CodeIndex {
     /// The length byte of a key that is a hash (no packed code has it).
     const LONG: u64 = 0xFF << 56;
 
-    fn build(codes: &[Box<str>]) -> CodeIndex {
+    fn build(codes: &StrTable) -> CodeIndex {
         let size = (codes.len() * 2).next_power_of_two().max(2);
         let empty = IndexEntry {
             key: [0; 2],
@@ -300,7 +355,7 @@ impl CodeIndex {
     /// Looks `code` up; `codes` is the dictionary the index was built from. The table
     /// is at least half empty, so a probe always ends.
     #[inline]
-    fn get(&self, codes: &[Box<str>], code: &[u8]) -> Option<CodeId> {
+    fn get(&self, codes: &StrTable, code: &[u8]) -> Option<CodeId> {
         if self.table.is_empty() {
             return None;
         }
@@ -312,7 +367,8 @@ impl CodeIndex {
             if e.id == Self::EMPTY {
                 return None;
             }
-            if e.key == key && (key[1] != Self::LONG || codes[e.id as usize].as_bytes() == code) {
+            if e.key == key && (key[1] != Self::LONG || codes.get(e.id as usize).as_bytes() == code)
+            {
                 return Some(e.id);
             }
             i = (i + 1) & mask;
@@ -1013,11 +1069,11 @@ impl<'s> Builder<'s> {
             v
         };
         let mut codes = Codes {
-            normalized: self.code_ids.keys().map(|c| c.as_str().into()).collect(),
-            spelling,
+            normalized: self.code_ids.keys().collect(),
+            spelling: spelling.iter().collect(),
             flags,
-            dx_name,
-            proc_name,
+            dx_name: dx_name.iter().collect(),
+            proc_name: proc_name.iter().collect(),
             dx_map: map(&s.dx_code_map),
             proc_map: map(&s.proc_code_map),
             index: CodeIndex::default(),

@@ -448,7 +448,7 @@ impl Grouper {
 
     /// The scheme's spelling of a code id (empty for the unknown id).
     pub fn code(&self, id: CodeId) -> &str {
-        self.codes.spelling.get(id as usize).map_or("", |s| s)
+        self.codes.spelling.get(id as usize)
     }
 
     /// The name of a diagnosis or procedure, if the scheme has one.
@@ -457,7 +457,7 @@ impl Grouper {
             CodeKind::Diagnosis => &self.codes.dx_name,
             CodeKind::Procedure => &self.codes.proc_name,
         };
-        names.get(id as usize).map_or("", |s| s)
+        names.get(id as usize)
     }
 
     /// The output columns of an outcome.
@@ -685,17 +685,18 @@ impl Grouper {
     }
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
-        let candidates = self.mdc_candidates(env);
-        let runnable = if T::SKIP {
+        // An MDC none of whose rules can hold is skipped when grouping (a runnable MDC
+        // is a candidate, so the runnable mask alone serves), shown when explaining.
+        let candidates = if T::SKIP {
             self.mdc_runnable(env)
         } else {
-            u64::MAX
+            self.mdc_candidates(env)
         };
         for (i, m) in self.mdcs.iter().enumerate() {
-            if T::SKIP && i < 64 && runnable >> i & 1 == 0 {
+            let candidate = i >= 64 || candidates >> i & 1 != 0;
+            if T::SKIP && !candidate {
                 continue;
             }
-            let candidate = i >= 64 || candidates >> i & 1 != 0;
             if !(candidate && self.eval(m.entry, env)) {
                 if T::ON {
                     t.step(Step::MdcSkipped {

@@ -91,7 +91,15 @@ impl Grouper {
         length("code flags", c.flags.len(), n)?;
         length("diagnosis names", c.dx_name.len(), n)?;
         length("procedure names", c.proc_name.len(), n)?;
-        if c.normalized.windows(2).any(|w| w[0] >= w[1]) {
+        for (what, t) in [
+            ("the code dictionary", &c.normalized),
+            ("code spellings", &c.spelling),
+            ("diagnosis names", &c.dx_name),
+            ("procedure names", &c.proc_name),
+        ] {
+            t.check(what)?;
+        }
+        if (1..n).any(|i| c.normalized.get(i - 1) >= c.normalized.get(i)) {
             return Err("the code dictionary is not sorted".into());
         }
         for map in [&c.dx_map, &c.proc_map] {
