@@ -377,6 +377,14 @@ fn build_cmd(a: BuildArgs) -> Result<Outcome> {
     written.finish(&a, &read, read_secs, started)
 }
 
+/// What [`open_history`] opens: the input, the rejects writer, the pool, the options.
+pub type HistoryFiles = (
+    Box<dyn std::io::Read + Send>,
+    Box<dyn std::io::Write + Send>,
+    rayon::ThreadPool,
+    Options,
+);
+
 /// Opens a history file for reading in parallel: the input, where each row's acceptance
 /// goes (`--rejects`, else nowhere), the thread pool and the pipeline options. Shared by
 /// `dip build` (also `--national`) and `drg weights`.
@@ -385,12 +393,7 @@ pub fn open_history(
     rejects: Option<&str>,
     threads: usize,
     format: Option<&str>,
-) -> Result<(
-    Box<dyn std::io::Read + Send>,
-    Box<dyn std::io::Write + Send>,
-    rayon::ThreadPool,
-    Options,
-)> {
+) -> Result<HistoryFiles> {
     let (input, _) = open_input(history)?;
     let rejects: Box<dyn std::io::Write + Send> = match rejects {
         Some(p) => open_output(p)?,
