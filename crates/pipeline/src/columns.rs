@@ -113,6 +113,9 @@ pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0)
 /// Parses a non-negative amount of money of at most [`MAX_AMOUNT`] yuan. More than two
 /// decimals (a fraction of a fen) is rejected: money in a case file is to the fen.
 pub(crate) fn money(s: &str, name: &str) -> Result<Decimal, String> {
+    if let Some(fen) = plain_fen(s.as_bytes()) {
+        return Ok(Decimal::new(fen, 2));
+    }
     let d = decimal(s, name)?;
     if d < Decimal::ZERO {
         return Err(format!("field `{name}`: {s} is negative"));
@@ -128,6 +131,30 @@ pub(crate) fn money(s: &str, name: &str) -> Result<Decimal, String> {
         ));
     }
     Ok(drgdip_pricing::money::round_yuan(d))
+}
+
+/// The common spelling of an amount, read without `Decimal`'s general parser: 1 to
+/// 10 digits, optionally a point and 1 or 2 digits (`12`, `12.3`, `12.34`), as fen.
+/// Anything else (a sign, more decimals, an empty field, …) is `None` and goes through
+/// [`money`]'s full checks, which give the same value for these spellings.
+fn plain_fen(b: &[u8]) -> Option<i64> {
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    if int.is_empty() || int.len() > 10 || !int.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut fen = int.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0')) * 100;
+    match frac {
+        None => {}
+        Some([d]) if d.is_ascii_digit() => fen += i64::from(d - b'0') * 10,
+        Some([d, e]) if d.is_ascii_digit() && e.is_ascii_digit() => {
+            fen += i64::from(d - b'0') * 10 + i64::from(e - b'0');
+        }
+        Some(_) => return None,
+    }
+    Some(fen)
 }
 
 /// Parses a quantity (weight, score, points, LOS) of magnitude at most [`MAX_QUANTITY`].
@@ -245,6 +272,32 @@ mod tests {
                 .contains("fraction of a fen")
         );
         assert_eq!(money("12.340", "c").unwrap().to_string(), "12.34");
+        // The fast path and the general parser agree on every plain spelling.
+        for t in [
+            "0",
+            "7",
+            "007",
+            "12.3",
+            "12.34",
+            "9999999999.99",
+            "10000000000",
+            "1.",
+            ".5",
+        ] {
+            let fast = plain_fen(t.as_bytes()).map(|f| Decimal::new(f, 2));
+            let full = decimal(t, "c").ok().map(drgdip_pricing::money::round_yuan);
+            if let Some(f) = fast {
+                assert_eq!(Some(f), full, "{t}");
+                assert_eq!(f.to_string(), full.unwrap().to_string(), "{t}");
+            }
+        }
+        assert_eq!(
+            plain_fen(b"10000000000"),
+            None,
+            "11 digits take the checked path"
+        );
+        assert_eq!(plain_fen(b"1."), None);
+        assert_eq!(plain_fen(b"-1"), None);
         assert!(quantity("1000001", "w").is_err());
     }
 

@@ -595,18 +595,31 @@ fn push_u32(buf: &mut Vec<u8>, n: usize) {
 /// `deductible` (B, starting with `,` and ending with `,`), the payment standard and
 /// the uncovered cost.
 fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
-    let mut a = Vec::with_capacity(96);
-    push_field(&mut a, row.case_id.as_bytes());
+    // Each part is written in place behind a 4-byte length filled in after it.
+    fn open(spill: &mut Vec<u8>) -> usize {
+        spill.extend_from_slice(&[0; 4]);
+        spill.len()
+    }
+    fn close(spill: &mut Vec<u8>, at: usize) {
+        let len = u32::try_from(spill.len() - at).unwrap_or(u32::MAX);
+        spill[at - 4..at].copy_from_slice(&len.to_le_bytes());
+    }
+    spill.push(1);
+    let at_a = open(spill);
+    let a = &mut *spill;
+    push_field(a, row.case_id.as_bytes());
     a.push(b',');
     a.extend_from_slice(c.method.key().as_bytes());
     a.push(b',');
-    push_field(&mut a, row.group.as_bytes());
+    push_field(a, row.group.as_bytes());
     a.push(b',');
-    push_field(&mut a, row.hospital_id.as_bytes());
+    push_field(a, row.hospital_id.as_bytes());
     a.push(b',');
-    push_money(&mut a, p.payment_standard);
+    push_money(a, p.payment_standard);
     a.push(b',');
-    let mut b = Vec::with_capacity(192);
+    close(spill, at_a);
+    let at_b = open(spill);
+    let b = &mut *spill;
     b.push(b',');
     b.extend_from_slice(if p.primary_care { b"1," } else { b"0," });
     b.extend_from_slice(p.outlier.key().as_bytes());
@@ -615,57 +628,53 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     b.push(b',');
     b.extend_from_slice(row.insurance.key().as_bytes());
     b.push(b',');
-    push_field(&mut b, row.person.as_bytes());
+    push_field(b, row.person.as_bytes());
     b.push(b',');
-    push_date(&mut b, row.discharge);
+    push_date(b, row.discharge);
     b.push(b',');
-    push_field(&mut b, row.los.as_bytes());
+    push_field(b, row.los.as_bytes());
     b.push(b',');
-    push_money(&mut b, row.total);
+    push_money(b, row.total);
     b.push(b',');
-    push_money(&mut b, row.covered);
+    push_money(b, row.covered);
     b.push(b',');
     b.extend_from_slice(row.status.key().as_bytes());
     b.push(b',');
     if !p.base.is_zero() {
         match c.method {
             Method::Drg => {
-                push_dec(&mut b, p.base);
+                push_dec(b, p.base);
                 b.push(b',');
             }
             Method::Dip => {
                 b.push(b',');
-                push_dec(&mut b, p.base / p.aux_coef);
+                push_dec(b, p.base / p.aux_coef);
             }
         }
     } else {
         b.push(b',');
     }
     b.push(b',');
-    push_dec(&mut b, p.aux_coef);
+    push_dec(b, p.aux_coef);
     b.push(b',');
-    push_dec(&mut b, p.coefficient);
+    push_dec(b, p.coefficient);
     b.push(b',');
-    push_dec(&mut b, p.rate);
+    push_dec(b, p.rate);
     b.push(b',');
     if !p.standard.is_zero() {
-        push_money(&mut b, p.standard);
+        push_money(b, p.standard);
     }
     b.push(b',');
-    push_dec(&mut b, p.outlier_factor);
+    push_dec(b, p.outlier_factor);
     b.push(b',');
     // A case with a standard always shows its cost ratio, `0` included.
     if !p.standard.is_zero() {
-        push_dec(&mut b, p.cost_ratio);
+        push_dec(b, p.cost_ratio);
     }
     b.push(b',');
-    push_dec(&mut b, p.points);
+    push_dec(b, p.points);
     b.push(b',');
-    spill.push(1);
-    push_u32(spill, a.len());
-    spill.extend_from_slice(&a);
-    push_u32(spill, b.len());
-    spill.extend_from_slice(&b);
+    close(spill, at_b);
     spill.extend_from_slice(&p.payment_standard.serialize());
     spill.extend_from_slice(&(row.total - row.covered).serialize());
     spill.extend_from_slice(&p.negotiated.serialize());
