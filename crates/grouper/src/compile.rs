@@ -453,8 +453,16 @@ impl Grouper {
         for (t, &slot) in self.exclusion_slots.iter().enumerate() {
             table_of[slot as usize] = (t + 1) as u16;
         }
-        let lo = self.exclusion_slots.iter().min().map_or(0, |&s| s as usize / 64);
-        let hi = self.exclusion_slots.iter().max().map_or(0, |&s| s as usize / 64);
+        let lo = self
+            .exclusion_slots
+            .iter()
+            .min()
+            .map_or(0, |&s| s as usize / 64);
+        let hi = self
+            .exclusion_slots
+            .iter()
+            .max()
+            .map_or(0, |&s| s as usize / 64);
         self.pdx_tables_at.push(0);
         for row in self.membership.chunks(w) {
             for (k, &word) in row[lo..=hi].iter().enumerate() {

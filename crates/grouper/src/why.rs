@@ -119,7 +119,10 @@ impl Grouper {
         let Some(&pdx) = case.dx.first() else {
             return "no principal diagnosis".into();
         };
-        let entered: Vec<&str> = entered.iter().map(|&i| self.mdcs[i].code.as_str()).collect();
+        let entered: Vec<&str> = entered
+            .iter()
+            .map(|&i| self.mdcs[i].code.as_str())
+            .collect();
         let mut s = String::new();
         if !entered.is_empty() {
             let px = case.px.first().map_or("no procedure".to_string(), |&p| {
