@@ -271,15 +271,16 @@ impl<'g> Generator<'g> {
             age_days: d.age_days,
         };
         // Procedures: the entry's own (a surgical entry's case had its operation).
-        if !t.px.is_empty() && rng.chance(0.97) {
-            if let Some(p) = pick_fitting(rng, &t.px, |c| patient.fits_px(c)) {
-                d.px.push(p);
-                if rng.chance(0.15)
-                    && let Some(q) = pick_fitting(rng, &t.px, |c| patient.fits_px(c))
-                    && q != p
-                {
-                    d.px.push(q);
-                }
+        if !t.px.is_empty()
+            && rng.chance(0.97)
+            && let Some(p) = pick_fitting(rng, &t.px, |c| patient.fits_px(c))
+        {
+            d.px.push(p);
+            if rng.chance(0.15)
+                && let Some(q) = pick_fitting(rng, &t.px, |c| patient.fits_px(c))
+                && q != p
+            {
+                d.px.push(q);
             }
         }
         // Secondary diagnoses: more for older patients; CC/MCC among them.
