@@ -5,7 +5,7 @@ mod common;
 
 use common::{claim, policy};
 use drgdip_payment::benefits::{Claim, ClaimError, ClaimKind, Referral, Share, apply_benefits};
-use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
+use drgdip_pricing::{HospitalLevel, InsuranceType};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
