@@ -17,6 +17,10 @@ fn workbook() -> Option<NationalWorkbook> {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn the_workbook_reads_with_the_published_counts() {
     let Some(wb) = workbook() else { return };
     let count = |l: NationalLayer| wb.types.iter().filter(|t| t.layer == l).count();
@@ -103,6 +107,10 @@ fn reference_cases() -> Option<Vec<RefCase>> {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn the_reference_interpreter_gives_the_expected_answers() {
     let Some(wb) = workbook() else { return };
     let Some(cases) = reference_cases() else {
@@ -185,6 +193,10 @@ fn check_output(out: &[u8], cases: &[RefCase]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn reference_cases_through_the_workbook_a_compiled_artifact_and_a_folder() {
     let Some(wb) = workbook() else { return };
     let Some(cases) = reference_cases() else {
@@ -284,6 +296,10 @@ fn code(r: (String, String, String, bool)) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn hand_worked_cases_for_each_decision() {
     let Some(wb) = workbook() else { return };
     let c = Catalog::compile(&wb.to_source()).unwrap();
@@ -411,6 +427,10 @@ fn code_of(spec: &DxSpec, rng: &mut Rng) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn generated_cases_agree_with_the_reference_interpreter() {
     let Some(wb) = workbook() else { return };
     let c = Catalog::compile(&wb.to_source()).unwrap();

@@ -115,20 +115,20 @@ fn separators_and_exponents_are_not_numbers_in_catalogues() {
 fn separators_and_exponents_are_not_numbers_in_policies() {
     let demo = std::fs::read_to_string(common::root().join("data/demo-policy.toml")).unwrap();
     let base = common::root().join("data");
-    let from = "base_rate = { employee = 24000, resident = 22000 }";
+    let from = "base_rate = { employee = 13600, resident = 13600 }";
     assert!(demo.contains(from));
     for (to, shown) in [
         (
-            "base_rate = { employee = 24_000, resident = 22000 }",
-            "24_000",
+            "base_rate = { employee = 13_600, resident = 13600 }",
+            "13_600",
         ),
         (
-            "base_rate = { employee = 2.4e4, resident = 22000 }",
-            "2.4e4",
+            "base_rate = { employee = 1.36e4, resident = 13600 }",
+            "1.36e4",
         ),
         (
-            "base_rate = { employee = \"24_000\", resident = 22000 }",
-            "24_000",
+            "base_rate = { employee = \"13_600\", resident = 13600 }",
+            "13_600",
         ),
     ] {
         let text = demo.replacen(from, to, 1);

@@ -75,6 +75,10 @@ fn check(grouper: &Grouper, d: &Data, threads: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn every_reference_case_through_the_workbook_and_an_artifact() {
     let Some(d) = data() else { return };
     let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
@@ -97,6 +101,10 @@ fn every_reference_case_through_the_workbook_and_an_artifact() {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn both_reference_interpreters_agree_with_the_expected_answers() {
     let Some(d) = data() else { return };
     let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
@@ -117,6 +125,10 @@ fn both_reference_interpreters_agree_with_the_expected_answers() {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn without_the_errata_the_seven_members_are_missing() {
     let Some(d) = data() else { return };
     let with = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
@@ -153,6 +165,10 @@ fn generated(scheme: &Scheme, grouper: &Grouper, n: u64, seed: u64) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn the_compiled_engine_agrees_with_the_reference_interpreter_on_generated_cases() {
     let Some(d) = data() else { return };
     let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
@@ -201,6 +217,10 @@ fn the_compiled_engine_agrees_with_the_reference_interpreter_on_generated_cases(
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn results_are_identical_for_any_thread_count() {
     let Some(d) = data() else { return };
     let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();

@@ -20,6 +20,17 @@ fn drgdip(args: &[&str]) -> Output {
         .expect("drgdip runs")
 }
 
+/// `drgdip group` with the demo scheme, `input` to `output`, and `extra` arguments.
+fn group(input: &std::path::Path, output: &str, extra: &[&str]) -> Output {
+    let input = input.to_str().expect("a UTF-8 path");
+    let scheme = demo();
+    let mut args = vec![
+        "group", "--scheme", &scheme, "--input", input, "--output", output,
+    ];
+    args.extend_from_slice(extra);
+    drgdip(&args)
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -37,16 +48,7 @@ fn a_gb18030_file_is_grouped_and_the_summary_names_the_encoding() {
     let (bytes, _, _) = encoding_rs::GB18030.encode(CASES);
     std::fs::write(&input, &bytes).unwrap();
     let out = dir.path().join("out.csv");
-    let o = drgdip(&[
-        "group",
-        "--scheme",
-        &demo(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--bom",
-    ]);
+    let o = group(&input, out.to_str().unwrap(), &["--bom"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -57,17 +59,7 @@ fn a_gb18030_file_is_grouped_and_the_summary_names_the_encoding() {
     let written = std::fs::read(&out).unwrap();
     assert!(written.starts_with(b"\xEF\xBB\xBFcase_id,status"));
     // Given explicitly, the summary says so.
-    let o = drgdip(&[
-        "group",
-        "--scheme",
-        &demo(),
-        "--input",
-        input.to_str().unwrap(),
-        "--encoding",
-        "gbk",
-        "--output",
-        "-",
-    ]);
+    let o = group(&input, "-", &["--encoding", "gbk"]);
     assert!(
         stderr(&o).contains("input GBK (--encoding)"),
         "{}",
@@ -81,15 +73,7 @@ fn results_can_be_written_as_a_workbook() {
     let input = dir.path().join("cases.csv");
     std::fs::write(&input, CASES).unwrap();
     let out = dir.path().join("grouped.xlsx");
-    let o = drgdip(&[
-        "group",
-        "--scheme",
-        &demo(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = group(&input, out.to_str().unwrap(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (csv, sheet) = drgdip_io::excel::read_sheet(&out, None).unwrap();
     assert_eq!(sheet, "group");
@@ -97,15 +81,7 @@ fn results_can_be_written_as_a_workbook() {
     assert!(text.starts_with("case_id,status,mdc,adrg,drg"), "{text}");
     assert!(text.contains("c2,grouped,MDCO"), "{text}");
     // The workbook groups again like the CSV it came from.
-    let o = drgdip(&[
-        "group",
-        "--scheme",
-        &demo(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        "-",
-    ]);
+    let o = group(&input, "-", &[]);
     let csv_out = String::from_utf8(o.stdout).unwrap();
     assert_eq!(text, csv_out);
 }
@@ -119,15 +95,7 @@ fn a_file_of_another_code_version_gets_a_loud_warning() {
         text += &format!("c{i},1,60,5,I63.900x00{}\n", i % 3 + 1);
     }
     std::fs::write(&input, text).unwrap();
-    let o = drgdip(&[
-        "group",
-        "--scheme",
-        &demo(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        "-",
-    ]);
+    let o = group(&input, "-", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

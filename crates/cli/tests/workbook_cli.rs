@@ -44,6 +44,10 @@ fn ok(out: &Output) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    drgdip_no_shared,
+    ignore = "needs ../shared (the real national schemes), which is not beside this checkout"
+)]
 fn the_workbook_is_a_scheme_everywhere() {
     let Some((book, errata)) = shared() else {
         return;

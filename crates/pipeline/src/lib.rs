@@ -17,6 +17,9 @@
 //! - [`outpatient::price_outpatient`]: outpatient claims (CSV) → one row per claim
 //!   with the patient's and the fund's shares under the policy's outpatient schemes.
 //!
+//! - [`warnings`]: what the pipelines warn about (a low grouping rate, a settlement
+//!   over a small part of its budget), returned by each summary's `warnings()`.
+//!
 //! Inputs are any [`std::io::Read`] (a file, stdin, a byte slice), outputs any
 //! [`std::io::Write`]. Each run takes a config struct (threads, where to spill), a
 //! progress callback, and returns a summary or a typed [`PipelineError`]. A bad row
@@ -29,6 +32,7 @@ pub mod outpatient;
 pub mod price;
 pub mod report;
 pub mod settle;
+pub mod warnings;
 
 pub use columns::{MAX_AMOUNT, MAX_FIELD, MAX_QUANTITY};
 pub use error::PipelineError;

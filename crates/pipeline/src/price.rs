@@ -69,6 +69,9 @@ pub struct PriceSummary {
     pub rows: u64,
     /// Rows written with status `rejected`.
     pub rejected: u64,
+    /// Priced rows whose grouping status was not `grouped` or `composite` (ungroupable,
+    /// ungrouped, ambiguous, invalid): paid by the ungrouped rule.
+    pub not_grouped: u64,
     /// Time spent reading and pricing, applying benefits, and writing.
     pub stages: [Duration; 3],
 }
@@ -77,6 +80,13 @@ impl PriceSummary {
     /// Rows priced (status `ok`).
     pub fn priced(&self) -> u64 {
         self.rows - self.rejected
+    }
+
+    /// Warnings for this run: a low grouping rate ([`crate::warnings::grouping_warning`]).
+    pub fn warnings(&self) -> Vec<String> {
+        crate::warnings::grouping_warning(self.rows, self.not_grouped)
+            .into_iter()
+            .collect()
     }
 }
 
@@ -469,6 +479,8 @@ struct BlockOut {
     records: u64,
     /// Rows rejected.
     rejected: u64,
+    /// Accepted rows not grouped (ungroupable, ungrouped, ambiguous, invalid).
+    not_grouped: u64,
     /// The block's spilled rows, in order.
     spill: Vec<u8>,
     /// Accepted rows' benefit facts.
@@ -722,6 +734,7 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8]) -> Result<BlockOut> {
     let mut out = BlockOut {
         records: 0,
         rejected: 0,
+        not_grouped: 0,
         spill: Vec::with_capacity(bytes.len() + bytes.len() / 2),
         accepted: Vec::with_capacity(bytes.len() / 100),
         arena: String::with_capacity(bytes.len() / 8),
@@ -739,6 +752,9 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8]) -> Result<BlockOut> {
         });
         match res {
             Ok((r, p)) => {
+                if !matches!(r.status, GroupStatus::Grouped | GroupStatus::Composite) {
+                    out.not_grouped += 1;
+                }
                 spill_ok(&mut out.spill, &r, &p, cols);
                 let mut span = |s: &str| -> Result<(u32, u32)> {
                     let start = u32::try_from(out.arena.len()).map_err(|_| too_large())?;
@@ -789,11 +805,11 @@ fn stage_one<R: Read + Send>(
     cols: &Cols,
     spill: &mut dyn Write,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<(Vec<BenefitRec>, String, u64, u64)> {
+) -> Result<(Vec<BenefitRec>, String, u64, (u64, u64))> {
     let mut persons = Persons::default();
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
-    let (mut rows, mut rejected) = (0u64, 0u64);
+    let (mut rows, mut rejected, mut not_grouped) = (0u64, 0u64, 0u64);
     let per_batch = 2 * rayon::current_num_threads().max(2);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(per_batch);
     std::thread::scope(|scope| -> Result<()> {
@@ -846,6 +862,7 @@ fn stage_one<R: Read + Send>(
                     .write_all(&part.spill)
                     .map_err(PipelineError::io("writing the spill file"))?;
                 rejected += part.rejected;
+                not_grouped += part.not_grouped;
                 for a in &part.accepted {
                     let text = |(start, len): (u32, u32)| {
                         &part.arena[start as usize..(start + len) as usize]
@@ -880,7 +897,7 @@ fn stage_one<R: Read + Send>(
         }
         Ok(())
     })?;
-    Ok((recs, ids, rows, rejected))
+    Ok((recs, ids, rows, (rejected, not_grouped)))
 }
 
 /// Stage 2: benefits in date order per person, persons in parallel.
@@ -1176,7 +1193,7 @@ pub fn price<R: Read + Send, W: Write + Send>(
     let cols = Cols::new(&header)?;
     with_pool(config.threads, move || {
         // Stage 1 into the spill.
-        let (recs, ids, rows, rejected, spill_file, spilled) = match &config.spill {
+        let (recs, ids, rows, (rejected, not_grouped), spill_file, spilled) = match &config.spill {
             SpillTo::TempFile(dir) => {
                 let spill = Spill(spill_path(dir));
                 let file = File::create(&spill.0).map_err(PipelineError::io(format!(
@@ -1227,6 +1244,7 @@ pub fn price<R: Read + Send, W: Write + Send>(
         Ok(PriceSummary {
             rows,
             rejected,
+            not_grouped,
             stages: [t1, t2 - t1, t3 - t2],
         })
     })

@@ -74,8 +74,10 @@ pub const REPORT_HEADER: [&str; 24] = [
 pub struct Report {
     /// One row per hospital then the city (`ALL`), as text in [`REPORT_HEADER`] order.
     records: Vec<Vec<String>>,
-    /// The hospitals' accumulators (for the chart).
+    /// The hospitals' accumulators then the city's (`ALL`), for the chart.
     hospitals: Vec<Indicators>,
+    /// Whether a settlement was given.
+    settled: bool,
     /// City-wide per-group statistics.
     city_groups: BTreeMap<(String, String), GroupAcc>,
     config: ReportConfig,
@@ -119,6 +121,8 @@ struct Indicators {
     h: HospAcc,
     time_index: Option<Decimal>,
     cost_index: Option<Decimal>,
+    /// The settlement's surplus (+) or deficit (−), when the settlement has one for it.
+    surplus: Option<Decimal>,
 }
 
 fn ratio(a: Decimal, b: Decimal, dp: u32) -> Option<Decimal> {
@@ -300,6 +304,7 @@ pub fn report<R: Read, S: Read>(
             h: h.clone(),
             time_index,
             cost_index,
+            surplus: None,
         });
     }
     all.groups = city_groups.clone();
@@ -309,11 +314,18 @@ pub fn report<R: Read, S: Read>(
         h: all,
         time_index: ti,
         cost_index: ci,
+        surplus: None,
     });
     let settled = match settlement {
         Some(r) => read_settlement(r)?,
         None => BTreeMap::new(),
     };
+    for r in &mut rows {
+        r.surplus = settled
+            .get(&r.id)
+            .and_then(|m| m.get("surplus_or_deficit"))
+            .and_then(|v| v.parse::<Decimal>().ok());
+    }
     let mut records: Vec<Vec<String>> = Vec::new();
     for r in &rows {
         let h = &r.h;
@@ -348,8 +360,8 @@ pub fn report<R: Read, S: Read>(
             get("carried"),
         ]);
     }
-    rows.pop();
     Ok(Report {
+        settled: !settled.is_empty(),
         records,
         hospitals: rows,
         city_groups,
@@ -392,7 +404,18 @@ impl Report {
 
     /// The SVG chart of payment vs cost by hospital.
     pub fn svg(&self) -> String {
-        render_svg(&self.hospitals)
+        render_svg(&self.hospitals, self.settled)
+    }
+
+    /// Warnings for this report: a low grouping rate over all hospitals
+    /// ([`crate::warnings::grouping_warning`]; rejected rows are not counted).
+    pub fn warnings(&self) -> Vec<String> {
+        // The city's row is the last.
+        self.hospitals
+            .last()
+            .and_then(|c| crate::warnings::grouping_warning(c.h.cases, c.h.cases - c.h.grouped))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -535,71 +558,306 @@ fn render_table(columns: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-fn render_svg(rows: &[Indicators]) -> String {
-    let bar_w: i64 = 12;
-    let gap: i64 = 10;
-    let left: i64 = 90;
-    let top: i64 = 40;
-    let height: i64 = 300;
-    let n = i64::try_from(rows.len()).unwrap_or(0);
-    let width = left + n * (2 * bar_w + gap) + 40;
-    let max = rows
+/// A "nice" axis step (1, 2 or 5 × 10^k) so that `max` spans about 4–6 steps.
+fn nice_step(max: Decimal) -> Decimal {
+    let mut step = Decimal::new(1, 2);
+    loop {
+        for m in [1, 2, 5] {
+            let s = step * Decimal::from(m);
+            if max / s <= Decimal::from(6) {
+                return s;
+            }
+        }
+        step *= Decimal::TEN;
+        if step > Decimal::from(1_000_000_000_000i64) {
+            return step;
+        }
+    }
+}
+
+/// An amount in units of 10,000 yuan (万元), for the chart.
+fn wan(v: Decimal) -> Decimal {
+    v / Decimal::from(10_000)
+}
+
+/// Geometry only (pixels), never money.
+fn f(v: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    v.to_f64().unwrap_or(0.0)
+}
+
+/// A tick label: whole numbers with thousands separators, else up to 2 decimals.
+fn tick_label(v: Decimal) -> String {
+    let v = v.round_dp(2).normalize();
+    if v.scale() > 0 {
+        return v.to_string();
+    }
+    let digits = v.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v.is_sign_negative() && !v.is_zero() {
+        out.insert(0, '−');
+    }
+    out
+}
+
+/// One vertical axis with ticks, labels and grid lines from `lo` to `hi` (multiples of
+/// `step`), mapped onto pixels `bottom..top`.
+struct Axis {
+    lo: Decimal,
+    hi: Decimal,
+    step: Decimal,
+    top: f64,
+    bottom: f64,
+}
+
+impl Axis {
+    fn y(&self, v: Decimal) -> f64 {
+        let span = f(self.hi - self.lo).max(1e-9);
+        self.bottom - (f(v - self.lo) / span) * (self.bottom - self.top)
+    }
+
+    fn draw(&self, s: &mut String, left: f64, right: f64, title: &str) {
+        let mut v = self.lo;
+        while v <= self.hi {
+            let y = self.y(v);
+            let (stroke, w) = if v.is_zero() {
+                ("#333", 1.2)
+            } else {
+                ("#ddd", 0.8)
+            };
+            let _ = writeln!(
+                s,
+                r#"<line x1="{left:.1}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="{stroke}" stroke-width="{w}"/>"#
+            );
+            let _ = writeln!(
+                s,
+                r##"<line x1="{:.1}" y1="{y:.1}" x2="{left:.1}" y2="{y:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                left - 5.0,
+                left - 8.0,
+                y + 4.0,
+                tick_label(v)
+            );
+            v += self.step;
+        }
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left:.1}" y1="{:.1}" x2="{left:.1}" y2="{:.1}" stroke="#333"/>"##,
+            self.top, self.bottom
+        );
+        let mid = (self.top + self.bottom) / 2.0;
+        let _ = writeln!(
+            s,
+            r#"<text x="16" y="{mid:.1}" text-anchor="middle" transform="rotate(-90 16 {mid:.1})">{title}</text>"#
+        );
+    }
+}
+
+/// The chart: per hospital, the payment standard and the total cost (top panel), and
+/// the settlement's surplus or deficit (bottom panel; without a settlement, payment −
+/// cost, and the panel says so). `rows` are the hospitals then the city (last; not
+/// drawn but summarised in the subtitle).
+fn render_svg(rows: &[Indicators], settled: bool) -> String {
+    let (city, hospitals) = match rows.split_last() {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rows),
+    };
+    let method = match city.map(|c| (c.h.drg_cases > 0, c.h.dip_cases > 0)) {
+        Some((true, false)) => "DRG",
+        Some((false, true)) => "DIP",
+        Some((true, true)) => "DRG and DIP",
+        _ => "DRG/DIP",
+    };
+    let slot = 26.0;
+    let bar = 10.0;
+    let left = 90.0;
+    let n = hospitals.len() as f64;
+    let plot_right = left + n * slot + 10.0;
+    let width = (plot_right + 20.0).max(760.0);
+    let top1 = 96.0;
+    let bottom1 = top1 + 260.0;
+    let top2 = bottom1 + 46.0;
+    let bottom2 = top2 + 170.0;
+    let height = bottom2 + 70.0;
+
+    let max = hospitals
         .iter()
-        .map(|r| r.h.payment.max(r.h.cost))
+        .map(|r| wan(r.h.payment.max(r.h.cost)))
         .max()
         .unwrap_or(Decimal::ONE)
-        .max(Decimal::ONE);
-    let px = |v: Decimal| -> i64 {
-        let p = drgdip_pricing::money::round_qty(v * Decimal::from(height) / max, 0);
-        i64::try_from(p.mantissa() / 10i128.pow(p.scale())).unwrap_or(0)
+        .max(Decimal::new(1, 2));
+    let step = nice_step(max);
+    let hi = (max / step).ceil() * step;
+    let a1 = Axis {
+        lo: Decimal::ZERO,
+        hi,
+        step,
+        top: top1,
+        bottom: bottom1,
     };
+    // Bottom panel: the settlement result, or payment − cost.
+    let result = |r: &Indicators| -> Option<Decimal> {
+        if settled {
+            r.surplus.map(wan)
+        } else {
+            Some(wan(r.h.payment - r.h.cost))
+        }
+    };
+    let amax = hospitals
+        .iter()
+        .filter_map(result)
+        .map(|v| v.abs())
+        .max()
+        .unwrap_or(Decimal::ONE)
+        .max(Decimal::new(1, 2));
+    let step2 = nice_step(amax * Decimal::TWO);
+    let hi2 = (amax / step2).ceil() * step2;
+    let a2 = Axis {
+        lo: -hi2,
+        hi: hi2,
+        step: step2,
+        top: top2,
+        bottom: bottom2,
+    };
+
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{}" font-family="sans-serif" font-size="11">"#,
-        top + height + 90
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">"#
     );
     let _ = writeln!(
         s,
-        r#"<text x="{left}" y="20" font-size="14">Payment (blue) vs cost (orange) by hospital, yuan; max {}</text>"#,
-        drgdip_pricing::money::round_qty(max, 0)
+        r#"<rect width="{width:.0}" height="{height:.0}" fill="white"/>"#
     );
     let _ = writeln!(
         s,
-        r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
-        top + height,
-        width - 20,
-        top + height
+        r#"<text x="{left}" y="22" font-size="15" font-weight="bold">{method}: payment vs cost by hospital</text>"#
     );
-    for (i, r) in rows.iter().enumerate() {
-        let x = left + i64::try_from(i).unwrap_or(0) * (2 * bar_w + gap);
-        let hp = px(r.h.payment);
-        let hc = px(r.h.cost);
+    if let Some(c) = city {
+        let margin = c.h.payment - c.h.cost;
+        let rate = ratio(margin, c.h.cost, 4).map(|r| (r * Decimal::ONE_HUNDRED).round_dp(1));
+        let settled_total: Option<Decimal> =
+            settled.then(|| hospitals.iter().filter_map(|r| r.surplus).sum());
+        let mut sub = format!(
+            "City: {} cases, payment {} and cost {} (10,000 yuan), payment − cost {} ({}%)",
+            c.h.cases,
+            tick_label(wan(c.h.payment).round_dp(0)),
+            tick_label(wan(c.h.cost).round_dp(0)),
+            tick_label(wan(margin).round_dp(0)),
+            rate.map(|r| r.to_string()).unwrap_or_default()
+        );
+        if let Some(t) = settled_total {
+            let _ = write!(
+                sub,
+                "; settlement surplus/deficit {}",
+                tick_label(wan(t).round_dp(0))
+            );
+        }
+        let _ = writeln!(s, r#"<text x="{left}" y="40">{sub}</text>"#);
+    }
+    // Legend.
+    let lower = if settled {
+        "settlement surplus"
+    } else {
+        "payment above cost"
+    };
+    let legend: [(&str, &str); 4] = [
+        ("#3b6fb6", "payment standard (Σ per case)"),
+        ("#e08a2c", "total cost"),
+        ("#2e9d57", lower),
+        (
+            "#c8423b",
+            if settled {
+                "settlement deficit"
+            } else {
+                "payment below cost"
+            },
+        ),
+    ];
+    let mut lx = left;
+    for (color, label) in legend {
         let _ = writeln!(
             s,
-            r##"<rect x="{x}" y="{}" width="{bar_w}" height="{hp}" fill="#3b6fb6"><title>{} payment {}</title></rect>"##,
-            top + height - hp,
+            r#"<rect x="{lx:.1}" y="52" width="12" height="12" fill="{color}"/><text x="{:.1}" y="62">{label}</text>"#,
+            lx + 16.0
+        );
+        lx += 24.0 + 6.2 * label.chars().count() as f64;
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="{:.1}" font-weight="bold">Payment standard and total cost</text>"#,
+        top1 - 12.0
+    );
+    a1.draw(&mut s, left, plot_right, "10,000 yuan");
+    let lower_title = if settled {
+        "Year-end settlement: surplus or deficit (from the settlement file); no bar: settled in its medical community"
+    } else {
+        "Payment − cost (no settlement given: run `report --settlement` to show the settlement result)"
+    };
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="{:.1}" font-weight="bold">{lower_title}</text>"#,
+        top2 - 12.0
+    );
+    a2.draw(&mut s, left, plot_right, "10,000 yuan");
+
+    for (i, r) in hospitals.iter().enumerate() {
+        let x = left + 4.0 + i as f64 * slot;
+        let yp = a1.y(wan(r.h.payment));
+        let yc = a1.y(wan(r.h.cost));
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x:.1}" y="{yp:.1}" width="{bar}" height="{:.1}" fill="#3b6fb6"><title>{} payment {} yuan</title></rect>"##,
+            bottom1 - yp,
             r.id,
-            r.h.payment
+            yuan(r.h.payment)
         );
         let _ = writeln!(
             s,
-            r##"<rect x="{}" y="{}" width="{bar_w}" height="{hc}" fill="#e08a2c"><title>{} cost {}</title></rect>"##,
-            x + bar_w,
-            top + height - hc,
+            r##"<rect x="{:.1}" y="{yc:.1}" width="{bar}" height="{:.1}" fill="#e08a2c"><title>{} cost {} yuan</title></rect>"##,
+            x + bar,
+            bottom1 - yc,
             r.id,
-            r.h.cost
+            yuan(r.h.cost)
         );
+        if let Some(v) = result(r) {
+            let y0 = a2.y(Decimal::ZERO);
+            let y = a2.y(v);
+            let color = if v.is_sign_negative() {
+                "#c8423b"
+            } else {
+                "#2e9d57"
+            };
+            let _ = writeln!(
+                s,
+                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}"><title>{} {} 10,000 yuan</title></rect>"##,
+                x + 2.0,
+                y.min(y0),
+                2.0 * bar - 4.0,
+                (y - y0).abs(),
+                r.id,
+                v.round_dp(2)
+            );
+        }
+        let lx = x + bar;
+        let ly = bottom2 + 10.0;
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" transform="rotate(60 {} {})">{}</text>"#,
-            x + 2,
-            top + height + 12,
-            x + 2,
-            top + height + 12,
+            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="end" transform="rotate(-60 {lx:.1} {ly:.1})">{}</text>"#,
             r.id
         );
     }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">hospital</text>"#,
+        (left + plot_right) / 2.0,
+        height - 8.0
+    );
     s.push_str("</svg>\n");
     s
 }

@@ -56,6 +56,9 @@ pub struct SettleSummary {
     pub other_year: u64,
     /// Rows that could not be read, skipped and counted.
     pub unreadable: u64,
+    /// Settled rows whose grouping status was not `grouped` or `composite`
+    /// (ungroupable, ungrouped, ambiguous, invalid).
+    pub not_grouped: u64,
     /// The first [`SettleSummary::MAX_ERRORS`] unreadable rows, by line.
     pub errors: Vec<RowError>,
 }
@@ -68,6 +71,30 @@ impl SettleSummary {
     pub fn settled(&self) -> u64 {
         self.rows - self.skipped - self.other_year - self.unreadable
     }
+
+    /// Warnings for this run: a low grouping rate among the settled rows
+    /// ([`crate::warnings::grouping_warning`]) and, given the settlement, a budget the
+    /// cases cover only a small part of ([`budget_coverage_warning`]).
+    pub fn warnings(&self, settlement: &Settlement) -> Vec<String> {
+        crate::warnings::grouping_warning(self.settled(), self.not_grouped)
+            .into_iter()
+            .chain(budget_coverage_warning(settlement))
+            .collect()
+    }
+}
+
+/// The warning when the settled cases' fund outlay covers less than
+/// [`BUDGET_COVER_LIMIT`](crate::warnings::BUDGET_COVER_LIMIT) of the budget the
+/// settlement divides: the `[budget]` remainder, else the DIP fund budget (one pool, or
+/// the sum of the per-insurance budgets). None without a budget.
+pub fn budget_coverage_warning(s: &Settlement) -> Option<String> {
+    let (budget, what) = match (&s.budget, s.city.dip_budget) {
+        (Some(b), _) => (b.remainder, "the [budget] remainder"),
+        (None, Some([a, b])) if a == b => (a, "the DIP fund budget"),
+        (None, Some([a, b])) => (a + b, "the DIP fund budgets"),
+        (None, None) => return None,
+    };
+    crate::warnings::budget_warning(s.city.totals.fund, budget, what)
 }
 
 /// The columns of the per-hospital file.
@@ -122,6 +149,7 @@ struct Cols {
     fund_outlay: usize,
     outlier: usize,
     status: Option<usize>,
+    grouping_status: Option<usize>,
     hospital_level: usize,
     insurance_type: usize,
     discharge_date: usize,
@@ -144,6 +172,7 @@ impl Cols {
             fund_outlay: h.require("fund_outlay", why)?,
             outlier: h.require("outlier", why)?,
             status: h.find("status"),
+            grouping_status: h.find("grouping_status"),
             hospital_level: h.require("hospital_level", why)?,
             insurance_type: h.require("insurance_type", why)?,
             discharge_date: h.require("discharge_date", why)?,
@@ -157,7 +186,8 @@ impl Cols {
 }
 
 enum RowKind<'r> {
-    Case(PricedCase<'r>),
+    /// A case to settle, and whether it was grouped (grouped or composite).
+    Case(PricedCase<'r>, bool),
     Skipped,
     OtherYear,
 }
@@ -222,30 +252,37 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
             "field `negotiated_fund`: {negotiated_fund} is more than fund_outlay {fund_outlay}"
         ));
     }
-    Ok(RowKind::Case(PricedCase {
-        case_id,
-        hospital_id,
-        level,
-        method,
-        insurance,
-        year: date.year,
-        month: date.month,
-        points,
-        payment_standard,
-        patient_share,
-        fund_outlay,
-        total_cost,
-        outlier,
-        cost_ratio: match c.cost_ratio {
-            Some(i) => match field(rec, i, "cost_ratio")? {
-                "" => Decimal::ZERO,
-                s => quantity(s, "cost_ratio")?,
+    let grouped = match c.grouping_status {
+        Some(i) => matches!(field(rec, i, "grouping_status")?, "grouped" | "composite"),
+        None => true,
+    };
+    Ok(RowKind::Case(
+        PricedCase {
+            case_id,
+            hospital_id,
+            level,
+            method,
+            insurance,
+            year: date.year,
+            month: date.month,
+            points,
+            payment_standard,
+            patient_share,
+            fund_outlay,
+            total_cost,
+            outlier,
+            cost_ratio: match c.cost_ratio {
+                Some(i) => match field(rec, i, "cost_ratio")? {
+                    "" => Decimal::ZERO,
+                    s => quantity(s, "cost_ratio")?,
+                },
+                None => Decimal::ZERO,
             },
-            None => Decimal::ZERO,
+            negotiated_cost,
+            negotiated_fund,
         },
-        negotiated_cost,
-        negotiated_fund,
-    }))
+        grouped,
+    ))
 }
 
 /// Reads a priced file into a ledger, in the caller's rayon pool.
@@ -274,7 +311,7 @@ pub fn read_ledger<R: Read>(
         if blocks.is_empty() {
             break;
         }
-        let (part, [n, s, o, b], errs) = blocks
+        let (part, [n, s, o, b, ng], errs) = blocks
             .par_iter()
             .map(|(bytes, first_line)| {
                 let mut rdr = csv::ReaderBuilder::new()
@@ -283,12 +320,15 @@ pub fn read_ledger<R: Read>(
                     .from_reader(&bytes[..]);
                 let mut rec = csv::ByteRecord::new();
                 let mut l = Ledger::new();
-                let mut k = [0u64; 4];
+                let mut k = [0u64; 5];
                 let mut errs = Vec::new();
                 while rdr.read_byte_record(&mut rec).unwrap_or(false) {
                     k[0] += 1;
                     match parse(&rec, &cols, year) {
-                        Ok(RowKind::Case(c)) => l.add(&c),
+                        Ok(RowKind::Case(c, grouped)) => {
+                            l.add(&c);
+                            k[4] += u64::from(!grouped);
+                        }
                         Ok(RowKind::Skipped) => k[1] += 1,
                         Ok(RowKind::OtherYear) => k[2] += 1,
                         Err(e) => {
@@ -303,7 +343,7 @@ pub fn read_ledger<R: Read>(
                 (l, k, errs)
             })
             .reduce(
-                || (Ledger::new(), [0; 4], Vec::new()),
+                || (Ledger::new(), [0; 5], Vec::new()),
                 |mut a, mut b| {
                     a.0.merge(b.0);
                     a.2.append(&mut b.2);
@@ -325,6 +365,7 @@ pub fn read_ledger<R: Read>(
         summary.skipped += s;
         summary.other_year += o;
         summary.unreadable += b;
+        summary.not_grouped += ng;
         progress(Progress {
             stage: Stage::Reading,
             rows: summary.rows,

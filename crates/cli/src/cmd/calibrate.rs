@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use drgdip_grouper::dip::build::Threshold;
 use drgdip_grouper::dip::calibrate::{
-    CalibrateConfig, CalibrationReport, calibrate, read_attribute_table,
+    CalibrateConfig, CalibrationReport, calibrate, read_attribute_table, rescore,
 };
 use drgdip_grouper::dip::{CatalogSource, NationalWorkbook};
 
@@ -140,4 +140,78 @@ pub fn report_text(r: &CalibrationReport) -> String {
     );
     report_tail(&mut s, &r.overall_mean_cost, &r.cv_bands, &r.largest);
     s
+}
+
+/// Arguments of `drgdip dip scores`.
+#[derive(clap::Args)]
+pub struct ScoresArgs {
+    /// Catalogue folder (or NHSA's national workbook `.xlsx`) whose types are scored.
+    #[arg(long)]
+    pub catalog: std::path::PathBuf,
+    /// History file, as for `dip build`.
+    #[arg(long)]
+    pub history: String,
+    /// Output CSV: `dip_code,score,mean_cost,cases,cv,name`, one row per type.
+    #[arg(long)]
+    pub output: String,
+    /// Year weights, oldest first; the newest year takes the last.
+    #[arg(long, default_value = "1:2:7")]
+    pub year_weights: String,
+    /// Score of a type whose mean cost equals the overall mean.
+    #[arg(long, default_value_t = 1000)]
+    pub scale: u32,
+    /// Decimal places of the scores.
+    #[arg(long, default_value_t = 2)]
+    pub decimals: u32,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// Runs `drgdip dip scores`.
+pub fn scores_cmd(a: ScoresArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let given = given_source(&a.catalog)?;
+    let config = CalibrateConfig {
+        score_scale: a.scale,
+        year_weights: parse_year_weights(&a.year_weights)?,
+        score_decimals: a.decimals,
+        ..CalibrateConfig::default()
+    };
+    let (input, rejects, pool, options) =
+        super::dip::open_history(&a.history, None, a.threads, None)?;
+    let (history, read) = pool
+        .install(|| drgdip_io::history::read_dip_history(input, rejects, &options))
+        .with_context(|| format!("reading the history {}", a.history))?;
+    let r = pool
+        .install(|| rescore(&given, &history, &config))
+        .context("scoring the catalogue")?;
+    let mut w = csv::Writer::from_writer(super::open_output(&a.output)?);
+    let write = |w: &mut csv::Writer<_>| -> Result<()> {
+        w.write_record(["dip_code", "score", "mean_cost", "cases", "cv", "name"])?;
+        for t in &r.types {
+            w.write_record([&t.code, &t.score, &t.mean_cost, &t.cases, &t.cv, &t.name])?;
+        }
+        w.flush()?;
+        Ok(())
+    };
+    write(&mut w).with_context(|| format!("writing {}", a.output))?;
+    let without = r.types.iter().filter(|t| t.cases == "0").count();
+    eprintln!(
+        "dip scores: {} rows ({} rejected); {} cases in {} types ({} without a history case, scored from the catalogue's own mean cost), {} in none; overall mean cost {} yuan = score {}; {:.2} s",
+        read.rows,
+        read.counts[1],
+        r.placed,
+        r.types.len(),
+        without,
+        r.unplaced,
+        r.overall_mean_cost,
+        a.scale,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if read.counts[1] > 0 {
+        Outcome::RowsRejected
+    } else {
+        Outcome::Clean
+    })
 }

@@ -28,6 +28,10 @@ pub enum DipCommand {
     /// Build a catalogue (types, scores, CVs, primary-care candidates) from history, or
     /// (`--national`) calibrate the national catalogue on it.
     Build(Box<BuildArgs>),
+    /// Score a catalogue's own types from history, without changing the catalogue: a
+    /// scores file (`dip_code,score,mean_cost,cases,cv,name`) for the policy's
+    /// `[dip] scores`.
+    Scores(super::calibrate::ScoresArgs),
     /// Compile a catalogue folder (or the national `.xlsx` workbook) into one file.
     Compile {
         /// Catalogue folder or national workbook (`.xlsx`).
@@ -217,6 +221,7 @@ pub fn run(cmd: DipCommand) -> Result<Outcome> {
     match cmd {
         DipCommand::Group(a) => group(a),
         DipCommand::Build(a) => build_cmd(*a),
+        DipCommand::Scores(a) => super::calibrate::scores_cmd(a),
         DipCommand::Compile { catalog, output } => {
             let started = Instant::now();
             let c = load_catalog(&catalog)?;

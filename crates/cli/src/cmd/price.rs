@@ -61,6 +61,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         s.stages[1].as_secs_f64(),
         s.stages[2].as_secs_f64(),
     );
+    for w in s.warnings() {
+        eprintln!("price: {w}");
+    }
     Ok(if s.rejected > 0 {
         Outcome::RowsRejected
     } else {

@@ -88,6 +88,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     if r.unreadable > 0 {
         eprintln!("report: {} unreadable rows skipped", r.unreadable);
     }
+    for w in r.warnings() {
+        eprintln!("report: {w}");
+    }
     Ok(if r.unreadable > 0 {
         Outcome::RowsRejected
     } else {

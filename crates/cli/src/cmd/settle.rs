@@ -96,6 +96,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         read.unreadable,
         settlement.hospitals.len()
     );
+    for w in read.warnings(&settlement) {
+        eprintln!("settle: {w}");
+    }
     Ok(if read.unreadable > 0 {
         Outcome::RowsRejected
     } else {

@@ -409,6 +409,98 @@ pub fn calibrate(
     })
 }
 
+/// A catalogue's own types scored on history (see [`rescore`]).
+#[derive(Debug, Clone)]
+pub struct Rescored {
+    /// Every type of the catalogue, in catalogue order: the ones with history cases with
+    /// their new score, mean cost, cases and CV; the others with 0 cases and, when the
+    /// catalogue gives their mean cost, the score of that cost on the history's scale
+    /// (mean cost ÷ the history's overall mean × scale), else their given score.
+    pub types: Vec<TypeRow>,
+    /// Overall trimmed, weighted mean cost (yuan): the cost of score `score_scale`.
+    pub overall_mean_cost: String,
+    /// History cases placed in a type.
+    pub placed: u64,
+    /// History cases in no type (excluded, invalid or ungrouped).
+    pub unplaced: u64,
+}
+
+/// Scores a catalogue's types from history without changing the catalogue: the history
+/// is grouped with it as it is (composite types included) and each type's statistics
+/// come from the cases it receives (trimmed, year-weighted means as in
+/// [`build`](super::build::build); score = type mean ÷ overall mean × `score_scale`).
+/// A type without any history case is scored from the catalogue's own mean cost for it
+/// (else keeps its given score) and gets `cases` 0. Only
+/// `score_scale`, `year_weights`, `trim` and `score_decimals` of `config` are used.
+/// This is how the demo's scores file is made from the same history as its DRG weights.
+pub fn rescore(
+    given: &CatalogSource,
+    history: &History,
+    config: &CalibrateConfig,
+) -> Result<Rescored, BuildError> {
+    check_settings(&config.year_weights, config.trim, Threshold::Cases(1))?;
+    let (years, weights) = years_and_weights(history, &config.year_weights)?;
+    let weight_of = |y: u16| weights[years.binary_search(&y).expect("listed")];
+    let catalog = Catalog::compile(given)?;
+    let outcomes = group_history(&catalog, history);
+    let mut obs = Vec::with_capacity(history.cases.len());
+    for (h, o) in history.cases.iter().zip(&outcomes) {
+        if let Place::Type(t) = place(o) {
+            obs.push(Obs {
+                group: t,
+                weight: weight_of(h.year),
+                cost: h.cost,
+                los: 0,
+                primary: h.primary,
+            });
+        }
+    }
+    let placed = obs.len() as u64;
+    let (st, overall) = stats::compute(&obs, given.types.len(), config.trim);
+    let types = given
+        .types
+        .iter()
+        .zip(&st)
+        .map(|(row, s)| {
+            let mut row = row.clone();
+            if s.cases == 0 {
+                // The catalogue's own mean cost on the history's scale, if it has one.
+                let overall_mean = overall.mean_cost_yuan();
+                if let Ok(mean) = row.mean_cost.trim().parse::<rust_decimal::Decimal>()
+                    && mean > rust_decimal::Decimal::ZERO
+                    && overall_mean > rust_decimal::Decimal::ZERO
+                {
+                    let score =
+                        mean / overall_mean * rust_decimal::Decimal::from(config.score_scale);
+                    row.score = score
+                        .round_dp_with_strategy(
+                            config.score_decimals,
+                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                        )
+                        .to_string();
+                }
+                row.cases = "0".into();
+                row.cv = String::new();
+            } else {
+                fill_stats(
+                    &mut row,
+                    s,
+                    &overall,
+                    config.score_scale,
+                    config.score_decimals,
+                );
+            }
+            row
+        })
+        .collect();
+    Ok(Rescored {
+        types,
+        overall_mean_cost: overall.mean_cost_yuan().to_string(),
+        placed,
+        unplaced: history.cases.len() as u64 - placed,
+    })
+}
+
 fn is_composite(row: &TypeRow) -> bool {
     Layer::parse(&row.layer) == Ok(Layer::Composite)
 }
