@@ -14,7 +14,6 @@
 //! enter the accumulators.
 
 use std::io::{Read, Write};
-use std::str::FromStr;
 
 use drgdip_pricing::money::round_yuan;
 use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
@@ -83,6 +82,10 @@ pub enum OutpatientError {
     },
 }
 
+/// The largest amount of a claim field: 10¹⁰ yuan (as for the case files of
+/// `price`), so that a person's yearly sums stay far inside `Decimal`'s range.
+const MAX_CLAIM: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0);
+
 fn money(s: &str, name: &str) -> Result<Decimal, String> {
     if s.is_empty() {
         return Err(format!("field `{name}` is empty"));
@@ -90,9 +93,16 @@ fn money(s: &str, name: &str) -> Result<Decimal, String> {
     if s.len() > 30 {
         return Err(format!("field `{name}` is too long to be an amount"));
     }
-    let d = Decimal::from_str(s).map_err(|_| format!("field `{name}`: `{s}` is not a number"))?;
+    // Written plainly, as in every file drgdip reads: `1_000` and `1e5` are not numbers.
+    let d = drgdip_pricing::money::plain_decimal(s)
+        .ok_or_else(|| format!("field `{name}`: `{s}` is not a number"))?;
     if d < Decimal::ZERO {
         return Err(format!("field `{name}`: {s} is negative"));
+    }
+    if d > MAX_CLAIM {
+        return Err(format!(
+            "field `{name}`: {s} is more than 10000000000 yuan (the most a claim field may hold)"
+        ));
     }
     if d.normalize().scale() > 2 {
         return Err(format!(

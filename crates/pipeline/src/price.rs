@@ -31,7 +31,9 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::columns::{Header, MAX_FIELD, csv_reader, date, field, money, opt_field, quantity};
+use drgdip_io::{CsvBlocks, block_records_into};
+
+use crate::columns::{Header, MAX_FIELD, date, field, money, opt_field, quantity};
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
 
@@ -427,7 +429,10 @@ struct Accepted<'r> {
 /// Patient share, deductible, over-cap per row (None: row rejected).
 type Shares = Vec<Option<[Decimal; 3]>>;
 
+/// Rows read back from the spill per batch.
 const BATCH: usize = 1 << 14;
+/// Bytes of input read per batch (whole records).
+const BATCH_BYTES: usize = 4 << 20;
 const CHUNK: usize = 512;
 
 /// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
@@ -616,7 +621,7 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
 }
 
 /// Encodes one rejected row: its complete output line.
-fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, row_no: u64, msg: &str) {
+fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, line_no: u64, msg: &str) {
     let clip = |i: usize| -> Vec<u8> {
         let f = rec.get(i).unwrap_or(b"");
         let f = String::from_utf8_lossy(f);
@@ -638,7 +643,7 @@ fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, row_no: 
     line.push(b',');
     push_field(&mut line, &clip(c.hospital_id));
     line.extend_from_slice(b",,,,,,rejected,");
-    push_field(&mut line, format!("row {row_no}: {msg}").as_bytes());
+    push_field(&mut line, format!("line {line_no}: {msg}").as_bytes());
     line.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
     line.push(b'\n');
     spill.push(0);
@@ -655,30 +660,26 @@ impl Drop for Spill {
     }
 }
 
-fn read_batch<R: Read>(
-    rdr: &mut csv::Reader<R>,
-    batch: &mut Vec<csv::ByteRecord>,
-) -> Result<usize> {
-    let mut n = 0;
-    while n < BATCH {
-        if n == batch.len() {
-            batch.push(csv::ByteRecord::new());
+/// Records of the input with the physical line each starts on.
+type Batch = Vec<(u64, csv::ByteRecord)>;
+
+/// Reads the records of the next block (of about [`BATCH_BYTES`]) into `batch[..n]`;
+/// `n` = 0 at the end of the input.
+fn read_batch<R: Read>(src: &mut CsvBlocks<R>, batch: &mut Batch) -> Result<usize> {
+    // A block of blank lines holds no record: read on.
+    while let Some((bytes, first_line)) = src.next_block(BATCH_BYTES)? {
+        let n = block_records_into(&bytes, first_line, batch);
+        if n > 0 {
+            return Ok(n);
         }
-        if !rdr
-            .read_byte_record(&mut batch[n])
-            .map_err(PipelineError::csv("reading the input"))?
-        {
-            break;
-        }
-        n += 1;
     }
-    Ok(n)
+    Ok(0)
 }
 
 /// Stage 1: read, parse, price, spill; collect benefit records.
 fn stage_one<R: Read + Send>(
     pricer: &Pricer,
-    mut rdr: csv::Reader<R>,
+    mut src: CsvBlocks<R>,
     cols: &Cols,
     spill: &mut dyn Write,
     progress: &(dyn Fn(Progress) + Sync),
@@ -688,14 +689,14 @@ fn stage_one<R: Read + Send>(
     let mut recs: Vec<BenefitRec> = Vec::new();
     let (mut rows, mut rejected) = (0u64, 0u64);
     // A reader thread parses CSV records while the pool prices the previous batch.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<csv::ByteRecord>, usize)>>(2);
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Batch, usize)>>(2);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
             loop {
                 let mut batch = back_rx.try_recv().unwrap_or_default();
-                let r = read_batch(&mut rdr, &mut batch);
-                let stop = !matches!(r, Ok(n) if n == BATCH);
+                let r = read_batch(&mut src, &mut batch);
+                let stop = !matches!(r, Ok(n) if n > 0);
                 if tx.send(r.map(|n| (batch, n))).is_err() || stop {
                     break;
                 }
@@ -714,7 +715,7 @@ fn stage_one<R: Read + Send>(
                     let mut spill = Vec::with_capacity(chunk.len() * 320);
                     let mut acc = Vec::with_capacity(chunk.len());
                     let mut bad = 0u64;
-                    for (j, rec) in chunk.iter().enumerate() {
+                    for (j, (line, rec)) in chunk.iter().enumerate() {
                         let row_idx = base + (ci * CHUNK + j) as u64;
                         let res = parse_row(rec, cols).and_then(|row| {
                             let p = price_row(pricer, cols, &row)?;
@@ -740,7 +741,7 @@ fn stage_one<R: Read + Send>(
                             }
                             Err(msg) => {
                                 bad += 1;
-                                spill_rejected(&mut spill, rec, cols, row_idx + 1, &msg);
+                                spill_rejected(&mut spill, rec, cols, *line, &msg);
                             }
                         }
                     }
@@ -1029,7 +1030,7 @@ fn spill_path(dir: &std::path::Path) -> PathBuf {
 /// let config = PriceConfig { spill: SpillTo::Memory, ..PriceConfig::default() };
 /// let summary = price(&policy, input.as_bytes(), &mut out, &config, &|_| {})?;
 /// assert_eq!((summary.rows, summary.rejected), (1, 1)); // XX99 is no DRG of the policy
-/// assert!(String::from_utf8(out)?.contains("row 1: field `drg`"));
+/// assert!(String::from_utf8(out)?.contains("line 2: field `drg`"));
 /// # Ok(())
 /// # }
 /// ```
@@ -1042,8 +1043,8 @@ pub fn price<R: Read + Send, W: Write + Send>(
 ) -> Result<PriceSummary> {
     let started = Instant::now();
     let pricer = Pricer::new(policy.pricing.clone());
-    let mut rdr = csv_reader(input);
-    let header = Header::read(&mut rdr)?;
+    let src = CsvBlocks::open(input)?;
+    let header = Header::from_names(src.header());
     let cols = Cols::new(&header)?;
     with_pool(config.threads, move || {
         // Stage 1 into the spill.
@@ -1055,7 +1056,7 @@ pub fn price<R: Read + Send, W: Write + Send>(
                     spill.0.display()
                 )))?;
                 let mut w = BufWriter::with_capacity(1 << 20, file);
-                let (recs, ids, rows, rejected) = stage_one(&pricer, rdr, &cols, &mut w, progress)?;
+                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut w, progress)?;
                 w.flush()
                     .map_err(PipelineError::io("writing the spill file"))?;
                 drop(w);
@@ -1063,7 +1064,7 @@ pub fn price<R: Read + Send, W: Write + Send>(
             }
             SpillTo::Memory => {
                 let mut v = Vec::new();
-                let (recs, ids, rows, rejected) = stage_one(&pricer, rdr, &cols, &mut v, progress)?;
+                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut v, progress)?;
                 (recs, ids, rows, rejected, None, v)
             }
         };

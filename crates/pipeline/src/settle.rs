@@ -15,7 +15,7 @@
 
 use std::io::{Read, Write};
 
-use drgdip_io::CsvBlocks;
+use drgdip_io::{CsvBlocks, block_records};
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -242,29 +242,25 @@ pub fn read_ledger<R: Read>(
         let (part, [n, s, o, b], errs) = blocks
             .par_iter()
             .map(|(bytes, first_line)| {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(&bytes[..]);
-                let mut rec = csv::ByteRecord::new();
                 let mut l = Ledger::new();
                 let mut k = [0u64; 4];
                 let mut errs = Vec::new();
-                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                // Lines are the file's physical lines (bare `\r`, CRLF, blank lines and
+                // quoted multi-line fields counted as in the file).
+                block_records(bytes, *first_line, |line, rec| {
                     k[0] += 1;
-                    match parse(&rec, &cols, year) {
+                    match parse(rec, &cols, year) {
                         Ok(RowKind::Case(c)) => l.add(&c),
                         Ok(RowKind::Skipped) => k[1] += 1,
                         Ok(RowKind::OtherYear) => k[2] += 1,
                         Err(e) => {
                             k[3] += 1;
                             if errs.len() < SettleSummary::MAX_ERRORS {
-                                let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
                                 errs.push((line, e));
                             }
                         }
                     }
-                }
+                });
                 (l, k, errs)
             })
             .reduce(
