@@ -215,3 +215,273 @@ fn results_are_identical_for_any_thread_count() {
         );
     }
 }
+
+/// CHS-DRG 3.0's 31 基层病组 (`primary-groups.csv`, read by the policy's
+/// `[primary_care] drg_file`) are priced with one city price: a reference case grouped
+/// into one of them pays the same at every hospital level and at a hospital with a
+/// coefficient of its own, while a case of any other DRG pays its hospital's coefficient.
+/// The weights are the test's own (every 3.0 DRG of the workbook, 0.50 to 2.40): NHSA
+/// publishes no national weights, each city sets them.
+#[test]
+fn a_primary_care_group_of_chs_drg_30_is_priced_without_a_hospital_coefficient() {
+    use drgdip::pricing::policy::pricing_from_str;
+    use drgdip::pricing::{
+        CaseInput, GroupStatus, HospitalLevel, InsuranceType, Method, Outlier, Pricer,
+    };
+    use rust_decimal::Decimal;
+
+    let Some(d) = data() else { return };
+    let Some(primary_file) = common::shared("schemes/chs-drg-3.0/primary-groups.csv") else {
+        return;
+    };
+    let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
+    let grouper = Grouper::compile(&scheme).unwrap();
+
+    // Weights for every grouped DRG of the workbook, one decimal step apart.
+    let mut weights = std::collections::BTreeMap::new();
+    let mut csv_text = String::from("group,weight\n");
+    for (i, r) in grouper
+        .results()
+        .iter()
+        .filter(|r| r.status == drgdip::grouper::Status::Grouped)
+        .enumerate()
+    {
+        let w = Decimal::new(50 + (i as i64 % 20) * 10, 2);
+        csv_text.push_str(&format!("{},{w}\n", r.drg));
+        weights.insert(r.drg.clone(), w);
+    }
+    assert!(weights.len() > 800, "{} grouped DRGs", weights.len());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weights.csv"), csv_text).unwrap();
+    let policy = format!(
+        r#"
+[policy]
+name = "3.0 city"
+region = "T"
+
+[drg]
+weights = "weights.csv"
+rate_method = "fixed"
+base_rate = 10000
+
+[coefficients]
+levels = {{ "3" = 1.2, "2" = 1.0, "1" = 0.9, "0" = 0.8 }}
+[coefficients.hospitals]
+H-OWN = 1.35
+
+[primary_care]
+drg_file = {:?}
+"#,
+        primary_file.display().to_string()
+    );
+    let pricer = Pricer::new(pricing_from_str(&policy, dir.path()).unwrap());
+
+    // The file's 31 DRGs, all of them DRGs of the workbook, became primary-care groups.
+    let mut rdr = csv::Reader::from_path(&primary_file).unwrap();
+    let listed: Vec<String> = rdr.records().map(|r| r.unwrap()[0].to_string()).collect();
+    assert_eq!(listed.len(), 31);
+    for drg in &listed {
+        assert!(weights.contains_key(drg), "{drg} is no DRG of the workbook");
+        assert!(pricer.is_primary_care(Method::Drg, drg), "{drg}");
+    }
+
+    let price = |drg: &str, hospital: &str, level: HospitalLevel| {
+        let p = pricer
+            .price(&CaseInput {
+                method: Method::Drg,
+                status: GroupStatus::Grouped,
+                group: drg,
+                score: None,
+                aux_coef: None,
+                hospital_id: hospital,
+                level,
+                insurance: InsuranceType::Employee,
+                total_cost: weights[drg] * Decimal::from(10_000),
+                primary_care: false,
+            })
+            .unwrap();
+        assert_eq!(p.outlier, Outlier::None);
+        (p.primary_care, p.coefficient, p.payment_standard)
+    };
+    let hospitals = [
+        ("H3", HospitalLevel::Third),
+        ("H0", HospitalLevel::PrimaryCare),
+        ("H-OWN", HospitalLevel::Second),
+    ];
+    // The reference cases, grouped from the workbook, that land in a primary-care DRG.
+    let rows = common::group_csv(&grouper, &std::fs::read(&d.cases).unwrap(), 2);
+    let mut primary_cases = 0;
+    let mut other_case = None;
+    for r in &rows {
+        let drg = &r[4];
+        if !listed.iter().any(|p| p == drg) {
+            if r[1] == *"grouped" && other_case.is_none() {
+                other_case = Some(drg.to_string());
+            }
+            continue;
+        }
+        primary_cases += 1;
+        // weight × base rate × 1 (the default primary-care coefficient), whatever the hospital.
+        let want = weights[drg] * Decimal::from(10_000);
+        for (h, level) in hospitals {
+            assert_eq!(price(drg, h, level), (true, Decimal::ONE, want), "{drg} at {h}");
+        }
+    }
+    let expected_primary = d
+        .want
+        .values()
+        .filter(|w| listed.contains(&w[3]))
+        .count();
+    assert!(primary_cases > 0);
+    assert_eq!(primary_cases, expected_primary);
+
+    // Any other DRG pays its hospital's coefficient.
+    let other = other_case.expect("a grouped case outside the primary-care groups");
+    let base = weights[&other] * Decimal::from(10_000);
+    let coefficients = ["1.2", "0.8", "1.35"].map(|c| c.parse::<Decimal>().unwrap());
+    for ((h, level), k) in hospitals.into_iter().zip(coefficients) {
+        assert_eq!(
+            price(&other, h, level),
+            (false, k, base * k),
+            "{other} at {h}"
+        );
+    }
+}
+
+/// A reference case as the grouper's interned case.
+fn interned(grouper: &Grouper, t: &drgdip::grouper::reference::TextCase) -> drgdip::grouper::Case {
+    use drgdip::grouper::CodeKind;
+    drgdip::grouper::Case {
+        sex: t.sex,
+        age: t.age,
+        age_days: t.age_days,
+        weight: t.weight,
+        los: t.los,
+        dept: t.dept.clone(),
+        discharge_way: t.discharge_way.clone(),
+        dx: t
+            .dx
+            .iter()
+            .map(|c| grouper.lookup(c, CodeKind::Diagnosis, false).id)
+            .collect(),
+        px: t
+            .px
+            .iter()
+            .map(|c| grouper.lookup(c, CodeKind::Procedure, false).id)
+            .collect(),
+    }
+}
+
+/// `explain` on the real workbook, for reference cases ending in `…QY`, `…000`, `0000`
+/// and a DRG: every MDC tried (those skipped name their sheet row and the atoms that
+/// failed), each ADRG and DRG with its Chinese name, sheet row and atoms marked ✓/✗,
+/// why the case ended where it did, and the MCC/CC found or excluded — checked against
+/// the workbook's own exclusion tables.
+#[test]
+fn explanations_of_workbook_cases_show_each_rule_and_why() {
+    use drgdip::grouper::Step;
+
+    let Some(d) = data() else { return };
+    let scheme = Scheme::from_workbook(&d.workbook, Some(&d.errata)).unwrap();
+    let grouper = Grouper::compile(&scheme).unwrap();
+    let cases: HashMap<String, _> = common::text_cases(&d.cases)
+        .into_iter()
+        .map(|(id, t, _)| (id, t))
+        .collect();
+    let explain = |id: &str| grouper.explain(&interned(&grouper, &cases[id]));
+
+    // P0000005: principal S43.400x001 (MDCI), procedures of no MDCI ADRG → IQY.
+    let e = explain("P0000005");
+    assert_eq!(e.result.drg, "IQY");
+    let mut skipped = 0;
+    for step in &e.steps {
+        match step {
+            Step::MdcSkipped {
+                name,
+                source,
+                failed,
+                ..
+            } => {
+                skipped += 1;
+                assert!(source.starts_with("MDC sheet, row "), "{step:?}");
+                assert!(!name.is_empty(), "{step:?}");
+                assert!(
+                    !failed.is_empty() && failed.iter().all(|f| f.contains('✗')),
+                    "{step:?}"
+                );
+            }
+            Step::MdcEntered { mdc, name, .. } if mdc == "MDCI" => {
+                assert_eq!(name, "骨骼、肌肉疾病及功能障碍");
+            }
+            Step::Adrg {
+                adrg,
+                name,
+                source,
+                because,
+                matched,
+                ..
+            } => {
+                assert!(source.starts_with("ADRG sheet, row "), "{step:?}");
+                // The workbook names every ADRG but its ambiguity rows.
+                assert!(!name.is_empty() || adrg.ends_with("QY"), "{step:?}");
+                let mark = if *matched { '✓' } else { '✗' };
+                assert!(because.iter().any(|b| b.contains(mark)), "{step:?}");
+            }
+            _ => {}
+        }
+    }
+    // MDCA, MDCP and MDCZ come before MDCI and do not take the case.
+    assert!(skipped >= 3, "{:?}", e.steps);
+    let why = e.why.as_deref().unwrap();
+    assert!(why.contains("歧义") && why.contains("MDCI"), "{why}");
+    // The S43.400x001 atom names the code that decided it.
+    let text = serde_json::to_string(&e).unwrap();
+    assert!(text.contains("S43.400x001"), "{text}");
+
+    // P0000041: no MDC takes it → the global row.
+    let e = explain("P0000041");
+    assert_eq!(e.result.drg, "0000");
+    assert!(e.why.as_deref().unwrap().contains("未入组"), "{:?}", e.why);
+
+    // P0000057: a newborn entering MDCP whose ADRG rules all fail → P000.
+    let e = explain("P0000057");
+    assert_eq!((e.result.adrg.as_str(), e.result.drg.as_str()), ("P00", "P000"));
+    let why = e.why.as_deref().unwrap();
+    assert!(why.contains("MDCP") && why.contains("P000"), "{why}");
+
+    // P0000001: grouped, with the DRG row's name.
+    let e = explain("P0000001");
+    assert_eq!(e.result.drg, "SB15");
+    assert!(e.why.is_none());
+    assert!(e.steps.iter().any(|s| matches!(s,
+        Step::Split { drg, name, matched: true, .. }
+            if drg == "SB15" && name == "全身性感染疾病的手术，不伴合并症或并发症")));
+
+    // MCC/CC: each complication is excluded exactly when the workbook's 排除表 (with
+    // the errata) lists the principal diagnosis in the complication's table.
+    let members: std::collections::BTreeSet<(String, String)> = scheme
+        .exclusion_members
+        .iter()
+        .map(|m| (m.table.clone(), m.code.trim().to_ascii_uppercase()))
+        .collect();
+    let (mut excluded, mut counted) = (0, 0);
+    let mut ids: Vec<&String> = cases.keys().collect();
+    ids.sort();
+    for id in ids.into_iter().take(3000) {
+        let t = &cases[id];
+        let e = grouper.explain(&interned(&grouper, t));
+        let pdx = t.dx.first().map(|c| c.trim().to_ascii_uppercase());
+        for c in &e.complications {
+            let listed = pdx
+                .as_ref()
+                .is_some_and(|p| members.contains(&(c.table.clone(), p.clone())));
+            assert_eq!(c.excluded, listed, "{id}: {c:?}");
+            if c.excluded {
+                excluded += 1;
+            } else {
+                counted += 1;
+            }
+        }
+    }
+    assert!(excluded > 0 && counted > 0, "{excluded} excluded, {counted} counted");
+}

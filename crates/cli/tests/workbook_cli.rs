@@ -106,10 +106,15 @@ fn the_workbook_is_a_scheme_everywhere() {
     ]));
     for want in [
         "result   grouped MDCS SB1 SB15",
-        "enter MDCS [MDC sheet, row 22]: ZYZD in DI_S00",
+        "enter MDCS 感染及寄生虫病 (全身性或不明确部位的) [MDC sheet, row 22]: ZYZD in DI_S00",
         "· ZYZD in DI_S00 ✓ A49.817",
         "· ZYSS in OP_ALL ✓ 75.3101",
         "· QTZD in MCC ✗",
+        // An MDC skipped names its row and the atom that failed, with the case's code.
+        "not MDCB 神经系统疾病及功能障碍 [MDC sheet, row 6]: ZYZD in DI_B00 ✗ (ZYZD A49.817)",
+        // The ADRG and DRG tried, with their names.
+        "ADRG SB1 全身性感染疾病的手术 [ADRG sheet,",
+        "DRG SB15 全身性感染疾病的手术，不伴合并症或并发症 [DRG sheet, row 759] if (empty rule): yes",
     ] {
         assert!(text.contains(want), "{want}:\n{text}");
     }

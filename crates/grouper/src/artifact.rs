@@ -23,7 +23,7 @@ pub(crate) struct Kind {
 /// The compiled DRG scheme.
 pub(crate) const SCHEME: Kind = Kind {
     label: b"drgdip-scheme\0\0\0",
-    version: 5,
+    version: 6,
 };
 
 /// label + version + payload length + checksum.
@@ -134,6 +134,7 @@ impl Grouper {
         let mut grouper: Grouper = decode(SCHEME, bytes)?;
         grouper.check_invariants().map_err(ArtifactError::Invalid)?;
         grouper.codes.rebuild_index();
+        grouper.derive_tables();
         Ok(grouper)
     }
 

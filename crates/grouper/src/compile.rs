@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SchemeError;
@@ -77,6 +76,7 @@ pub(crate) struct TraumaTable {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CMdc {
     pub code: String,
+    pub name: String,
     pub entry: NodeId,
     pub filter: Filter,
     pub entry_rule: String,
@@ -99,6 +99,7 @@ pub(crate) struct CQy {
 pub(crate) struct CEntry {
     pub id: String,
     pub code: String,
+    pub name: String,
     pub rule: NodeId,
     pub rule_text: String,
     pub tests: Vec<CTest>,
@@ -204,7 +205,7 @@ pub(crate) struct Codes {
     /// Idem for procedures.
     pub proc_map: Vec<(Box<str>, CodeId)>,
     #[serde(skip)]
-    pub index: FxHashMap<Box<[u8]>, CodeId>,
+    pub index: CodeIndex,
 }
 
 pub(crate) const KNOWN_DX: u8 = 1;
@@ -212,12 +213,110 @@ pub(crate) const KNOWN_PROC: u8 = 2;
 
 impl Codes {
     pub fn rebuild_index(&mut self) {
-        self.index = self
-            .normalized
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (Box::<[u8]>::from(c.as_bytes()), i as CodeId))
-            .collect();
+        self.index = CodeIndex::build(&self.normalized);
+    }
+
+    /// The id of a normalised code.
+    #[inline]
+    pub fn find(&self, code: &[u8]) -> Option<CodeId> {
+        self.index.get(&self.normalized, code)
+    }
+}
+
+/// A hash index from a normalised code to its id, rebuilt on every load without
+/// allocating per code: a power-of-two table probed linearly. A code of up to 15 bytes
+/// is its own key, packed with its length into two words, so a lookup compares two
+/// integers in one cache line and never reads the dictionary's strings; a longer code
+/// is keyed by its hash and checked against the dictionary.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CodeIndex {
+    table: Vec<IndexEntry>,
+    /// 64 − log2(table size): the hash's top bits pick the first probe.
+    shift: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IndexEntry {
+    key: [u64; 2],
+    id: CodeId,
+}
+
+impl CodeIndex {
+    const EMPTY: CodeId = CodeId::MAX;
+    /// The length byte of a key that is a hash (no packed code has it).
+    const LONG: u64 = 0xFF << 56;
+
+    fn build(codes: &[Box<str>]) -> CodeIndex {
+        let size = (codes.len() * 2).next_power_of_two().max(2);
+        let empty = IndexEntry {
+            key: [0; 2],
+            id: Self::EMPTY,
+        };
+        let mut index = CodeIndex {
+            table: vec![empty; size],
+            shift: 64 - size.trailing_zeros(),
+        };
+        for (id, code) in codes.iter().enumerate() {
+            let key = Self::key(code.as_bytes());
+            let mut i = index.first(key);
+            while index.table[i].id != Self::EMPTY {
+                i = (i + 1) & (size - 1);
+            }
+            index.table[i] = IndexEntry {
+                key,
+                id: id as CodeId,
+            };
+        }
+        index
+    }
+
+    /// A code of up to 15 bytes, zero-padded, with its length in the last byte; a
+    /// longer code's hash, marked [`Self::LONG`].
+    #[inline]
+    fn key(code: &[u8]) -> [u64; 2] {
+        if code.len() < 16 {
+            let mut b = [0u8; 16];
+            b[..code.len()].copy_from_slice(code);
+            b[15] = code.len() as u8;
+            let (lo, hi) = b.split_at(8);
+            [
+                u64::from_le_bytes(lo.try_into().expect("8 bytes")),
+                u64::from_le_bytes(hi.try_into().expect("8 bytes")),
+            ]
+        } else {
+            use std::hash::Hasher;
+            let mut h = rustc_hash::FxHasher::default();
+            h.write(code);
+            [h.finish(), Self::LONG]
+        }
+    }
+
+    #[inline]
+    fn first(&self, key: [u64; 2]) -> usize {
+        let h = (key[0].rotate_left(23) ^ key[1]).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    /// Looks `code` up; `codes` is the dictionary the index was built from. The table
+    /// is at least half empty, so a probe always ends.
+    #[inline]
+    fn get(&self, codes: &[Box<str>], code: &[u8]) -> Option<CodeId> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let key = Self::key(code);
+        let mask = self.table.len() - 1;
+        let mut i = self.first(key);
+        loop {
+            let e = self.table[i];
+            if e.id == Self::EMPTY {
+                return None;
+            }
+            if e.key == key && (key[1] != Self::LONG || codes[e.id as usize].as_bytes() == code) {
+                return Some(e.id);
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
@@ -268,6 +367,17 @@ pub struct Grouper {
     pub(crate) exclusion_slots: Vec<u32>,
     /// The source format (explanations print workbook rules as written).
     pub(crate) format: SchemeFormat,
+    /// Derived on compile and load ([`Grouper::derive_tables`]), for the per-case
+    /// MCC/CC check to read dense tables instead of scattered membership words: per
+    /// code id (+1) the packed exclusion word of its membership row…
+    #[serde(skip)]
+    pub(crate) exclusion_words: Vec<u64>,
+    /// …and, for workbook schemes, the exclusion tables each code is a member of
+    /// (`pdx_tables[pdx_tables_at[id]..pdx_tables_at[id + 1]]`).
+    #[serde(skip)]
+    pub(crate) pdx_tables_at: Vec<u32>,
+    #[serde(skip)]
+    pub(crate) pdx_tables: Vec<u16>,
 }
 
 /// The slot-name prefix of an exclusion table's members (workbook schemes).
@@ -318,11 +428,48 @@ impl Grouper {
                 .collect(),
             uses_los: false,
         };
-        let grouper = b.build();
+        let mut grouper = b.build();
+        grouper.derive_tables();
         if b.problems.is_empty() {
             Ok(grouper)
         } else {
             Err(SchemeError::Invalid(b.problems))
+        }
+    }
+
+    /// Builds the tables derived from the membership matrix (not stored in a compiled
+    /// file): each code's packed exclusion word, and which exclusion tables each code is
+    /// a member of. Reads only indices [`Grouper::check_invariants`] has checked.
+    pub(crate) fn derive_tables(&mut self) {
+        let w = self.words;
+        self.exclusion_words = self.membership.chunks(w).map(|row| row[w - 1]).collect();
+        self.pdx_tables_at.clear();
+        self.pdx_tables.clear();
+        if self.exclusion_slots.is_empty() {
+            return;
+        }
+        // Slot → table id (0 = not an exclusion slot), and the words the slots span.
+        let mut table_of = vec![0u16; self.slots.len()];
+        for (t, &slot) in self.exclusion_slots.iter().enumerate() {
+            table_of[slot as usize] = (t + 1) as u16;
+        }
+        let lo = self.exclusion_slots.iter().min().map_or(0, |&s| s as usize / 64);
+        let hi = self.exclusion_slots.iter().max().map_or(0, |&s| s as usize / 64);
+        self.pdx_tables_at.push(0);
+        for row in self.membership.chunks(w) {
+            for (k, &word) in row[lo..=hi].iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let slot = (lo + k) * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(&t) = table_of.get(slot)
+                        && t != 0
+                    {
+                        self.pdx_tables.push(t);
+                    }
+                }
+            }
+            self.pdx_tables_at.push(self.pdx_tables.len() as u32);
         }
     }
 
@@ -535,6 +682,7 @@ impl<'s> Builder<'s> {
             entries.push(CEntry {
                 id: e.adrg.clone(),
                 code: e.code().to_string(),
+                name: e.name.clone(),
                 rule,
                 rule_text: e.source_text.clone().unwrap_or_else(|| e.rule.to_string()),
                 tests,
@@ -616,6 +764,7 @@ impl<'s> Builder<'s> {
             }
             mdcs.push(CMdc {
                 code: m.mdc.clone(),
+                name: m.name.clone(),
                 entry,
                 filter: self.filter(entry),
                 entry_rule: m
@@ -708,6 +857,9 @@ impl<'s> Builder<'s> {
             warnings: std::mem::take(&mut self.warnings),
             exclusion_slots,
             format: s.format,
+            exclusion_words: Vec::new(),
+            pdx_tables_at: Vec::new(),
+            pdx_tables: Vec::new(),
         }
     }
 
@@ -844,7 +996,7 @@ impl<'s> Builder<'s> {
             proc_name,
             dx_map: map(&s.dx_code_map),
             proc_map: map(&s.proc_code_map),
-            index: FxHashMap::default(),
+            index: CodeIndex::default(),
         };
         codes.rebuild_index();
         codes
@@ -884,6 +1036,23 @@ impl<'s> Builder<'s> {
                         f.ppx = g.ppx;
                     }
                 }
+            }
+            // A slot every alternative needs is needed (`(ZYSS in A and …) or (ZYSS in A and …)`).
+            Node::Or(start, len) if len > 0 => {
+                let each: Vec<Filter> = self.children[start as usize..(start + len) as usize]
+                    .iter()
+                    .map(|&c| self.filter(c))
+                    .collect();
+                let common = |slot: fn(&Filter) -> u32| {
+                    let first = slot(&each[0]);
+                    if each.iter().all(|g| slot(g) == first) {
+                        first
+                    } else {
+                        NO_SLOT
+                    }
+                };
+                f.pdx = common(|g| g.pdx);
+                f.ppx = common(|g| g.ppx);
             }
             _ => {}
         }

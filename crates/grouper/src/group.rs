@@ -167,8 +167,24 @@ pub(crate) struct Env<'a> {
 
 /// What explanation recording needs from the dispatcher.
 trait Tracer {
+    /// Record [`Step`]s (built only when on).
     const ON: bool;
     fn step(&mut self, step: Step);
+    /// The case entered MDC `mdcs[i]` (called whether or not `ON`).
+    #[inline(always)]
+    fn enter(&mut self, _i: usize) {}
+}
+
+/// Records only the MDCs a case entered: what the message of an ungroupable row says
+/// in the common case, without building an explanation.
+struct Entered(Vec<usize>);
+
+impl Tracer for Entered {
+    const ON: bool = false;
+    fn step(&mut self, _: Step) {}
+    fn enter(&mut self, i: usize) {
+        self.0.push(i);
+    }
 }
 
 /// The hot path's tracer: does nothing, costs nothing.
@@ -202,6 +218,12 @@ pub enum Step {
     MdcSkipped {
         /// MDC code.
         mdc: String,
+        /// Its name, where the scheme has one (workbook schemes: 名称 column).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
+        /// Where the rule is written (workbook schemes: sheet and row).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
         /// The entry rule.
         rule: String,
         /// The conditions of the rule that the case fails.
@@ -212,6 +234,9 @@ pub enum Step {
     MdcEntered {
         /// MDC code.
         mdc: String,
+        /// Its name, where the scheme has one.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
         /// Where the rule is written (workbook schemes: sheet and row).
         #[serde(default, skip_serializing_if = "String::is_empty")]
         source: String,
@@ -237,6 +262,9 @@ pub enum Step {
         entry: String,
         /// ADRG code.
         adrg: String,
+        /// Its name, where the scheme has one.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
         /// Where the rule is written (workbook schemes: sheet and row).
         #[serde(default, skip_serializing_if = "String::is_empty")]
         source: String,
@@ -251,6 +279,9 @@ pub enum Step {
     Split {
         /// DRG code.
         drg: String,
+        /// Its name, where the scheme has one.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
         /// Where the condition is written (workbook schemes: sheet and row).
         #[serde(default, skip_serializing_if = "String::is_empty")]
         source: String,
@@ -360,9 +391,16 @@ impl Grouper {
     /// Looks a code up: trims and upper-cases it, applies the clinical → insurance map
     /// when `map` is set, and tells whether the scheme knows it.
     pub fn lookup(&self, code: &str, kind: CodeKind, map: bool) -> Lookup {
-        let code = code.trim();
+        // Trimmed as `str::trim` does, on bytes unless an end is not ASCII or is the
+        // one ASCII white space `trim_ascii` keeps (vertical tab).
+        let ascii = code.as_bytes().trim_ascii();
+        let odd = |b: &u8| !b.is_ascii() || *b == 0x0B;
+        let bytes = if ascii.first().is_some_and(odd) || ascii.last().is_some_and(odd) {
+            code.trim().as_bytes()
+        } else {
+            ascii
+        };
         let mut buf = [0u8; 64];
-        let bytes = code.as_bytes();
         let norm: &[u8] = if bytes.len() <= buf.len() {
             let b = &mut buf[..bytes.len()];
             b.copy_from_slice(bytes);
@@ -386,7 +424,7 @@ impl Grouper {
         } else {
             None
         };
-        match mapped.or_else(|| self.codes.index.get(norm).copied()) {
+        match mapped.or_else(|| self.codes.find(norm)) {
             Some(id) => {
                 let bit = match kind {
                     CodeKind::Diagnosis => KNOWN_DX,
@@ -428,16 +466,29 @@ impl Grouper {
         self.run(case, scratch, &mut NoTrace)
     }
 
-    /// Groups one case and records every step taken.
+    /// Groups one case and records every step taken; the rules of a workbook scheme
+    /// are shown as the workbook wrote them, atom by atom.
     pub fn explain(&self, case: &Case) -> Explanation {
+        let mut e = self.explain_steps(case);
+        if self.format == crate::SchemeFormat::Workbook {
+            e.why = self.annotate_workbook(&mut e.steps, case);
+        }
+        e
+    }
+
+    /// Groups one case and lists the MDCs it entered (indices into `mdcs`, in order).
+    pub(crate) fn group_entered(&self, case: &Case) -> (Outcome, Vec<usize>) {
+        let mut entered = Entered(Vec::new());
+        let outcome = self.run(case, &mut self.scratch(), &mut entered);
+        (outcome, entered.0)
+    }
+
+    /// [`Self::explain`] without the workbook annotation (no rule text is parsed): what
+    /// the `message` column of an ungroupable row needs.
+    pub(crate) fn explain_steps(&self, case: &Case) -> Explanation {
         let mut steps = Vec::new();
         let mut scratch = self.scratch();
         let outcome = self.run(case, &mut scratch, &mut steps);
-        let why = if self.format == crate::SchemeFormat::Workbook {
-            self.annotate_workbook(&mut steps, case)
-        } else {
-            None
-        };
         let mut complications = Vec::new();
         let principal = case.dx.first().map(|&p| self.exclusion_tables(p)[2]);
         for &x in case.dx.iter().skip(1) {
@@ -463,7 +514,7 @@ impl Grouper {
                 .map(|t| self.tables[t as usize - 1].clone()),
             complications,
             steps,
-            why,
+            why: None,
         }
     }
 
@@ -561,10 +612,11 @@ impl Grouper {
                     s.has_cc |= c != 0 && c != ptable;
                 }
             } else {
+                let member_of = self.pdx_tables(p);
                 for &x in secondary {
                     let [m, c, _] = self.exclusion_tables(x);
-                    s.has_mcc |= m != 0 && !self.has(p, self.exclusion_slots[m as usize - 1]);
-                    s.has_cc |= c != 0 && !self.has(p, self.exclusion_slots[c as usize - 1]);
+                    s.has_mcc |= m != 0 && !member_of.contains(&m);
+                    s.has_cc |= c != 0 && !member_of.contains(&c);
                 }
             }
         }
@@ -579,15 +631,22 @@ impl Grouper {
         if self.exclusion_slots.is_empty() {
             self.exclusion_tables(pdx)[2] == table
         } else {
-            self.has(pdx, self.exclusion_slots[table as usize - 1])
+            self.pdx_tables(pdx).contains(&table)
         }
     }
 
+    /// Workbook schemes: the exclusion tables `code` is a member of.
+    #[inline]
+    fn pdx_tables(&self, code: CodeId) -> &[u16] {
+        let c = code as usize;
+        &self.pdx_tables[self.pdx_tables_at[c] as usize..self.pdx_tables_at[c + 1] as usize]
+    }
+
     /// A code's exclusion-table ids as MCC, CC and principal (0 = none), packed in the
-    /// last word of its row.
+    /// last word of its row (read from the dense copy).
     #[inline]
     pub(crate) fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
-        let a = self.membership[(code as usize + 1) * self.words - 1];
+        let a = self.exclusion_words[code as usize];
         [a as u16, (a >> 16) as u16, (a >> 32) as u16]
     }
 
@@ -616,15 +675,19 @@ impl Grouper {
                 if T::ON {
                     t.step(Step::MdcSkipped {
                         mdc: m.code.clone(),
+                        name: m.name.clone(),
+                        source: String::new(),
                         rule: m.entry_rule.clone(),
                         failed: self.failed(m.entry, env),
                     });
                 }
                 continue;
             }
+            t.enter(i);
             if T::ON {
                 t.step(Step::MdcEntered {
                     mdc: m.code.clone(),
+                    name: m.name.clone(),
                     source: String::new(),
                     rule: m.entry_rule.clone(),
                     because: self.witness(m.entry, env),
@@ -691,6 +754,7 @@ impl Grouper {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
                 adrg: e.code.clone(),
+                name: e.name.clone(),
                 source: String::new(),
                 rule: e.rule_text.clone(),
                 matched,
@@ -709,6 +773,7 @@ impl Grouper {
             if T::ON {
                 t.step(Step::Split {
                     drg: self.results[test.result as usize].code.clone(),
+                    name: self.results[test.result as usize].name.clone(),
                     source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,

@@ -210,6 +210,9 @@ pub struct Validation {
 pub struct Mdc {
     /// MDC code, e.g. `MDCB`.
     pub mdc: String,
+    /// Its name (informational, for explanations; workbook schemes: `MDC名称`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// Informational; `dispatch.mdc_order` is authoritative.
     #[serde(default)]
     pub eval_order: Option<u32>,
@@ -249,6 +252,9 @@ pub struct QyCheck {
 pub struct AdrgEntry {
     /// Rule-entry id (e.g. `AH1_1`).
     pub adrg: String,
+    /// The ADRG's name (informational, for explanations; workbook schemes: `ADRG名称`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// ADRG code (e.g. `AH1`); defaults to the entry id.
     #[serde(default)]
     pub adrg_code: Option<String>,

@@ -111,23 +111,15 @@ impl Grouper {
         mapped: bool,
         principals: &Principals,
     ) -> String {
-        let e = self.explain(case);
-        if e.status != Status::Ungroupable {
+        let (outcome, entered) = self.group_entered(case);
+        if outcome.status != Status::Ungroupable {
             return String::new();
         }
         let name = &self.info.name;
         let Some(&pdx) = case.dx.first() else {
             return "no principal diagnosis".into();
         };
-        let mut entered = Vec::new();
-        let mut skipped = Vec::new();
-        for step in &e.steps {
-            match step {
-                Step::MdcEntered { mdc, .. } => entered.push(mdc.as_str()),
-                Step::MdcSkipped { mdc, failed, .. } => skipped.push((mdc.as_str(), failed)),
-                _ => {}
-            }
-        }
+        let entered: Vec<&str> = entered.iter().map(|&i| self.mdcs[i].code.as_str()).collect();
         let mut s = String::new();
         if !entered.is_empty() {
             let px = case.px.first().map_or("no procedure".to_string(), |&p| {
@@ -140,6 +132,16 @@ impl Grouper {
             );
             return s;
         }
+        // No MDC entered (rarer): the conditions that failed, from an explanation.
+        let e = self.explain_steps(case);
+        let skipped: Vec<(&str, &Vec<String>)> = e
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::MdcSkipped { mdc, failed, .. } => Some((mdc.as_str(), failed)),
+                _ => None,
+            })
+            .collect();
         if principals.contains(pdx) {
             // The diagnosis opens some MDC, whose other conditions fail.
             let opened: Vec<(&str, String)> = self

@@ -216,22 +216,35 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         );
     }
     let _ = writeln!(s, "steps");
-    let mut skipped: Vec<(&str, &[String])> = Vec::new();
-    let flush = |s: &mut String, skipped: &mut Vec<(&str, &[String])>| {
-        for (mdc, failed) in skipped.drain(..) {
+    // Workbook steps (they name their sheet and row) list every atom with ✓/✗.
+    let workbook = e.steps.iter().any(|s| match s {
+        Step::MdcEntered { source, .. } | Step::MdcSkipped { source, .. } => !source.is_empty(),
+        _ => false,
+    });
+    let mut skipped: Vec<&Step> = Vec::new();
+    let flush = |s: &mut String, skipped: &mut Vec<&Step>| {
+        for step in skipped.drain(..) {
+            let Step::MdcSkipped {
+                mdc,
+                name,
+                source,
+                failed,
+                ..
+            } = step
+            else {
+                continue;
+            };
+            // Workbook schemes list the atoms that failed, whatever joins them.
             let why = if failed.is_empty() {
                 "its entry rule is false".to_string()
+            } else if workbook {
+                failed.join(" · ")
             } else {
                 failed.join(" and ")
             };
-            let _ = writeln!(s, "  not {mdc}: {why}");
+            let _ = writeln!(s, "  not {mdc}{}{}: {why}", named(name), at(source));
         }
     };
-    // Workbook steps (they name their sheet and row) list every atom with ✓/✗.
-    let workbook = e.steps.iter().any(|s| match s {
-        Step::MdcEntered { source, .. } => !source.is_empty(),
-        _ => false,
-    });
     let because = |b: &[String]| {
         if b.is_empty() {
             String::new()
@@ -242,8 +255,8 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
         }
     };
     for step in &e.steps {
-        if let Step::MdcSkipped { mdc, failed, .. } = step {
-            skipped.push((mdc, failed));
+        if let Step::MdcSkipped { .. } = step {
+            skipped.push(step);
             continue;
         }
         flush(&mut s, &mut skipped);
@@ -253,12 +266,14 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             }
             Step::MdcEntered {
                 mdc,
+                name,
                 source,
                 rule,
                 because: b,
             } => writeln!(
                 s,
-                "  enter {mdc}{}: {}{}",
+                "  enter {mdc}{}{}: {}{}",
+                named(name),
                 at(source),
                 shown(rule),
                 because(b)
@@ -279,6 +294,7 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             Step::Adrg {
                 entry,
                 adrg,
+                name,
                 source,
                 rule,
                 matched,
@@ -291,7 +307,8 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
                 };
                 writeln!(
                     s,
-                    "    ADRG {adrg}{id}{} {}: {}{}",
+                    "    ADRG {adrg}{id}{}{} {}: {}{}",
+                    named(name),
                     at(source),
                     shown(rule),
                     yes(*matched),
@@ -300,6 +317,7 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             }
             Step::Split {
                 drg,
+                name,
                 source,
                 condition,
                 matched,
@@ -307,7 +325,8 @@ pub fn render(e: &Explanation, warnings: &str) -> String {
             } => {
                 writeln!(
                     s,
-                    "      DRG {drg}{} if {}: {}{}",
+                    "      DRG {drg}{}{} if {}: {}{}",
+                    named(name),
                     at(source),
                     shown(condition),
                     yes(*matched),
@@ -345,6 +364,15 @@ fn shown(rule: &str) -> &str {
         "(empty rule)"
     } else {
         rule
+    }
+}
+
+/// ` 颅内出血性疾患手术` for a step with a name, else nothing.
+fn named(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" {name}")
     }
 }
 

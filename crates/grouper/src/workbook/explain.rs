@@ -65,16 +65,22 @@ impl Grouper {
                 }
                 let held = hits.is_empty() == *negated;
                 let detail = if hits.is_empty() {
-                    let none: Vec<&str> = vars
+                    // None of the case's codes is in the set: say which codes were read.
+                    let read: Vec<String> = vars
                         .iter()
-                        .filter(|v| Self::var_codes(**v, case).is_empty())
-                        .map(|v| v.name())
+                        .map(|&v| {
+                            let codes: Vec<&str> = Self::var_codes(v, case)
+                                .iter()
+                                .map(|&c| self.code(c))
+                                .collect();
+                            if codes.is_empty() {
+                                format!("no {}", v.name())
+                            } else {
+                                format!("{} {}", v.name(), codes.join(" "))
+                            }
+                        })
                         .collect();
-                    if none.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (no {})", none.join(", "))
-                    }
+                    format!(" ({})", read.join("; "))
                 } else {
                     format!(" {}", hits.join(" "))
                 };
@@ -96,13 +102,17 @@ impl Grouper {
                     }
                 }
                 let held = cmp.apply(hits.len() as i64, *value);
-                format!(
-                    "{} {} {}: {}",
-                    a.text,
-                    mark(held),
-                    hits.len(),
-                    hits.join(" ")
-                )
+                if hits.is_empty() {
+                    format!("{} {} 0", a.text, mark(held))
+                } else {
+                    format!(
+                        "{} {} {}: {}",
+                        a.text,
+                        mark(held),
+                        hits.len(),
+                        hits.join(" ")
+                    )
+                }
             }
             AtomKind::Compare { var, cmp, value } => {
                 let x = match var {
@@ -155,6 +165,22 @@ impl Grouper {
                     if let Some(m) = self.mdcs.iter().find(|m| &m.code == mdc) {
                         source.clone_from(&m.label);
                     }
+                }
+                Step::MdcSkipped {
+                    mdc,
+                    source,
+                    rule,
+                    failed,
+                    ..
+                } => {
+                    if let Some(m) = self.mdcs.iter().find(|m| &m.code == mdc) {
+                        source.clone_from(&m.label);
+                    }
+                    // The atoms that failed (all of them, should none be marked so).
+                    let atoms = self.workbook_atoms(rule, case);
+                    let crossed: Vec<String> =
+                        atoms.iter().filter(|a| a.contains(" ✗")).cloned().collect();
+                    *failed = if crossed.is_empty() { atoms } else { crossed };
                 }
                 Step::Adrg {
                     entry: id, source, ..

@@ -832,86 +832,66 @@ mod tests {
         assert_eq!(rule("(1)"), Rule::True {});
     }
 
+    /// Each rule text translates to the rule written as JSON beside it.
+    fn translates(pairs: &[(&str, &str)]) {
+        for (text, want) in pairs {
+            assert_eq!(json(&rule(text)), *want, "{text}");
+        }
+    }
+
     #[test]
     fn each_variable_reads_its_codes() {
-        assert_eq!(
-            json(&rule("ZYZD in DI_A")),
-            r#"{"op":"principal_dx_in","list":"DI_A"}"#
-        );
-        assert_eq!(
-            json(&rule("QTZD in DI_A")),
-            r#"{"op":"secondary_dx_in","list":"DI_A"}"#
-        );
-        assert_eq!(
-            json(&rule("ZYSS in OP_A")),
-            r#"{"op":"principal_proc_in","list":"OP_A"}"#
-        );
-        assert_eq!(
-            json(&rule("QTSS in OP_A")),
-            r#"{"op":"secondary_proc_in","list":"OP_A"}"#
-        );
+        translates(&[
+            ("ZYZD in DI_A", r#"{"op":"principal_dx_in","list":"DI_A"}"#),
+            ("QTZD in DI_A", r#"{"op":"secondary_dx_in","list":"DI_A"}"#),
+            ("ZYSS in OP_A", r#"{"op":"principal_proc_in","list":"OP_A"}"#),
+            ("QTSS in OP_A", r#"{"op":"secondary_proc_in","list":"OP_A"}"#),
+        ]);
     }
 
     #[test]
     fn not_in_negates() {
-        assert_eq!(
-            json(&rule("ZYSS not in OP_A")),
-            r#"{"op":"not","arg":{"op":"principal_proc_in","list":"OP_A"}}"#
-        );
+        translates(&[
+            ("ZYSS not in OP_A", r#"{"op":"not","arg":{"op":"principal_proc_in","list":"OP_A"}}"#),
+        ]);
     }
 
     #[test]
     fn braced_variables_and_sets_are_any_of() {
-        assert_eq!(
-            json(&rule("{ZYSS, QTSS} in OP_A")),
-            r#"{"op":"any_proc_in","list":"OP_A"}"#
-        );
-        assert_eq!(
-            json(&rule("{ZYZD,QTZD} in DI_A")),
-            r#"{"op":"any_dx_in","list":"DI_A"}"#
-        );
-        assert_eq!(
-            json(&rule("ZYZD in {DI_A, DI_B}")),
-            r#"{"op":"or","args":[{"op":"principal_dx_in","list":"DI_A"},{"op":"principal_dx_in","list":"DI_B"}]}"#
-        );
+        translates(&[
+            ("{ZYSS, QTSS} in OP_A", r#"{"op":"any_proc_in","list":"OP_A"}"#),
+            ("{ZYZD,QTZD} in DI_A", r#"{"op":"any_dx_in","list":"DI_A"}"#),
+            ("ZYZD in {DI_A, DI_B}", r#"{"op":"or","args":[{"op":"principal_dx_in","list":"DI_A"},{"op":"principal_dx_in","list":"DI_B"}]}"#),
+        ]);
     }
 
     #[test]
     fn complications() {
-        assert_eq!(json(&rule("QTZD in MCC")), r#"{"op":"has_mcc"}"#);
-        assert_eq!(json(&rule("QTZD in CC")), r#"{"op":"has_cc"}"#);
-        assert_eq!(
-            json(&rule("QTZD in {MCC, CC}")),
-            r#"{"op":"or","args":[{"op":"has_mcc"},{"op":"has_cc"}]}"#
-        );
+        translates(&[
+            ("QTZD in MCC", r#"{"op":"has_mcc"}"#),
+            ("QTZD in CC", r#"{"op":"has_cc"}"#),
+            ("QTZD in {MCC, CC}", r#"{"op":"or","args":[{"op":"has_mcc"},{"op":"has_cc"}]}"#),
+        ]);
     }
 
     #[test]
     fn length_counts_distinct_procedures() {
-        assert_eq!(
-            json(&rule("length(OP_A ∩ {ZYSS, QTSS})>=2")),
-            r#"{"op":"distinct_proc_in_min","list":"OP_A","min":2}"#
-        );
-        assert_eq!(
-            json(&rule("length(OP_A ∩ {ZYSS, QTSS}) > 2")),
-            r#"{"op":"distinct_proc_in_min","list":"OP_A","min":3}"#
-        );
+        translates(&[
+            ("length(OP_A ∩ {ZYSS, QTSS})>=2", r#"{"op":"distinct_proc_in_min","list":"OP_A","min":2}"#),
+            ("length(OP_A ∩ {ZYSS, QTSS}) > 2", r#"{"op":"distinct_proc_in_min","list":"OP_A","min":3}"#),
+        ]);
     }
 
     #[test]
     fn comparisons() {
-        assert_eq!(json(&rule("NL>=70")), r#"{"op":"age_years_ge","value":70}"#);
-        assert_eq!(json(&rule("NL<=6")), r#"{"op":"age_years_le","value":6}"#);
-        assert_eq!(json(&rule("NL=0")), r#"{"op":"age_years_eq","value":0}"#);
-        assert_eq!(
-            json(&rule("XSRTL<29")),
-            r#"{"op":"age_days_lt","value":29}"#
-        );
-        assert_eq!(
-            json(&rule("XSRTZ>2499")),
-            r#"{"op":"weight_gt","value":2499}"#
-        );
-        assert_eq!(json(&rule("XB = 1")), r#"{"op":"sex_eq","value":1}"#);
+        translates(&[
+            ("NL>=70", r#"{"op":"age_years_ge","value":70}"#),
+            ("NL<=6", r#"{"op":"age_years_le","value":6}"#),
+            ("NL=0", r#"{"op":"age_years_eq","value":0}"#),
+            ("XSRTL<29", r#"{"op":"age_days_lt","value":29}"#),
+            ("XSRTZ>2499", r#"{"op":"weight_gt","value":2499}"#),
+            ("XB = 1", r#"{"op":"sex_eq","value":1}"#),
+        ]);
     }
 
     #[test]

@@ -834,6 +834,7 @@ fn assemble(
             .iter()
             .map(|a| AdrgEntry {
                 adrg: a.code.clone(),
+                name: a.name.clone(),
                 adrg_code: Some(a.code.clone()),
                 mdc: a.parent.clone(),
                 order_in_mdc: u32::try_from(a.order).ok(),
@@ -850,6 +851,7 @@ fn assemble(
             .iter()
             .map(|m| Mdc {
                 mdc: m.code.clone(),
+                name: m.name.clone(),
                 eval_order: u32::try_from(m.order).ok(),
                 entry_rule: m.rule.clone(),
                 qy_check: None,
