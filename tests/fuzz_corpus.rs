@@ -156,7 +156,8 @@ fn mutated_files_keep_one_output_row_per_record() {
         b"\"\"",
         b"\n\n",
     ];
-    let targets: [(&str, fn(&[u8])); 4] = [
+    type Entry = (&'static str, fn(&[u8]));
+    let targets: [Entry; 4] = [
         ("case_drg", f::case_drg),
         ("case_dip", f::case_dip),
         ("price", f::price),

@@ -38,7 +38,10 @@ insurance = ["resident"]
 "#;
 
 fn policy() -> Policy {
-    let dir = std::env::temp_dir().join(format!("drgdip-outpatient-{}", std::process::id()));
+    // One folder per call: tests run in parallel and would rewrite each other's file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("drgdip-outpatient-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
     Policy::from_str_in(POLICY, &dir).unwrap()

@@ -176,21 +176,38 @@ pub fn report<R: Read, S: Read>(
             }
             let parsed = (|| -> Result<(), String> {
                 let hosp = field(rec, c_hosp, "hospital_id")?;
-                let h = hospitals.entry(hosp.to_owned()).or_default();
                 if field(rec, c_status, "status")? == "rejected" {
-                    h.rejected += 1;
+                    hospitals.entry(hosp.to_owned()).or_default().rejected += 1;
                     return Ok(());
                 }
+                // Every field is read before anything is added: a row that cannot be
+                // read is counted as unreadable only, never half in the sums.
                 let cost = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
                 let pay = money(field(rec, c_pay, "payment_standard")?, "payment_standard")?;
-                let method = field(rec, c_method, "method")?.to_owned();
+                let method = match field(rec, c_method, "method")? {
+                    m @ ("drg" | "dip") => m.to_owned(),
+                    m => return Err(format!("field `method`: `{m}` is not drg or dip")),
+                };
                 let group = field(rec, c_group, "group")?.to_owned();
                 let gstatus = field(rec, c_gstatus, "grouping_status")?;
+                let grouped = gstatus == "grouped" || gstatus == "composite";
                 let outlier = field(rec, c_outlier, "outlier")?;
                 let los = match field(rec, c_los, "los")? {
                     "" => None,
                     s => Some(quantity(s, "los")?),
                 };
+                let (weight, score) = match (grouped, method.as_str()) {
+                    (false, _) => (Decimal::ZERO, Decimal::ZERO),
+                    (true, "drg") => (
+                        quantity(field(rec, c_weight, "weight")?, "weight")?,
+                        Decimal::ZERO,
+                    ),
+                    (true, _) => (
+                        Decimal::ZERO,
+                        quantity(field(rec, c_score, "score")?, "score")?,
+                    ),
+                };
+                let h = hospitals.entry(hosp.to_owned()).or_default();
                 h.cases += 1;
                 h.payment += pay;
                 h.cost += cost;
@@ -199,14 +216,14 @@ pub fn report<R: Read, S: Read>(
                     "low" => h.low += 1,
                     _ => {}
                 }
-                if gstatus == "grouped" || gstatus == "composite" {
+                if grouped {
                     h.grouped += 1;
                     if method == "drg" {
                         h.drg_cases += 1;
-                        h.drg_weight += quantity(field(rec, c_weight, "weight")?, "weight")?;
+                        h.drg_weight += weight;
                     } else {
                         h.dip_cases += 1;
-                        h.dip_score += quantity(field(rec, c_score, "score")?, "score")?;
+                        h.dip_score += score;
                     }
                     let g = h.groups.entry((method, group)).or_default();
                     g.cases += 1;

@@ -225,3 +225,56 @@ fn report_rejects_settlement_numbers_not_written_plainly() {
         );
     }
 }
+
+/// Found by the `report` fuzz target: a grouped row whose weight (or score) could not
+/// be read was counted as unreadable *and* as a case, its cost and payment already in
+/// the hospital's sums. Now a row is read whole before anything is added.
+#[test]
+fn report_counts_an_unreadable_row_once_and_adds_nothing_of_it() {
+    let (priced, _, _) = run_price(&file(
+        &[
+            Some(HEADER.to_owned()),
+            Some(case("k1", "200")),
+            Some(case("k2", "300")),
+        ],
+        "\n",
+    ));
+    let weight = PRICED_HEADER.iter().position(|&c| c == "weight").unwrap();
+    let mut lines: Vec<String> = priced.lines().map(str::to_owned).collect();
+    let mut f: Vec<&str> = lines[2].split(',').collect();
+    assert_ne!(f[weight], "");
+    f[weight] = "";
+    lines[2] = f.join(",");
+    let run = |text: &str| {
+        let r = drgdip_pipeline::report(
+            text.as_bytes(),
+            None::<&[u8]>,
+            &ReportConfig::default(),
+            &no_progress,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        r.write_csv(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let header: Vec<String> = out
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let city: Vec<String> = out
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let get = |c: &str| city[header.iter().position(|h| h == c).unwrap()].clone();
+        (r.unreadable, get("cases"), get("total_cost"))
+    };
+    let one_case: String = lines[..2].iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(run(&one_case), (0, "1".into(), "200.00".into()));
+    let both: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(run(&both), (1, "1".into(), "200.00".into()));
+}
