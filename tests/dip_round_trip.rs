@@ -10,11 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drgdip::grouper::dip::build::{self, BuildConfig, Threshold};
 use drgdip::grouper::dip::calibrate::{CalibrateConfig, calibrate};
-use drgdip::grouper::dip::source::AttributeRow;
 use drgdip::grouper::dip::{Catalog, CatalogSource, NationalWorkbook};
 use drgdip::grouper::{Grouper, Scheme};
 use drgdip::io::history::read_dip_history;
-use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator};
+use drgdip::io::synth::{GEN_HEADER, GenConfig, Generator, attribute_table};
 use drgdip::io::{DipGroupJob, Job, Options};
 
 /// `per_year` generated cases for each of 2023–2025 (seeds 1–3), one CSV with a header.
@@ -136,36 +135,6 @@ fn history_rejects_a_principal_no_type_can_take() {
     assert!(rejects.contains("3,rejected,\"line 4, field `diagnoses`: `I6` is shorter"));
 }
 
-/// A city's procedure-attribute table for the generated codes: the operating-room
-/// procedures of CHS-DRG 1.1 are surgery, `99*` therapeutic, `87*`/`88*` diagnostic (the
-/// rest take the catalogue's default, diagnostic).
-fn city_attributes(scheme_dir: &std::path::Path) -> Vec<AttributeRow> {
-    let mut rdr = csv::Reader::from_path(scheme_dir.join("or_procedures.csv")).expect("reads");
-    let mut rows: Vec<AttributeRow> = rdr
-        .records()
-        .map(|r| AttributeRow {
-            code: r.expect("record")[0].to_string(),
-            attribute: "surgery".into(),
-            ..AttributeRow::default()
-        })
-        .collect();
-    for (code, attribute) in [
-        ("99*", "therapeutic"),
-        ("87*", "diagnostic"),
-        ("88*", "diagnostic"),
-    ] {
-        rows.push(AttributeRow {
-            code: code.into(),
-            attribute: attribute.into(),
-            ..AttributeRow::default()
-        });
-    }
-    for (i, r) in rows.iter_mut().enumerate() {
-        r.line = i as u64 + 2;
-    }
-    rows
-}
-
 #[test]
 fn national_calibration_round_trip() {
     let (Some(dir), Some(xlsx)) = (
@@ -179,7 +148,9 @@ fn national_calibration_round_trip() {
     let text = history(&scheme, &grouper, 70_000);
     let (h, _) = read_dip_history(&text[..], std::io::sink(), &Options::default()).expect("reads");
     let national = NationalWorkbook::read(&xlsx).expect("workbook").to_source();
-    let attributes = city_attributes(&dir);
+    // The city's attribute table: CHS-DRG 1.1's operating-room procedures surgery,
+    // 99* therapeutic, 87*/88* diagnostic.
+    let attributes = attribute_table(&scheme);
     let config = CalibrateConfig::default();
     let c = calibrate(&national, Some(&attributes), &h, &config).expect("calibrates");
     let r = &c.report;

@@ -324,14 +324,14 @@ drg_file = {:?}
         // weight × base rate × 1 (the default primary-care coefficient), whatever the hospital.
         let want = weights[drg] * Decimal::from(10_000);
         for (h, level) in hospitals {
-            assert_eq!(price(drg, h, level), (true, Decimal::ONE, want), "{drg} at {h}");
+            assert_eq!(
+                price(drg, h, level),
+                (true, Decimal::ONE, want),
+                "{drg} at {h}"
+            );
         }
     }
-    let expected_primary = d
-        .want
-        .values()
-        .filter(|w| listed.contains(&w[3]))
-        .count();
+    let expected_primary = d.want.values().filter(|w| listed.contains(&w[3])).count();
     assert!(primary_cases > 0);
     assert_eq!(primary_cases, expected_primary);
 
@@ -445,7 +445,10 @@ fn explanations_of_workbook_cases_show_each_rule_and_why() {
 
     // P0000057: a newborn entering MDCP whose ADRG rules all fail → P000.
     let e = explain("P0000057");
-    assert_eq!((e.result.adrg.as_str(), e.result.drg.as_str()), ("P00", "P000"));
+    assert_eq!(
+        (e.result.adrg.as_str(), e.result.drg.as_str()),
+        ("P00", "P000")
+    );
     let why = e.why.as_deref().unwrap();
     assert!(why.contains("MDCP") && why.contains("P000"), "{why}");
 
@@ -483,5 +486,8 @@ fn explanations_of_workbook_cases_show_each_rule_and_why() {
             }
         }
     }
-    assert!(excluded > 0 && counted > 0, "{excluded} excluded, {counted} counted");
+    assert!(
+        excluded > 0 && counted > 0,
+        "{excluded} excluded, {counted} counted"
+    );
 }

@@ -197,3 +197,204 @@ fn generate_build_group_weights_explain() {
         text(&o.stderr)
     );
 }
+
+/// A file under `../shared/`, or `None` (with a visible line) outside CI without it.
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = root().join("../shared").join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{} is missing", p.display());
+    }
+    eprintln!("SKIPPED: {} not found", p.display());
+    None
+}
+
+/// The output rows of `dip group` as fields, after checking the header: the first five
+/// columns `case_id,status,dip_code,layer,score`, then `primary_care` among the rest.
+/// Returns (index of `primary_care`, rows).
+fn dip_rows(out: &str) -> (usize, Vec<Vec<String>>) {
+    let mut rows = csv_rows(out);
+    let header = rows.remove(0);
+    assert_eq!(
+        header[..5],
+        ["case_id", "status", "dip_code", "layer", "score"],
+        "{header:?}"
+    );
+    let pc = header
+        .iter()
+        .position(|h| h == "primary_care")
+        .expect("a primary_care column");
+    assert!(pc >= 5);
+    for r in &rows {
+        assert!(r[pc] == "0" || r[pc] == "1", "primary_care 0/1: {r:?}");
+    }
+    (pc, rows)
+}
+
+/// The output columns of `dip group` with the national workbook, the compiled national
+/// catalogue and a catalogue calibrated from it (`dip build --national`): the first five
+/// columns stay `case_id,status,dip_code,layer,score`, `primary_care` is 0/1, `score` is
+/// empty until calibrated and filled after.
+#[test]
+fn national_output_columns_workbook_compiled_and_calibrated() {
+    let (Some(xlsx), Some(cases), Some(expected)) = (
+        shared("schemes/dip-3.0/dip-3.0-catalogue.xlsx"),
+        shared("reference/dip-3.0/cases-20k.csv"),
+        shared("reference/dip-3.0/expected-20k.csv"),
+    ) else {
+        return;
+    };
+    let xlsx = xlsx.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    // The reference cases as a history: a cost and a year per case (2023–2025).
+    let cases = std::fs::read_to_string(cases).unwrap();
+    let mut history = String::new();
+    for (i, line) in cases.lines().enumerate() {
+        if i == 0 {
+            history.push_str(line);
+            history.push_str(",total_cost,year\n");
+        } else {
+            let cost = 800 + (i * 7919) % 30_000;
+            history.push_str(&format!("{line},{cost}.00,{}\n", 2023 + i % 3));
+        }
+    }
+    std::fs::write(p("history.csv"), &history).unwrap();
+    // The city's attribute table: 00–86 surgery, 87/88 diagnostic, 89–99 therapeutic.
+    let mut attrs = String::from("code,attribute\n");
+    for d in 0..100 {
+        let a = match d {
+            0..=86 => "surgery",
+            87 | 88 => "diagnostic",
+            _ => "therapeutic",
+        };
+        attrs.push_str(&format!("{d:02}*,{a}\n"));
+    }
+    std::fs::write(p("attributes.csv"), attrs).unwrap();
+
+    // 1. The workbook itself: no scores; the reference answers. The reference has 121
+    // cases without a principal diagnosis: invalid rows, exit code 1.
+    let o = drgdip(&[
+        "dip",
+        "group",
+        "--catalog",
+        &xlsx,
+        "--input",
+        &p("history.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let national = text(&o.stdout);
+    let (pc, rows) = dip_rows(&national);
+    assert_eq!(rows.len(), 20_000);
+    let want = std::fs::read_to_string(expected).unwrap();
+    let mut want = csv_rows(&want);
+    let wh = want.remove(0);
+    let col = |n: &str| wh.iter().position(|h| h == n).unwrap();
+    let (ws, wc, wl, wp) = (
+        col("status"),
+        col("dip_code"),
+        col("layer"),
+        col("primary_care"),
+    );
+    for (r, w) in rows.iter().zip(&want) {
+        assert_eq!(r[0], w[0]);
+        assert_eq!(
+            [&r[1], &r[2], &r[3], &r[pc]],
+            [&w[ws], &w[wc], &w[wl], &w[wp]],
+            "{r:?}"
+        );
+        assert_eq!(r[4], "", "the national catalogue has no scores: {r:?}");
+    }
+    assert!(rows.iter().any(|r| r[pc] == "1"));
+
+    // 2. The compiled national catalogue: the same bytes.
+    let o = drgdip(&["dip", "compile", &xlsx, "--output", &p("national.dipc")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = drgdip(&[
+        "dip",
+        "group",
+        "--catalog",
+        &p("national.dipc"),
+        "--input",
+        &p("history.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), national);
+
+    // 3. Calibrated on the history: every type has a score; primary care still per case.
+    let o = drgdip(&[
+        "dip",
+        "build",
+        "--national",
+        &xlsx,
+        "--history",
+        &p("history.csv"),
+        "--attributes",
+        &p("attributes.csv"),
+        "--threshold",
+        "5",
+        "--rejects",
+        &p("rejects.csv"),
+        "--output",
+        &p("local"),
+    ]);
+    // The history reader rejects the rows without a principal diagnosis it can place.
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("threshold  5 cases"));
+    let rejected: std::collections::BTreeSet<String> =
+        csv_rows(&std::fs::read_to_string(p("rejects.csv")).unwrap())
+            .into_iter()
+            .skip(1)
+            .filter(|r| r[1] == "rejected")
+            .map(|r| r[0].clone())
+            .collect();
+    assert!(rejected.len() >= 121, "{}", rejected.len());
+    let o = drgdip(&[
+        "dip",
+        "group",
+        "--catalog",
+        &p("local"),
+        "--input",
+        &p("history.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let (pc2, local) = dip_rows(&text(&o.stdout));
+    assert_eq!(pc2, pc);
+    assert_eq!(local.len(), 20_000);
+    let mut kept_pc = 0;
+    for (l, n) in local.iter().zip(&rows) {
+        match l[1].as_str() {
+            "grouped" | "composite" => {
+                assert!(!l[2].is_empty() && !l[4].is_empty(), "a score: {l:?}");
+                assert!(l[4].parse::<f64>().unwrap() > 0.0, "{l:?}");
+            }
+            "excluded" | "invalid" => assert_eq!((&l[2], &l[4]), (&String::new(), &String::new())),
+            // Only rows the history left out (no principal diagnosis it could place) can
+            // stay ungrouped: every case of the history is in a type.
+            "ungrouped" => assert!(rejected.contains(&l[0]), "{l:?}"),
+            other => panic!("status {other}: {l:?}"),
+        }
+        if l[1] == "composite" {
+            assert_eq!(l[pc], "0", "composite types are never primary care: {l:?}");
+        }
+        // A kept national type decides primary care as the workbook does.
+        if l[2] == n[2] && !n[2].is_empty() {
+            assert_eq!(l[pc], n[pc], "{l:?} vs {n:?}");
+            kept_pc += usize::from(l[pc] == "1");
+        }
+    }
+    assert!(kept_pc > 0, "some primary-care cases in kept types");
+    assert!(local.iter().any(|l| l[1] == "composite"));
+}
+
+/// A CSV text as rows of fields, the header first.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    rdr.records()
+        .map(|r| r.expect("CSV").iter().map(str::to_string).collect())
+        .collect()
+}

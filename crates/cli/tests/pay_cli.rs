@@ -767,14 +767,18 @@ ratio = 0.8
         String::from_utf8_lossy(&o.stderr)
     );
     let (sh, srows) = read_csv(&d.join("s.csv"));
-    // Points 1980 + 600 = 2580 (H1) and 500 (H2); the 50000 budget divided by points
-    // with the spare fen to the larger remainder.
+    // Points 1980 + 600 = 2580 (H1) and 500 (H2). Fund payment ratio = (25000 −
+    // 2700) / 25000 = 0.892; PV = 50000 / 0.892 / 3080 = 18.1993. Each hospital is
+    // paid round(points × PV × ratio): 2580 × 18.1993 × 0.892 = 41883.137… → 41883.14
+    // and 500 × 18.1993 × 0.892 = 8116.887… → 8116.89; 0.03 more than the budget,
+    // shown as the rounding difference.
     assert_eq!(srows[0][col(&sh, "points")], "2580");
-    assert_eq!(srows[0][col(&sh, "fund_due")], "41883.12");
-    assert_eq!(srows[1][col(&sh, "fund_due")], "8116.88");
+    assert_eq!(srows[0][col(&sh, "fund_due")], "41883.14");
+    assert_eq!(srows[1][col(&sh, "fund_due")], "8116.89");
     let (_, summary) = read_csv(&d.join("s.summary.csv"));
     let val = |item: &str| summary.iter().find(|r| r[1] == item).unwrap()[2].clone();
-    // Fund payment ratio = (25000 − 2700) / 25000; PV = 50000 / 0.892 / 3080.
     assert_eq!(val("fund_payment_ratio:employee"), "0.892");
     assert_eq!(val("point_value:employee"), "18.1993");
+    assert_eq!(val("distributed:employee"), "50000.03");
+    assert_eq!(val("rounding_difference"), "-0.03");
 }

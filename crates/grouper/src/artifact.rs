@@ -23,7 +23,7 @@ pub(crate) struct Kind {
 /// The compiled DRG scheme.
 pub(crate) const SCHEME: Kind = Kind {
     label: b"drgdip-scheme\0\0\0",
-    version: 6,
+    version: 7,
 };
 
 /// label + version + payload length + checksum.

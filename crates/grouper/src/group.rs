@@ -169,6 +169,9 @@ pub(crate) struct Env<'a> {
 trait Tracer {
     /// Record [`Step`]s (built only when on).
     const ON: bool;
+    /// Skip the MDCs none of whose rules can hold (they fall through anyway); off when
+    /// the MDCs entered are recorded.
+    const SKIP: bool = false;
     fn step(&mut self, step: Step);
     /// The case entered MDC `mdcs[i]` (called whether or not `ON`).
     #[inline(always)]
@@ -192,6 +195,7 @@ struct NoTrace;
 
 impl Tracer for NoTrace {
     const ON: bool = false;
+    const SKIP: bool = true;
     #[inline(always)]
     fn step(&mut self, _: Step) {}
 }
@@ -444,7 +448,7 @@ impl Grouper {
 
     /// The scheme's spelling of a code id (empty for the unknown id).
     pub fn code(&self, id: CodeId) -> &str {
-        self.codes.spelling.get(id as usize).map_or("", |s| s)
+        self.codes.spelling.get(id as usize)
     }
 
     /// The name of a diagnosis or procedure, if the scheme has one.
@@ -453,7 +457,7 @@ impl Grouper {
             CodeKind::Diagnosis => &self.codes.dx_name,
             CodeKind::Procedure => &self.codes.proc_name,
         };
-        names.get(id as usize).map_or("", |s| s)
+        names.get(id as usize)
     }
 
     /// The output columns of an outcome.
@@ -656,7 +660,20 @@ impl Grouper {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
     }
 
-    /// The MDCs whose filter the case passes (all of them when there are more than 64).
+    /// The MDCs where some ADRG rule (or the QY check) can still hold, given the case's
+    /// principal codes (all of them when there are more than 64).
+    fn mdc_runnable(&self, env: &Env<'_>) -> u64 {
+        if self.runnable_by_pdx.is_empty() {
+            return u64::MAX;
+        }
+        let none = self.unknown_code() as usize;
+        let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
+        let ppx = env.px.first().map_or(none, |&c| c as usize);
+        self.runnable_by_pdx[pdx] & self.runnable_by_ppx[ppx]
+    }
+
+    /// The MDCs whose entry rule the case's principal codes leave possible (all of them
+    /// when there are more than 64).
     fn mdc_candidates(&self, env: &Env<'_>) -> u64 {
         if self.mdc_by_pdx.is_empty() {
             return u64::MAX;
@@ -668,9 +685,18 @@ impl Grouper {
     }
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
-        let candidates = self.mdc_candidates(env);
+        // An MDC none of whose rules can hold is skipped when grouping (a runnable MDC
+        // is a candidate, so the runnable mask alone serves), shown when explaining.
+        let candidates = if T::SKIP {
+            self.mdc_runnable(env)
+        } else {
+            self.mdc_candidates(env)
+        };
         for (i, m) in self.mdcs.iter().enumerate() {
             let candidate = i >= 64 || candidates >> i & 1 != 0;
+            if T::SKIP && !candidate {
+                continue;
+            }
             if !(candidate && self.eval(m.entry, env)) {
                 if T::ON {
                     t.step(Step::MdcSkipped {

@@ -91,7 +91,15 @@ impl Grouper {
         length("code flags", c.flags.len(), n)?;
         length("diagnosis names", c.dx_name.len(), n)?;
         length("procedure names", c.proc_name.len(), n)?;
-        if c.normalized.windows(2).any(|w| w[0] >= w[1]) {
+        for (what, t) in [
+            ("the code dictionary", &c.normalized),
+            ("code spellings", &c.spelling),
+            ("diagnosis names", &c.dx_name),
+            ("procedure names", &c.proc_name),
+        ] {
+            t.check(what)?;
+        }
+        if (1..n).any(|i| c.normalized.get(i - 1) >= c.normalized.get(i)) {
             return Err("the code dictionary is not sorted".into());
         }
         for map in [&c.dx_map, &c.proc_map] {
@@ -246,17 +254,22 @@ impl Grouper {
                 result("QY result", q.result).map_err(at)?;
             }
         }
-        if !self.mdc_by_pdx.is_empty() || !self.mdc_by_ppx.is_empty() {
-            length(
-                "MDC masks by principal diagnosis",
-                self.mdc_by_pdx.len(),
-                n + 1,
-            )?;
-            length(
-                "MDC masks by principal procedure",
-                self.mdc_by_ppx.len(),
-                n + 1,
-            )?;
+        let masks = [
+            ("MDC masks by principal diagnosis", &self.mdc_by_pdx),
+            ("MDC masks by principal procedure", &self.mdc_by_ppx),
+            (
+                "runnable-MDC masks by principal diagnosis",
+                &self.runnable_by_pdx,
+            ),
+            (
+                "runnable-MDC masks by principal procedure",
+                &self.runnable_by_ppx,
+            ),
+        ];
+        if masks.iter().any(|(_, m)| !m.is_empty()) {
+            for (what, m) in masks {
+                length(what, m.len(), n + 1)?;
+            }
         }
         Ok(())
     }

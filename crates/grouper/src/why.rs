@@ -53,14 +53,21 @@ impl Grouper {
                 len -= 1;
                 continue;
             };
-            let start = all.partition_point(|c| &**c < prefix);
-            let near: Vec<&str> = all[start..]
-                .iter()
-                .enumerate()
-                .take_while(|(_, c)| c.starts_with(prefix))
-                .map(|(i, _)| (start + i) as CodeId)
+            // The first code not below the prefix (the dictionary is sorted).
+            let (mut start, mut end) = (0, all.len());
+            while start < end {
+                let mid = (start + end) / 2;
+                if all.get(mid) < prefix {
+                    start = mid + 1;
+                } else {
+                    end = mid;
+                }
+            }
+            let near: Vec<&str> = (start..all.len())
+                .take_while(|&i| all.get(i).starts_with(prefix))
+                .map(|i| i as CodeId)
                 .filter(|&id| principals.contains(id))
-                .filter(|&id| *all[id as usize] != *norm)
+                .filter(|&id| all.get(id as usize) != norm)
                 .take(NEAR)
                 .map(|id| self.code(id))
                 .collect();
@@ -119,7 +126,10 @@ impl Grouper {
         let Some(&pdx) = case.dx.first() else {
             return "no principal diagnosis".into();
         };
-        let entered: Vec<&str> = entered.iter().map(|&i| self.mdcs[i].code.as_str()).collect();
+        let entered: Vec<&str> = entered
+            .iter()
+            .map(|&i| self.mdcs[i].code.as_str())
+            .collect();
         let mut s = String::new();
         if !entered.is_empty() {
             let px = case.px.first().map_or("no procedure".to_string(), |&p| {

@@ -445,3 +445,35 @@ mod tests {
         assert_eq!(fen(5), "0.05");
     }
 }
+
+/// A city's procedure-attribute table (DIP composite types) for cases generated from
+/// `scheme`: its operating-room procedures are `surgery`, `99*` `therapeutic`, `87*` and
+/// `88*` `diagnostic`; other codes take the catalogue's default. For calibrating the
+/// national DIP catalogue on generated history (tests, benchmarks).
+pub fn attribute_table(scheme: &Scheme) -> Vec<drgdip_grouper::dip::source::AttributeRow> {
+    use drgdip_grouper::dip::source::AttributeRow;
+    let mut rows: Vec<AttributeRow> = scheme
+        .or_procedures
+        .iter()
+        .map(|code| AttributeRow {
+            code: code.clone(),
+            attribute: "surgery".into(),
+            ..AttributeRow::default()
+        })
+        .collect();
+    for (code, attribute) in [
+        ("99*", "therapeutic"),
+        ("87*", "diagnostic"),
+        ("88*", "diagnostic"),
+    ] {
+        rows.push(AttributeRow {
+            code: code.into(),
+            attribute: attribute.into(),
+            ..AttributeRow::default()
+        });
+    }
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.line = i as u64 + 2;
+    }
+    rows
+}

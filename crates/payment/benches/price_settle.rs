@@ -209,6 +209,8 @@ fn ledger(cases: &[Case], priced: &[Priced], patient: &[Decimal]) -> Ledger {
                     total_cost: c.claim.total_cost,
                     outlier: p.outlier,
                     cost_ratio: p.cost_ratio,
+                    negotiated_cost: Decimal::ZERO,
+                    negotiated_fund: Decimal::ZERO,
                 });
             }
             l

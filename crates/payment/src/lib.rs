@@ -10,8 +10,9 @@
 //! - [`retention`]: surplus retention and deficit sharing by bands.
 //! - [`community`]: the county medical community as a tree (petgraph) and the
 //!   allocation of its total among members with minimum shares.
-//! - [`outpatient`]: outpatient claims (CSV in, CSV out) priced with the policy's
-//!   outpatient schemes.
+//!
+//! Outpatient claims (CSV in, CSV out) are priced by
+//! `drgdip_pipeline::outpatient::price_outpatient` with these benefit rules.
 //!
 //! The policy file is one TOML document ([`Policy::load`]); see `docs/policy.md`.
 //! Money is `rust_decimal::Decimal` yuan under the rounding rule of
@@ -32,7 +33,6 @@
 pub mod benefits;
 pub mod budget;
 pub mod community;
-pub mod outpatient;
 pub mod policy;
 pub mod retention;
 pub mod settle;

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use drgdip_pricing::money::{allocate, round_qty, round_yuan};
+use drgdip_pricing::money::{round_qty, round_yuan};
 use drgdip_pricing::policy::{DipBudget, PointValueMethod, RateMethod};
 use drgdip_pricing::special::{ReviewCandidate, select_special_cases};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -51,6 +51,12 @@ pub struct PricedCase<'a> {
     pub outlier: Outlier,
     /// Cost / standard.
     pub cost_ratio: Decimal,
+    /// Cost of negotiated drugs paid separately (单独支付的谈判药品), yuan: part of
+    /// `total_cost` but outside the DRG/DIP payment and the hospital's total.
+    pub negotiated_cost: Decimal,
+    /// The part of `fund_outlay` that pays those drugs, paid as is outside the
+    /// hospital's total (0 ≤ it ≤ `fund_outlay`).
+    pub negotiated_fund: Decimal,
 }
 
 /// Sums over a set of cases (one hospital, or one method × insurance type).
@@ -66,8 +72,12 @@ pub struct Sums {
     pub patient: Decimal,
     /// Σ fund outlay.
     pub fund: Decimal,
-    /// Σ total cost.
+    /// Σ total cost under the DRG/DIP payment (negotiated drugs left out).
     pub cost: Decimal,
+    /// Σ negotiated drug cost (outside the DRG/DIP payment).
+    pub negotiated_cost: Decimal,
+    /// Σ fund outlay for negotiated drugs, paid as is outside the total.
+    pub negotiated_fund: Decimal,
 }
 
 impl Sums {
@@ -76,8 +86,10 @@ impl Sums {
         self.points += c.points;
         self.payment += c.payment_standard;
         self.patient += c.patient_share;
-        self.fund += c.fund_outlay;
-        self.cost += c.total_cost;
+        self.fund += c.fund_outlay - c.negotiated_fund;
+        self.cost += c.total_cost - c.negotiated_cost;
+        self.negotiated_cost += c.negotiated_cost;
+        self.negotiated_fund += c.negotiated_fund;
     }
 
     fn merge(&mut self, o: &Sums) {
@@ -87,6 +99,8 @@ impl Sums {
         self.patient += o.patient;
         self.fund += o.fund;
         self.cost += o.cost;
+        self.negotiated_cost += o.negotiated_cost;
+        self.negotiated_fund += o.negotiated_fund;
     }
 }
 
@@ -146,7 +160,7 @@ impl Ledger {
         h.level = h.level.max(Some(c.level));
         h.all.add(c);
         h.by_kind[method_idx(c.method)][c.insurance.index()].add(c);
-        *h.monthly_fund.entry((c.year, c.month)).or_default() += c.fund_outlay;
+        *h.monthly_fund.entry((c.year, c.month)).or_default() += c.fund_outlay - c.negotiated_fund;
         match c.outlier {
             Outlier::High | Outlier::Review => h.outliers[0] += 1,
             Outlier::Low => h.outliers[1] += 1,
@@ -161,7 +175,7 @@ impl Ledger {
             h.candidates[method_idx(c.method)].push(ReviewCandidate {
                 case_id: c.case_id.to_owned(),
                 cost_ratio: c.cost_ratio,
-                total_cost: c.total_cost,
+                total_cost: c.total_cost - c.negotiated_cost,
                 payment_standard: c.payment_standard,
             });
         }
@@ -269,6 +283,14 @@ pub struct CityFigures {
     /// DIP budget used per insurance type (both equal to the pool when pooled; zero
     /// when there were no DIP cases of the type).
     pub dip_budget: Option<[Decimal; 2]>,
+    /// Settlement point value: Σ of the hospitals' DIP amounts per insurance type
+    /// (both equal to the pooled sum when pooled), each hospital's amount being
+    /// round(its points × point value × fund payment ratio).
+    pub dip_distributed: Option<[Decimal; 2]>,
+    /// Settlement point value: Σ DIP budgets − Σ hospitals' DIP amounts, the money
+    /// the rounding of the point value and ratio (4 decimals) leaves undistributed
+    /// (negative when it distributes more than the budget).
+    pub dip_rounding: Option<Decimal>,
     /// Σ over all hospitals.
     pub totals: Sums,
     /// Σ annual amounts.
@@ -341,6 +363,8 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
     let mut dip_fund_ratio = None;
     let mut dip_point_value = None;
     let mut dip_budget = None;
+    let mut dip_distributed = None;
+    let mut dip_rounding = None;
     // DIP fund due per hospital and insurance type (settlement method).
     let mut dip_due: BTreeMap<String, [Decimal; 2]> = BTreeMap::new();
     if let Some(dip) = &pricing.dip {
@@ -373,6 +397,8 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                 let mut pv = [Decimal::ZERO; 2];
                 let mut ratios = per;
                 let mut used = [Decimal::ZERO; 2];
+                let mut distributed = [Decimal::ZERO; 2];
+                let mut rounding = Decimal::ZERO;
                 for (amount, types) in budgets {
                     let mut s = Sums::default();
                     for t in &types {
@@ -397,23 +423,21 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                         ratios[*t] = ratio;
                         used[*t] = amount;
                     }
-                    // Σ points × PV × ratio = amount: divide the amount by points.
-                    // A hospital's part is split between the types by its points.
-                    let weights: Vec<Decimal> = ledger
-                        .hospitals
-                        .iter()
-                        .map(|(id, h)| {
-                            if st.zero_markup.contains(id) {
-                                Decimal::ZERO
-                            } else {
-                                types.iter().map(|t| h.by_kind[1][*t].points).sum()
-                            }
-                        })
-                        .collect();
-                    for ((id, h), part) in ledger.hospitals.iter().zip(allocate(amount, &weights)) {
+                    // The hospital's DIP amount is computed once, from its total
+                    // points and the published point value and ratio:
+                    // round(Σ points × point value × ratio). What the rounding of the
+                    // point value leaves of the budget is shown, not spread.
+                    let mut paid = Decimal::ZERO;
+                    for (id, h) in &ledger.hospitals {
+                        if st.zero_markup.contains(id) {
+                            continue;
+                        }
+                        let pts: Decimal = types.iter().map(|t| h.by_kind[1][*t].points).sum();
+                        let part = round_yuan(pts * value * ratio);
+                        paid += part;
+                        // A pooled amount is split between the types by points.
                         let due = dip_due.entry(id.clone()).or_default();
                         let mut left = part;
-                        let pts: Decimal = types.iter().map(|t| h.by_kind[1][*t].points).sum();
                         for (j, t) in types.iter().enumerate() {
                             let share = if j + 1 == types.len() || pts.is_zero() {
                                 left
@@ -424,10 +448,16 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                             left -= share;
                         }
                     }
+                    for t in &types {
+                        distributed[*t] = paid;
+                    }
+                    rounding += round_yuan(amount) - paid;
                 }
                 dip_fund_ratio = Some(ratios);
                 dip_point_value = Some(pv);
                 dip_budget = Some(used);
+                dip_distributed = Some(distributed);
+                dip_rounding = Some(rounding);
             }
         }
     }
@@ -653,6 +683,8 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
             dip_fund_ratio,
             dip_point_value,
             dip_budget,
+            dip_distributed,
+            dip_rounding,
             totals: city,
             annual_total,
         },

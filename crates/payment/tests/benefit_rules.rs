@@ -2,6 +2,9 @@
 //! once), referral with day surgery (one order), a referral after a stay under the
 //! other insurance type, and the non-standard referral (不按规范转诊) ratio cut.
 
+mod common;
+
+use common::policy;
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{Claim, ClaimKind, Referral, Share, apply_benefits};
 use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
@@ -35,29 +38,8 @@ deductible = { "3" = 1200, "2" = 800, "1" = 500, "0" = 200 }
 ratio = { "3" = 0.60, "2" = 0.70, "1" = 0.80, "0" = 0.90 }
 "#;
 
-fn policy(text: &str) -> Policy {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("drgdip-brules-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
-    Policy::from_str_in(text, &dir).unwrap()
-}
-
 fn stay(id: &str, date: &str, level: HospitalLevel, ins: InsuranceType, cost: Decimal) -> Claim {
-    Claim {
-        id: id.into(),
-        person: "p".into(),
-        admit: Date::parse(date).unwrap(),
-        discharge: Date::parse(date).unwrap(),
-        kind: ClaimKind::Inpatient,
-        level,
-        insurance: ins,
-        total_cost: cost,
-        covered_cost: cost,
-        day_surgery: false,
-        referral: Referral::None,
-    }
+    common::claim(id, "p", date, ClaimKind::Inpatient, level, ins, cost, cost)
 }
 
 fn run(p: &Policy, claims: &[Claim]) -> Vec<Share> {

@@ -1,9 +1,11 @@
 //! Patient shares worked by hand for each benefit rule, accumulators across a year in
 //! date order, and independence from input order.
 
-use drgdip_payment::Policy;
+mod common;
+
+use common::{claim, policy};
 use drgdip_payment::benefits::{Claim, ClaimError, ClaimKind, Referral, Share, apply_benefits};
-use drgdip_pricing::{Date, HospitalLevel, InsuranceType};
+use drgdip_pricing::{HospitalLevel, InsuranceType};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -47,41 +49,6 @@ ratio = 0.5
 annual_cap = 400
 insurance = ["resident"]
 "#;
-
-fn policy(text: &str) -> Policy {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("drgdip-benefits-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
-    Policy::from_str_in(text, &dir).unwrap()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn claim(
-    id: &str,
-    person: &str,
-    date: &str,
-    kind: ClaimKind,
-    level: HospitalLevel,
-    ins: InsuranceType,
-    total: Decimal,
-    covered: Decimal,
-) -> Claim {
-    Claim {
-        id: id.into(),
-        person: person.into(),
-        admit: Date::parse(date).unwrap(),
-        discharge: Date::parse(date).unwrap(),
-        kind,
-        level,
-        insurance: ins,
-        total_cost: total,
-        covered_cost: covered,
-        day_surgery: false,
-        referral: Referral::None,
-    }
-}
 
 fn patient(shares: &[Result<Share, ClaimError>]) -> Vec<Decimal> {
     shares.iter().map(|s| s.as_ref().unwrap().patient).collect()

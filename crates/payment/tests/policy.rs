@@ -1,5 +1,7 @@
 //! Bad values in the payment sections are rejected with the key (and value) named.
 
+mod common;
+
 use drgdip_payment::Policy;
 
 const BASE: &str = r#"
@@ -37,13 +39,8 @@ hospital = "T1"
 kind = "central_township"
 "#;
 
-fn load(text: &str) -> Result<Policy, String> {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("drgdip-paypolicy-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
-    Policy::from_str_in(text, &dir).map_err(|e| e.to_string())
+fn load(text: &str) -> Result<drgdip_payment::Policy, String> {
+    common::try_policy(text).map_err(|e| e.to_string())
 }
 
 fn err(from: &str, to: &str) -> String {

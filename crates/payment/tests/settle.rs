@@ -2,6 +2,9 @@
 //! elastic DRG rates, advances and deposits, assessment and audit, special-case
 //! review within quota, communities; and independence from how the ledger is split.
 
+mod common;
+
+use common::policy;
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -61,15 +64,6 @@ hospital = "T"
 kind = "central_township"
 "#;
 
-fn policy(text: &str) -> Policy {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("drgdip-settle-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
-    Policy::from_str_in(text, &dir).unwrap()
-}
-
 #[allow(clippy::too_many_arguments)]
 fn case<'a>(
     id: &'a str,
@@ -82,29 +76,23 @@ fn case<'a>(
     cost: Decimal,
 ) -> PricedCase<'a> {
     PricedCase {
-        case_id: id,
-        hospital_id: hospital,
-        level: HospitalLevel::Second,
         method,
-        insurance: InsuranceType::Employee,
-        year: 2025,
         month,
         points,
         payment_standard: payment,
         patient_share: patient,
         fund_outlay: (payment - patient).max(Decimal::ZERO),
-        total_cost: cost,
-        outlier: Outlier::None,
         cost_ratio: if payment.is_zero() {
             Decimal::ZERO
         } else {
             cost / payment
         },
+        ..common::priced(id, hospital, cost)
     }
 }
 
 #[test]
-fn dip_settlement_point_value_divides_the_budget_by_points() {
+fn dip_settlement_point_value_prices_each_hospital_from_its_points() {
     let p = policy(POLICY);
     let mut l = Ledger::new();
     l.add(&case(
@@ -144,19 +132,26 @@ fn dip_settlement_point_value_divides_the_budget_by_points() {
     assert_eq!(s.city.dip_point_value.unwrap()[0], dec!(29.4118));
     let h1 = &s.hospitals[0];
     let h2 = &s.hospitals[1];
-    // Σ points × PV × ratio = the budget, divided 1000 : 3000.
-    assert_eq!(h1.fund_due, dec!(25000.00));
-    assert_eq!(h2.fund_due, dec!(75000.00));
-    // H1: assessment 0.98 → 24500, minus audit 100 → 24400; advance 90% of 8000.
-    assert_eq!(h1.assessed, dec!(24500.00));
-    assert_eq!(h1.annual_amount, dec!(24400.00));
+    // Each hospital's amount = round(its points × PV × ratio), computed once:
+    // 1000 × 29.4118 × 0.85 = 25000.03, 3000 × 29.4118 × 0.85 = 75000.09; the
+    // rounding of the point value distributes 0.12 more than the budget, shown.
+    assert_eq!(h1.fund_due, dec!(25000.03));
+    assert_eq!(h2.fund_due, dec!(75000.09));
+    assert_eq!(
+        s.city.dip_distributed,
+        Some([dec!(100000.12), dec!(100000.12)])
+    );
+    assert_eq!(s.city.dip_rounding, Some(dec!(-0.12)));
+    // H1: assessment 0.98 → 24500.03, minus audit 100 → 24400.03; advance 90% of 8000.
+    assert_eq!(h1.assessed, dec!(24500.03));
+    assert_eq!(h1.annual_amount, dec!(24400.03));
     assert_eq!(h1.advance_paid, dec!(7200.00));
     assert_eq!(h1.deposit_held, dec!(800.00));
-    assert_eq!(h1.final_payment, dec!(17200.00));
+    assert_eq!(h1.final_payment, dec!(17200.03));
     // H2: months 4 and 5 advanced separately: 8100 + 15300.
     assert_eq!(h2.advance_paid, dec!(23400.00));
-    assert_eq!(h2.annual_amount, dec!(75000.00));
-    assert_eq!(s.city.annual_total, dec!(99400.00));
+    assert_eq!(h2.annual_amount, dec!(75000.09));
+    assert_eq!(s.city.annual_total, dec!(99400.12));
     // Budget lines add up.
     let b = s.budget.as_ref().unwrap();
     assert_eq!(b.risk_reserve, dec!(10000.00));
@@ -165,6 +160,73 @@ fn dip_settlement_point_value_divides_the_budget_by_points() {
     assert_eq!(
         b.risk_reserve + b.city_reserve + b.allocations[0].amount + b.remainder,
         b.total
+    );
+}
+
+/// §3 of issue 9: a hospital's DIP amount is its total points × the published point
+/// value × the fund payment ratio, rounded once at hospital level. H1 has three cases
+/// of 0.3335 points: per case round(0.3335 × 37.0370 × 0.9) = 11.12, which would add
+/// up to 33.36, but the hospital is paid round(1.0005 × 37.0370 × 0.9) =
+/// round(33.34997) = 33.35. H2 (29998.9995 points) is paid
+/// round(999965.650033) = 999965.65, not its share of the budget by points
+/// (999966.65): the point value 37.0370 (from 1000000 / 0.9 / 30000 = 37.037037…)
+/// leaves 1.00 of the budget undistributed, which the summary shows.
+#[test]
+fn dip_hospital_amount_is_points_times_point_value_times_ratio_at_hospital_level() {
+    let text = POLICY.replace("fund_budget = 100000", "fund_budget = 1000000");
+    let p = policy(&text);
+    let mut l = Ledger::new();
+    for id in ["a", "b", "c"] {
+        // cost 100, patient 10: the fund pays 90 %.
+        l.add(&case(
+            id,
+            "H1",
+            Method::Dip,
+            3,
+            dec!(0.3335),
+            dec!(100),
+            dec!(10),
+            dec!(100),
+        ));
+    }
+    l.add(&case(
+        "d",
+        "H2",
+        Method::Dip,
+        3,
+        dec!(29998.9995),
+        dec!(1000),
+        dec!(100),
+        dec!(1000),
+    ));
+    let s = settle(&p, l).unwrap();
+    assert_eq!(s.city.dip_fund_ratio, Some([dec!(0.9), dec!(0.9)]));
+    let pv = s.city.dip_point_value.unwrap()[0];
+    assert_eq!(pv, dec!(37.0370));
+    let (h1, h2) = (&s.hospitals[0], &s.hospitals[1]);
+    assert_eq!(h1.fund_due, dec!(33.35));
+    assert_eq!(h2.fund_due, dec!(999965.65));
+    // The published figures reproduce each amount: points × PV × ratio to the fen.
+    for h in [h1, h2] {
+        let exact = h.dip_points * pv * dec!(0.9);
+        assert_eq!(
+            h.fund_due,
+            exact.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        );
+    }
+    // Rounding each case first would drift: 3 × 11.12 = 33.36.
+    let per_case = (dec!(0.3335) * pv * dec!(0.9))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(per_case * dec!(3), dec!(33.36));
+    // What is not distributed is shown: budget = Σ amounts + rounding difference.
+    assert_eq!(
+        s.city.dip_distributed,
+        Some([dec!(999999.00), dec!(999999.00)])
+    );
+    assert_eq!(s.city.dip_rounding, Some(dec!(1.00)));
+    assert_eq!(
+        h1.fund_due + h2.fund_due + s.city.dip_rounding.unwrap(),
+        s.city.dip_budget.unwrap()[0]
     );
 }
 

@@ -3,9 +3,11 @@
 //! community with no spending, a member's final payment from its allocation, and the
 //! community budget as a resident-insurance budget.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use drgdip_payment::Policy;
+use common::policy;
 use drgdip_payment::community::{CommunityTree, MemberKind};
 use drgdip_payment::settle::{Ledger, PricedCase, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -52,15 +54,6 @@ hospital = "T"
 kind = "central_township"
 "#;
 
-fn policy(text: &str) -> Policy {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("drgdip-srules-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
-    Policy::from_str_in(text, &dir).unwrap()
-}
-
 fn case<'a>(
     id: &'a str,
     hospital: &'a str,
@@ -70,20 +63,10 @@ fn case<'a>(
     fund: Decimal,
 ) -> PricedCase<'a> {
     PricedCase {
-        case_id: id,
-        hospital_id: hospital,
-        level: HospitalLevel::Second,
-        method: Method::Drg,
         insurance,
         year,
         month,
-        points: fund / dec!(10000),
-        payment_standard: fund,
-        patient_share: dec!(0),
-        fund_outlay: fund,
-        total_cost: fund,
-        outlier: Outlier::None,
-        cost_ratio: dec!(1),
+        ..common::priced(id, hospital, fund)
     }
 }
 

@@ -13,7 +13,9 @@
 //!   [`settle::write_community`];
 //! - [`report::report`]: priced cases (and optionally the settlement) → the
 //!   indicators a bureau reads, per hospital, per group and city-wide, as CSV, a
-//!   text table and an SVG chart.
+//!   text table and an SVG chart;
+//! - [`outpatient::price_outpatient`]: outpatient claims (CSV) → one row per claim
+//!   with the patient's and the fund's shares under the policy's outpatient schemes.
 //!
 //! Inputs are any [`std::io::Read`] (a file, stdin, a byte slice), outputs any
 //! [`std::io::Write`]. Each run takes a config struct (threads, where to spill), a
@@ -23,12 +25,14 @@
 
 mod columns;
 pub mod error;
+pub mod outpatient;
 pub mod price;
 pub mod report;
 pub mod settle;
 
 pub use columns::{MAX_AMOUNT, MAX_FIELD, MAX_QUANTITY};
 pub use error::PipelineError;
+pub use outpatient::{OUTPATIENT_HEADER, OutpatientSummary, price_outpatient};
 pub use price::{PRICED_HEADER, PriceConfig, PriceSummary, SpillTo, price};
 pub use report::{Report, ReportConfig, report};
 pub use settle::{SettleConfig, SettleSummary, settle_csv};

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use drgdip_io::{CsvBlocks, block_records};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
 use drgdip_pricing::money::round_yuan;
@@ -30,8 +31,6 @@ use drgdip_pricing::{
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
-
-use drgdip_io::{CsvBlocks, block_records_into};
 
 use crate::columns::{Header, MAX_FIELD, date, field, money, opt_field, quantity};
 use crate::error::{PipelineError, Result};
@@ -82,7 +81,7 @@ impl PriceSummary {
 }
 
 /// The columns [`price`] writes, in order.
-pub const PRICED_HEADER: [&str; 32] = [
+pub const PRICED_HEADER: [&str; 34] = [
     "case_id",
     "method",
     "group",
@@ -115,6 +114,8 @@ pub const PRICED_HEADER: [&str; 32] = [
     "coinsurance",
     "over_cap",
     "uncovered",
+    "negotiated_drug_cost",
+    "negotiated_fund",
 ];
 
 /// Column positions of the input.
@@ -137,6 +138,7 @@ struct Cols {
     day_surgery: Option<usize>,
     referral: Option<usize>,
     los: Option<usize>,
+    negotiated: Option<usize>,
 }
 
 impl Cols {
@@ -182,6 +184,7 @@ impl Cols {
             day_surgery: h.find("day_surgery"),
             referral: h.find("referral"),
             los: h.find("los"),
+            negotiated: h.find("negotiated_drug_cost"),
         })
     }
 }
@@ -205,6 +208,7 @@ struct Row<'r> {
     score: Option<Decimal>,
     aux: Option<Decimal>,
     primary_care: bool,
+    negotiated: Decimal,
 }
 
 fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> {
@@ -264,6 +268,15 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
             "field `covered_cost`: {covered} is more than total_cost {total}"
         ));
     }
+    let negotiated = match opt_field(rec, c.negotiated, "negotiated_drug_cost")? {
+        "" => Decimal::ZERO,
+        s => money(s, "negotiated_drug_cost")?,
+    };
+    if negotiated > total {
+        return Err(format!(
+            "field `negotiated_drug_cost`: {negotiated} is more than total_cost {total}"
+        ));
+    }
     let ds = opt_field(rec, c.day_surgery, "day_surgery")?;
     let day_surgery = match ds {
         "" | "0" => false,
@@ -305,23 +318,27 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
         score,
         aux,
         primary_care,
+        negotiated,
     })
 }
 
 fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String> {
     pricer
-        .price(&CaseInput {
-            method: c.method,
-            status: row.status,
-            group: &row.group,
-            score: row.score,
-            aux_coef: row.aux,
-            primary_care: row.primary_care,
-            hospital_id: row.hospital_id,
-            level: row.level,
-            insurance: row.insurance,
-            total_cost: row.total,
-        })
+        .price_with_negotiated(
+            &CaseInput {
+                method: c.method,
+                status: row.status,
+                group: &row.group,
+                score: row.score,
+                aux_coef: row.aux,
+                primary_care: row.primary_care,
+                hospital_id: row.hospital_id,
+                level: row.level,
+                insurance: row.insurance,
+                total_cost: row.total,
+            },
+            row.negotiated,
+        )
         .map_err(|e| {
             let group_col = match c.method {
                 Method::Drg => "drg",
@@ -340,7 +357,7 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
         })
 }
 
-/// A compact benefit record.
+/// A compact benefit record (48 bytes): money in fen.
 struct BenefitRec {
     person: u32,
     discharge: Date,
@@ -352,9 +369,28 @@ struct BenefitRec {
     insurance: InsuranceType,
     day_surgery: bool,
     referral: Referral,
-    total: Decimal,
-    covered: Decimal,
+    total: i64,
+    covered: i64,
 }
+
+/// An amount of money to the fen as a whole number of fen. Case amounts are at most
+/// [`crate::MAX_AMOUNT`] (10¹² fen), far inside `i64`.
+fn to_fen(d: Decimal) -> i64 {
+    let mut r = round_yuan(d);
+    r.rescale(2);
+    i64::try_from(r.mantissa()).unwrap_or(if r.is_sign_negative() {
+        i64::MIN + 1
+    } else {
+        i64::MAX
+    })
+}
+
+fn from_fen(fen: i64) -> Decimal {
+    Decimal::new(fen, 2)
+}
+
+/// No share: the row was rejected.
+const NO_SHARE: [i64; 3] = [i64::MIN; 3];
 
 /// Person ids → dense numbers in order of first appearance, without an allocation
 /// per person: the names live in one arena; a map goes from the name's hash (computed
@@ -410,30 +446,44 @@ impl Persons {
     }
 }
 
-/// What the parallel stage hands back for one accepted row.
-struct Accepted<'r> {
-    row: u64,
-    person: &'r str,
+/// What the parallel stage hands back for one accepted row: its number within its
+/// block and its person and case id as spans of the block's arena.
+struct Accepted {
+    row: u32,
+    person: (u32, u32),
     person_hash: u64,
-    case_id: &'r str,
+    case_id: (u32, u32),
     discharge: Date,
     admit: Date,
     level: HospitalLevel,
     insurance: InsuranceType,
     day_surgery: bool,
     referral: Referral,
-    total: Decimal,
-    covered: Decimal,
+    total: i64,
+    covered: i64,
 }
 
-/// Patient share, deductible, over-cap per row (None: row rejected).
-type Shares = Vec<Option<[Decimal; 3]>>;
+/// One block of the input, parsed and priced.
+struct BlockOut {
+    /// Records in the block.
+    records: u64,
+    /// Rows rejected.
+    rejected: u64,
+    /// The block's spilled rows, in order.
+    spill: Vec<u8>,
+    /// Accepted rows' benefit facts.
+    accepted: Vec<Accepted>,
+    /// Person and case ids of the accepted rows.
+    arena: String,
+}
 
-/// Rows read back from the spill per batch.
+/// Patient share, deductible, over-cap per row in fen ([`NO_SHARE`]: row rejected).
+type Shares = Vec<[i64; 3]>;
+
 const BATCH: usize = 1 << 14;
-/// Bytes of input read per batch (whole records).
-const BATCH_BYTES: usize = 4 << 20;
 const CHUNK: usize = 512;
+/// Bytes of input a block of stage 1 holds (whole records).
+const BLOCK: usize = 1 << 20;
 
 /// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
 fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
@@ -618,9 +668,11 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     spill.extend_from_slice(&b);
     spill.extend_from_slice(&p.payment_standard.serialize());
     spill.extend_from_slice(&(row.total - row.covered).serialize());
+    spill.extend_from_slice(&p.negotiated.serialize());
 }
 
-/// Encodes one rejected row: its complete output line.
+/// Encodes one rejected row: its output line before the message, and the message,
+/// which starts with the physical line the record starts on in the input.
 fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, line_no: u64, msg: &str) {
     let clip = |i: usize| -> Vec<u8> {
         let f = rec.get(i).unwrap_or(b"");
@@ -643,12 +695,86 @@ fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, line_no:
     line.push(b',');
     push_field(&mut line, &clip(c.hospital_id));
     line.extend_from_slice(b",,,,,,rejected,");
-    push_field(&mut line, format!("line {line_no}: {msg}").as_bytes());
-    line.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
-    line.push(b'\n');
     spill.push(0);
     push_u32(spill, line.len());
     spill.extend_from_slice(&line);
+    let msg = format!("line {line_no}: {msg}");
+    push_u32(spill, msg.len());
+    spill.extend_from_slice(msg.as_bytes());
+}
+
+/// Parses, prices and spills the records of one block, whose first line is line
+/// `first_line` of the input.
+fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8], first_line: u64) -> Result<BlockOut> {
+    let mut out = BlockOut {
+        records: 0,
+        rejected: 0,
+        spill: Vec::with_capacity(bytes.len() + bytes.len() / 2),
+        accepted: Vec::with_capacity(bytes.len() / 100),
+        arena: String::with_capacity(bytes.len() / 8),
+    };
+    let mut failed: Option<PipelineError> = None;
+    block_records(bytes, first_line, |line, rec| {
+        if failed.is_none()
+            && let Err(e) = price_record(pricer, cols, &mut out, line, rec)
+        {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Parses, prices and spills one record (starting on physical line `line`) into `out`.
+fn price_record(
+    pricer: &Pricer,
+    cols: &Cols,
+    out: &mut BlockOut,
+    line: u64,
+    rec: &csv::ByteRecord,
+) -> Result<()> {
+    let too_large = || PipelineError::TooLarge("a block of more than 4 billion rows");
+    {
+        let row = u32::try_from(out.records).map_err(|_| too_large())?;
+        out.records += 1;
+        let res = parse_row(rec, cols).and_then(|r| {
+            let p = price_row(pricer, cols, &r)?;
+            Ok((r, p))
+        });
+        match res {
+            Ok((r, p)) => {
+                spill_ok(&mut out.spill, &r, &p, cols);
+                let mut span = |s: &str| -> Result<(u32, u32)> {
+                    let start = u32::try_from(out.arena.len()).map_err(|_| too_large())?;
+                    out.arena.push_str(s);
+                    Ok((start, s.len() as u32))
+                };
+                let person = span(r.person)?;
+                let case_id = span(r.case_id)?;
+                out.accepted.push(Accepted {
+                    row,
+                    person,
+                    person_hash: Persons::hash(r.person),
+                    case_id,
+                    discharge: r.discharge,
+                    admit: r.admit,
+                    level: r.level,
+                    insurance: r.insurance,
+                    day_surgery: r.day_surgery,
+                    referral: r.referral,
+                    total: to_fen(r.total),
+                    covered: to_fen(r.covered),
+                });
+            }
+            Err(msg) => {
+                out.rejected += 1;
+                spill_rejected(&mut out.spill, rec, cols, line, &msg);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes the spill file however the run ends.
@@ -660,23 +786,9 @@ impl Drop for Spill {
     }
 }
 
-/// Records of the input with the physical line each starts on.
-type Batch = Vec<(u64, csv::ByteRecord)>;
-
-/// Reads the records of the next block (of about [`BATCH_BYTES`]) into `batch[..n]`;
-/// `n` = 0 at the end of the input.
-fn read_batch<R: Read>(src: &mut CsvBlocks<R>, batch: &mut Batch) -> Result<usize> {
-    // A block of blank lines holds no record: read on.
-    while let Some((bytes, first_line)) = src.next_block(BATCH_BYTES)? {
-        let n = block_records_into(&bytes, first_line, batch);
-        if n > 0 {
-            return Ok(n);
-        }
-    }
-    Ok(0)
-}
-
-/// Stage 1: read, parse, price, spill; collect benefit records.
+/// Stage 1: read, parse, price, spill; collect benefit records. A reader thread cuts
+/// the input into blocks of whole records; the pool parses and prices blocks in
+/// parallel; their spills and records are appended in input order.
 fn stage_one<R: Read + Send>(
     pricer: &Pricer,
     mut src: CsvBlocks<R>,
@@ -688,83 +800,74 @@ fn stage_one<R: Read + Send>(
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
     let (mut rows, mut rejected) = (0u64, 0u64);
-    // A reader thread parses CSV records while the pool prices the previous batch.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Batch, usize)>>(2);
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
+    let per_batch = 2 * rayon::current_num_threads().max(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, u64)>>(per_batch);
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
             loop {
-                let mut batch = back_rx.try_recv().unwrap_or_default();
-                let r = read_batch(&mut src, &mut batch);
-                let stop = !matches!(r, Ok(n) if n > 0);
-                if tx.send(r.map(|n| (batch, n))).is_err() || stop {
+                let block = src.next_block(BLOCK).map_err(PipelineError::from);
+                let stop = !matches!(block, Ok(Some(_)));
+                let sent = match block {
+                    Ok(Some(block)) => tx.send(Ok(block)),
+                    Ok(None) => break,
+                    Err(e) => tx.send(Err(e)),
+                };
+                if sent.is_err() || stop {
                     break;
                 }
             }
         });
-        for msg in &rx {
-            let (batch, n) = msg?;
-            if n == 0 {
-                break;
-            }
-            let base = rows;
-            let parts: Vec<(Vec<u8>, Vec<Accepted<'_>>, u64)> = batch[..n]
-                .par_chunks(CHUNK)
-                .enumerate()
-                .map(|(ci, chunk)| {
-                    let mut spill = Vec::with_capacity(chunk.len() * 320);
-                    let mut acc = Vec::with_capacity(chunk.len());
-                    let mut bad = 0u64;
-                    for (j, (line, rec)) in chunk.iter().enumerate() {
-                        let row_idx = base + (ci * CHUNK + j) as u64;
-                        let res = parse_row(rec, cols).and_then(|row| {
-                            let p = price_row(pricer, cols, &row)?;
-                            Ok((row, p))
-                        });
-                        match res {
-                            Ok((row, p)) => {
-                                spill_ok(&mut spill, &row, &p, cols);
-                                acc.push(Accepted {
-                                    row: row_idx,
-                                    person: row.person,
-                                    person_hash: Persons::hash(row.person),
-                                    case_id: row.case_id,
-                                    discharge: row.discharge,
-                                    admit: row.admit,
-                                    level: row.level,
-                                    insurance: row.insurance,
-                                    day_surgery: row.day_surgery,
-                                    referral: row.referral,
-                                    total: row.total,
-                                    covered: row.covered,
-                                });
-                            }
-                            Err(msg) => {
-                                bad += 1;
-                                spill_rejected(&mut spill, rec, cols, *line, &msg);
-                            }
-                        }
+        // Owned here, so that an early return drops it and the reader thread stops.
+        let rx = rx;
+        let mut blocks: Vec<(Vec<u8>, u64)> = Vec::with_capacity(per_batch);
+        let mut done = false;
+        while !done {
+            blocks.clear();
+            // Wait for one block, then take what is ready, up to a batch.
+            while blocks.len() < per_batch {
+                let next = if blocks.is_empty() {
+                    rx.recv().ok()
+                } else {
+                    match rx.try_recv() {
+                        Ok(b) => Some(b),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
                     }
-                    (spill, acc, bad)
-                })
+                };
+                match next {
+                    Some(b) => blocks.push(b?),
+                    None => {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            let parts: Vec<Result<BlockOut>> = blocks
+                .par_iter()
+                .map(|(b, first_line)| price_block(pricer, cols, b, *first_line))
                 .collect();
-            for (bytes, accepted, bad) in parts {
+            for part in parts {
+                let part = part?;
                 spill
-                    .write_all(&bytes)
+                    .write_all(&part.spill)
                     .map_err(PipelineError::io("writing the spill file"))?;
-                rejected += bad;
-                for a in accepted {
-                    let person = persons.id(a.person, a.person_hash)?;
+                rejected += part.rejected;
+                for a in &part.accepted {
+                    let text = |(start, len): (u32, u32)| {
+                        &part.arena[start as usize..(start + len) as usize]
+                    };
+                    let person = persons.id(text(a.person), a.person_hash)?;
+                    let case_id = text(a.case_id);
                     let id_start = u32::try_from(ids.len())
                         .map_err(|_| PipelineError::TooLarge("case ids exceed 4 GB"))?;
-                    ids.push_str(a.case_id);
+                    ids.push_str(case_id);
                     recs.push(BenefitRec {
                         person,
                         discharge: a.discharge,
                         admit: a.admit,
                         id_start,
-                        id_len: a.case_id.len() as u32,
-                        row: u32::try_from(a.row)
+                        id_len: case_id.len() as u32,
+                        row: u32::try_from(rows + u64::from(a.row))
                             .map_err(|_| PipelineError::TooLarge("more than 4 billion rows"))?,
                         level: a.level,
                         insurance: a.insurance,
@@ -774,13 +877,12 @@ fn stage_one<R: Read + Send>(
                         covered: a.covered,
                     });
                 }
+                rows += part.records;
             }
-            rows += n as u64;
             progress(Progress {
                 stage: Stage::Reading,
                 rows,
             });
-            let _ = back_tx.send(batch);
         }
         Ok(())
     })?;
@@ -809,8 +911,7 @@ fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -
         }
         start = end;
     }
-    let mut shares: Shares =
-        vec![None; usize::try_from(rows).map_err(|_| PipelineError::TooLarge("too many rows"))?];
+    let rows = usize::try_from(rows).map_err(|_| PipelineError::TooLarge("too many rows"))?;
     let benefits = &policy.payment.benefits;
     let inpatient = ClaimKind::Inpatient;
     let mut starts = vec![0usize];
@@ -826,7 +927,7 @@ fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -
         at += step;
     }
     starts.push(recs.len());
-    let pieces: Vec<Vec<(u32, [Decimal; 3])>> = starts
+    let pieces: Vec<Vec<(u32, [i64; 3])>> = starts
         .par_windows(2)
         .map(|w| {
             let mut out = Vec::with_capacity(w[1] - w[0]);
@@ -841,21 +942,27 @@ fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -
                     kind: &inpatient,
                     level: r.level,
                     insurance: r.insurance,
-                    total_cost: r.total,
-                    covered_cost: r.covered,
+                    total_cost: from_fen(r.total),
+                    covered_cost: from_fen(r.covered),
                     day_surgery: r.day_surgery,
                     referral: r.referral,
                 };
                 if let Ok(s) = acc.apply(benefits, &facts) {
-                    out.push((r.row, [s.patient, s.deductible, s.over_cap]));
+                    out.push((
+                        r.row,
+                        [to_fen(s.patient), to_fen(s.deductible), to_fen(s.over_cap)],
+                    ));
                 }
             }
             out
         })
         .collect();
+    // The records are no longer needed: free them before the per-row table.
+    drop(recs);
+    let mut shares: Shares = vec![NO_SHARE; rows];
     for piece in pieces {
         for (row, s) in piece {
-            shares[row as usize] = Some(s);
+            shares[row as usize] = s;
         }
     }
     Ok(shares)
@@ -868,8 +975,10 @@ enum Spilled {
         b: (usize, usize),
         payment: Decimal,
         uncovered: Decimal,
+        negotiated: Decimal,
     },
-    Rejected((usize, usize)),
+    /// The line before the message, the message.
+    Rejected((usize, usize), (usize, usize)),
 }
 
 fn read_u32(r: &mut impl Read) -> std::io::Result<usize> {
@@ -911,15 +1020,20 @@ fn read_spilled(
             let b = read_bytes(r, buf, lb)?;
             let payment = read_dec(r)?;
             let uncovered = read_dec(r)?;
+            let negotiated = read_dec(r)?;
             items.push(Spilled::Ok {
                 a,
                 b,
                 payment,
                 uncovered,
+                negotiated,
             });
         } else {
             let l = read_u32(r)?;
-            items.push(Spilled::Rejected(read_bytes(r, buf, l)?));
+            let line = read_bytes(r, buf, l)?;
+            let lm = read_u32(r)?;
+            let msg = read_bytes(r, buf, lm)?;
+            items.push(Spilled::Rejected(line, msg));
         }
     }
     Ok(())
@@ -950,18 +1064,30 @@ fn stage_three(
                 let mut o = Vec::with_capacity(chunk.len() * 300);
                 for (j, it) in chunk.iter().enumerate() {
                     match it {
-                        Spilled::Rejected((s, e)) => o.extend_from_slice(&buf[*s..*e]),
+                        Spilled::Rejected((s, e), (ms, me)) => {
+                            o.extend_from_slice(&buf[*s..*e]);
+                            push_field(&mut o, &buf[*ms..*me]);
+                            o.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
+                            o.push(b'\n');
+                        }
                         Spilled::Ok {
                             a,
                             b,
                             payment,
                             uncovered,
+                            negotiated,
                         } => {
                             let idx = base + ci * CHUNK + j;
+                            let [patient, deductible, over_cap] = shares[idx];
+                            debug_assert!(patient != i64::MIN, "accepted rows have shares");
                             let [patient, deductible, over_cap] =
-                                shares[idx].expect("accepted rows have shares");
+                                [from_fen(patient), from_fen(deductible), from_fen(over_cap)];
                             let coinsurance = patient - *uncovered - deductible - over_cap;
-                            let fund = (*payment - patient).max(Decimal::ZERO);
+                            // The patient's share goes against the group payment
+                            // first; the fund pays the rest of it and of the
+                            // negotiated drugs (paid as is, outside the total).
+                            let group_fund = (*payment - patient).max(Decimal::ZERO);
+                            let fund = (*payment + *negotiated - patient).max(Decimal::ZERO);
                             o.extend_from_slice(&buf[a.0..a.1]);
                             push_money(&mut o, patient);
                             o.push(b',');
@@ -974,6 +1100,10 @@ fn stage_three(
                             push_money(&mut o, over_cap);
                             o.push(b',');
                             push_money(&mut o, *uncovered);
+                            o.push(b',');
+                            push_money(&mut o, *negotiated);
+                            o.push(b',');
+                            push_money(&mut o, fund - group_fund);
                             o.push(b'\n');
                         }
                     }

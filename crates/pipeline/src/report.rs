@@ -159,6 +159,8 @@ pub fn report<R: Read, S: Read>(
     let c_score = header.require("score", why)?;
     let c_los = header.require("los", why)?;
     let c_cost = header.require("total_cost", why)?;
+    // Negotiated drugs paid separately are outside the comparison with the payment.
+    let c_negotiated = header.find("negotiated_drug_cost");
     let mut hospitals: BTreeMap<String, HospAcc> = BTreeMap::new();
     let mut row = 0u64;
     let mut bad = 0u64;
@@ -182,7 +184,19 @@ pub fn report<R: Read, S: Read>(
                 }
                 // Every field is read before anything is added: a row that cannot be
                 // read is counted as unreadable only, never half in the sums.
-                let cost = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
+                let mut cost = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
+                if let Some(i) = c_negotiated {
+                    let n = match field(rec, i, "negotiated_drug_cost")? {
+                        "" => Decimal::ZERO,
+                        s => money(s, "negotiated_drug_cost")?,
+                    };
+                    if n > cost {
+                        return Err(format!(
+                            "field `negotiated_drug_cost`: {n} is more than total_cost {cost}"
+                        ));
+                    }
+                    cost -= n;
+                }
                 let pay = money(field(rec, c_pay, "payment_standard")?, "payment_standard")?;
                 let method = match field(rec, c_method, "method")? {
                     m @ ("drg" | "dip") => m.to_owned(),

@@ -71,7 +71,7 @@ impl SettleSummary {
 }
 
 /// The columns of the per-hospital file.
-pub const HOSPITAL_HEADER: [&str; 37] = [
+pub const HOSPITAL_HEADER: [&str; 39] = [
     "hospital_id",
     "cases",
     "points",
@@ -98,6 +98,8 @@ pub const HOSPITAL_HEADER: [&str; 37] = [
     "advance_paid",
     "deposit_held",
     "final_payment",
+    "negotiated_cost",
+    "negotiated_fund",
     "surplus_or_deficit",
     "retained",
     "carried",
@@ -126,6 +128,8 @@ struct Cols {
     total_cost: usize,
     points: usize,
     cost_ratio: Option<usize>,
+    negotiated_cost: Option<usize>,
+    negotiated_fund: Option<usize>,
 }
 
 impl Cols {
@@ -146,6 +150,8 @@ impl Cols {
             total_cost: h.require("total_cost", why)?,
             points: h.require("points", why)?,
             cost_ratio: h.find("cost_ratio"),
+            negotiated_cost: h.find("negotiated_drug_cost"),
+            negotiated_fund: h.find("negotiated_fund"),
         })
     }
 }
@@ -183,25 +189,52 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
     if hospital_id.is_empty() {
         return Err("field `hospital_id` is empty".into());
     }
+    let case_id = field(rec, c.case_id, "case_id")?;
+    let points = quantity(field(rec, c.points, "points")?, "points")?;
+    let payment_standard = money(
+        field(rec, c.payment_standard, "payment_standard")?,
+        "payment_standard",
+    )?;
+    let patient_share = money(
+        field(rec, c.patient_share, "patient_share")?,
+        "patient_share",
+    )?;
+    let fund_outlay = money(field(rec, c.fund_outlay, "fund_outlay")?, "fund_outlay")?;
+    let total_cost = money(field(rec, c.total_cost, "total_cost")?, "total_cost")?;
+    let opt_money = |idx: Option<usize>, name: &str| -> Result<Decimal, String> {
+        match idx {
+            Some(i) => match field(rec, i, name)? {
+                "" => Ok(Decimal::ZERO),
+                s => money(s, name),
+            },
+            None => Ok(Decimal::ZERO),
+        }
+    };
+    let negotiated_cost = opt_money(c.negotiated_cost, "negotiated_drug_cost")?;
+    if negotiated_cost > total_cost {
+        return Err(format!(
+            "field `negotiated_drug_cost`: {negotiated_cost} is more than total_cost {total_cost}"
+        ));
+    }
+    let negotiated_fund = opt_money(c.negotiated_fund, "negotiated_fund")?;
+    if negotiated_fund > fund_outlay {
+        return Err(format!(
+            "field `negotiated_fund`: {negotiated_fund} is more than fund_outlay {fund_outlay}"
+        ));
+    }
     Ok(RowKind::Case(PricedCase {
-        case_id: field(rec, c.case_id, "case_id")?,
+        case_id,
         hospital_id,
         level,
         method,
         insurance,
         year: date.year,
         month: date.month,
-        points: quantity(field(rec, c.points, "points")?, "points")?,
-        payment_standard: money(
-            field(rec, c.payment_standard, "payment_standard")?,
-            "payment_standard",
-        )?,
-        patient_share: money(
-            field(rec, c.patient_share, "patient_share")?,
-            "patient_share",
-        )?,
-        fund_outlay: money(field(rec, c.fund_outlay, "fund_outlay")?, "fund_outlay")?,
-        total_cost: money(field(rec, c.total_cost, "total_cost")?, "total_cost")?,
+        points,
+        payment_standard,
+        patient_share,
+        fund_outlay,
+        total_cost,
         outlier,
         cost_ratio: match c.cost_ratio {
             Some(i) => match field(rec, i, "cost_ratio")? {
@@ -210,6 +243,8 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
             },
             None => Decimal::ZERO,
         },
+        negotiated_cost,
+        negotiated_fund,
     }))
 }
 
@@ -358,6 +393,8 @@ fn write_hospitals_csv(out: impl Write, s: &Settlement) -> csv::Result<()> {
             yuan(h.advance_paid),
             yuan(h.deposit_held),
             yuan(h.final_payment),
+            yuan(h.totals.negotiated_cost),
+            yuan(h.totals.negotiated_fund),
             opt_money(u.map(|u| u.surplus_or_deficit)),
             opt_money(u.map(|u| u.retained)),
             opt_money(u.map(|u| u.carried)),
@@ -417,6 +454,14 @@ fn write_summary_csv(out: impl Write, policy: &Policy, s: &Settlement) -> csv::R
             row("dip", &format!("point_value:{t}"), dec(r[t.index()]))?;
         }
     }
+    if let Some(d) = s.city.dip_distributed {
+        for t in types {
+            row("dip", &format!("distributed:{t}"), yuan(d[t.index()]))?;
+        }
+    }
+    if let Some(r) = s.city.dip_rounding {
+        row("dip", "rounding_difference", yuan(r))?;
+    }
     let t = &s.city.totals;
     row("totals", "hospitals", s.hospitals.len().to_string())?;
     row("totals", "cases", t.cases.to_string())?;
@@ -425,6 +470,8 @@ fn write_summary_csv(out: impl Write, policy: &Policy, s: &Settlement) -> csv::R
     row("totals", "patient_total", yuan(t.patient))?;
     row("totals", "fund_total", yuan(t.fund))?;
     row("totals", "total_cost", yuan(t.cost))?;
+    row("totals", "negotiated_cost", yuan(t.negotiated_cost))?;
+    row("totals", "negotiated_fund", yuan(t.negotiated_fund))?;
     row("totals", "annual_amount", yuan(s.city.annual_total))?;
     for c in &s.communities {
         let p = format!("community:{}", c.id);

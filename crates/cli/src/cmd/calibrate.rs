@@ -13,11 +13,8 @@ use drgdip_grouper::dip::calibrate::{
     CalibrateConfig, CalibrationReport, calibrate, read_attribute_table,
 };
 use drgdip_grouper::dip::{CatalogSource, NationalWorkbook};
-use drgdip_io::Options;
-use drgdip_io::history::read_dip_history;
 
-use super::dip::{BuildArgs, parse_trim, parse_year_weights};
-use super::{format_of, open_input, open_output, pool};
+use super::dip::{BuildArgs, Written, parse_trim, parse_year_weights, read_history, report_tail};
 use crate::Outcome;
 
 /// The catalogue to calibrate: the national workbook (`.xlsx`) or a catalogue folder.
@@ -64,47 +61,18 @@ pub fn calibrate_cmd(a: BuildArgs) -> Result<Outcome> {
         trim: parse_trim(a.trim_low, a.trim_high)?,
         score_decimals: a.decimals,
     };
-    let (input, _) = open_input(&a.history)?;
-    let rejects: Box<dyn std::io::Write + Send> = match &a.rejects {
-        Some(p) => open_output(p)?,
-        None => Box::new(std::io::sink()),
-    };
-    let pool = pool(a.threads)?;
-    let options = Options {
-        format: format_of(a.format.as_deref(), &a.history),
-        batch_blocks: 4 * pool.current_num_threads().max(2),
-        ..Options::default()
-    };
-    let (history, read) = pool
-        .install(|| read_dip_history(input, rejects, &options))
-        .with_context(|| format!("reading the history {}", a.history))?;
+    let (history, read, pool) = read_history(&a)?;
     let read_secs = started.elapsed().as_secs_f64();
     let c = pool
         .install(|| calibrate(&given, attributes.as_deref(), &history, &config))
         .context("calibrating the catalogue")?;
-    c.source
-        .write_dir(&a.output)
-        .with_context(|| format!("writing the catalogue to {}", a.output.display()))?;
-    let report_path = a.output.join("report.json");
-    std::fs::write(
-        &report_path,
-        serde_json::to_string_pretty(&c.report)? + "\n",
-    )
-    .with_context(|| format!("writing {}", report_path.display()))?;
-    print!("{}", report_text(&c.report));
-    eprintln!(
-        "dip build --national: {} rows ({} rejected) → {} types in {}; read {read_secs:.2} s, total {:.2} s",
-        read.rows,
-        read.counts[1],
-        c.source.types.len(),
-        a.output.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(if read.counts[1] > 0 {
-        Outcome::RowsRejected
-    } else {
-        Outcome::Clean
-    })
+    let written = Written {
+        command: "dip build --national",
+        source: &c.source,
+        report_json: serde_json::to_string_pretty(&c.report)?,
+        report_text: &report_text(&c.report),
+    };
+    written.finish(&a, &read, read_secs, started)
 }
 
 /// The readable calibration report.
@@ -170,29 +138,6 @@ pub fn report_text(r: &CalibrationReport) -> String {
         "primary    {} types, {} cases (基层病种)",
         r.primary_care_types, r.primary_care_cases
     );
-    let _ = writeln!(
-        s,
-        "mean cost  {} yuan (trimmed, year-weighted)",
-        r.overall_mean_cost
-    );
-    let bands: Vec<String> = r
-        .cv_bands
-        .iter()
-        .map(|(b, n)| format!("{b}: {n}"))
-        .collect();
-    let _ = writeln!(s, "CV         {}", bands.join(", "));
-    let _ = writeln!(s, "largest types");
-    let _ = writeln!(
-        s,
-        "  {:<12} {:<9} {:>9} {:>10} {:>12} {:>7}",
-        "code", "layer", "cases", "score", "mean cost", "CV"
-    );
-    for t in &r.largest {
-        let _ = writeln!(
-            s,
-            "  {:<12} {:<9} {:>9} {:>10} {:>12} {:>7}",
-            t.code, t.layer, t.cases, t.score, t.mean_cost, t.cv
-        );
-    }
+    report_tail(&mut s, &r.overall_mean_cost, &r.cv_bands, &r.largest);
     s
 }

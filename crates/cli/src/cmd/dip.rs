@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, Threshold};
+use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, History, ReportType, Threshold};
 use drgdip_grouper::dip::stats::Trim;
 use drgdip_grouper::dip::{
     Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer, NationalWorkbook,
@@ -14,7 +14,7 @@ use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::history::read_dip_history;
 use drgdip_io::stream::{MAX_COLUMNS, Row};
-use drgdip_io::{DipGroupJob, Options};
+use drgdip_io::{DipGroupJob, Options, Summary};
 
 use super::format_of;
 use super::{open_input, open_output, pool};
@@ -363,48 +363,106 @@ fn build_cmd(a: BuildArgs) -> Result<Outcome> {
             );
         }
     }
-    let (input, _) = open_input(&a.history)?;
-    let rejects: Box<dyn std::io::Write + Send> = match &a.rejects {
-        Some(p) => open_output(p)?,
-        None => Box::new(std::io::sink()),
-    };
-    let pool = pool(a.threads)?;
-    let options = Options {
-        format: format_of(a.format.as_deref(), &a.history),
-        batch_blocks: 4 * pool.current_num_threads().max(2),
-        ..Options::default()
-    };
-    let (history, read) = pool
-        .install(|| read_dip_history(input, rejects, &options))
-        .with_context(|| format!("reading the history {}", a.history))?;
+    let (history, read, pool) = read_history(&a)?;
     let read_secs = started.elapsed().as_secs_f64();
     let built = pool
         .install(|| build::build(&history, tables.as_ref(), &config))
         .context("building the catalogue")?;
-    built
-        .source
-        .write_dir(&a.output)
-        .with_context(|| format!("writing the catalogue to {}", a.output.display()))?;
-    let report_path = a.output.join("report.json");
-    std::fs::write(
-        &report_path,
-        serde_json::to_string_pretty(&report_json(&built.report))? + "\n",
-    )
-    .with_context(|| format!("writing {}", report_path.display()))?;
-    print!("{}", report_text(&built.report));
-    eprintln!(
-        "dip build: {} rows ({} rejected) → {} types in {}; read {read_secs:.2} s, total {:.2} s",
-        read.rows,
-        read.counts[1],
-        built.source.types.len(),
-        a.output.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(if read.counts[1] > 0 {
-        Outcome::RowsRejected
-    } else {
-        Outcome::Clean
-    })
+    let written = Written {
+        command: "dip build",
+        source: &built.source,
+        report_json: serde_json::to_string_pretty(&report_json(&built.report))?,
+        report_text: &report_text(&built.report),
+    };
+    written.finish(&a, &read, read_secs, started)
+}
+
+/// Opens a history file for reading in parallel: the input, where each row's acceptance
+/// goes (`--rejects`, else nowhere), the thread pool and the pipeline options. Shared by
+/// `dip build` (also `--national`) and `drg weights`.
+pub fn open_history(
+    history: &str,
+    rejects: Option<&str>,
+    threads: usize,
+    format: Option<&str>,
+) -> Result<(
+    Box<dyn std::io::Read + Send>,
+    Box<dyn std::io::Write + Send>,
+    rayon::ThreadPool,
+    Options,
+)> {
+    let (input, _) = open_input(history)?;
+    let rejects: Box<dyn std::io::Write + Send> = match rejects {
+        Some(p) => open_output(p)?,
+        None => Box::new(std::io::sink()),
+    };
+    let pool = pool(threads)?;
+    let options = Options {
+        format: format_of(format, history),
+        batch_blocks: 4 * pool.current_num_threads().max(2),
+        ..Options::default()
+    };
+    Ok((input, rejects, pool, options))
+}
+
+/// Reads the history of `dip build` (and `--national`) in parallel.
+pub fn read_history(a: &BuildArgs) -> Result<(History, Summary, rayon::ThreadPool)> {
+    let (input, rejects, pool, options) = open_history(
+        &a.history,
+        a.rejects.as_deref(),
+        a.threads,
+        a.format.as_deref(),
+    )?;
+    let (history, read) = pool
+        .install(|| read_dip_history(input, rejects, &options))
+        .with_context(|| format!("reading the history {}", a.history))?;
+    Ok((history, read, pool))
+}
+
+/// A catalogue made from history (`dip build`, also `--national`), ready to write.
+pub struct Written<'a> {
+    /// The command, for the closing line.
+    pub command: &'a str,
+    /// The catalogue.
+    pub source: &'a CatalogSource,
+    /// The text of `report.json`.
+    pub report_json: String,
+    /// The readable report (stdout).
+    pub report_text: &'a str,
+}
+
+impl Written<'_> {
+    /// Writes the catalogue folder and `report.json`, prints the report and a closing
+    /// line; exit 1 when history rows were rejected.
+    pub fn finish(
+        &self,
+        a: &BuildArgs,
+        read: &Summary,
+        read_secs: f64,
+        started: Instant,
+    ) -> Result<Outcome> {
+        self.source
+            .write_dir(&a.output)
+            .with_context(|| format!("writing the catalogue to {}", a.output.display()))?;
+        let report_path = a.output.join("report.json");
+        std::fs::write(&report_path, format!("{}\n", self.report_json))
+            .with_context(|| format!("writing {}", report_path.display()))?;
+        print!("{}", self.report_text);
+        eprintln!(
+            "{}: {} rows ({} rejected) → {} types in {}; read {read_secs:.2} s, total {:.2} s",
+            self.command,
+            read.rows,
+            read.counts[1],
+            self.source.types.len(),
+            a.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(if read.counts[1] > 0 {
+            Outcome::RowsRejected
+        } else {
+            Outcome::Clean
+        })
+    }
 }
 
 fn report_json(r: &BuildReport) -> serde_json::Value {
@@ -452,31 +510,43 @@ pub fn report_text(r: &BuildReport) -> String {
         r.coverage * 100.0,
         r.core_cases
     );
+    report_tail(&mut s, &r.overall_mean_cost, &r.cv_bands, &r.largest);
+    s
+}
+
+/// The end of the build and calibration reports: overall mean cost, CV bands and the
+/// largest types (the code column as wide as the longest code, at least 12).
+pub fn report_tail(
+    s: &mut String,
+    overall_mean_cost: &str,
+    cv_bands: &[(String, usize)],
+    largest: &[ReportType],
+) {
     let _ = writeln!(
         s,
-        "mean cost  {} yuan (trimmed, year-weighted)",
-        r.overall_mean_cost
+        "mean cost  {overall_mean_cost} yuan (trimmed, year-weighted)"
     );
-    let bands: Vec<String> = r
-        .cv_bands
-        .iter()
-        .map(|(b, n)| format!("{b}: {n}"))
-        .collect();
+    let bands: Vec<String> = cv_bands.iter().map(|(b, n)| format!("{b}: {n}")).collect();
     let _ = writeln!(s, "CV         {}", bands.join(", "));
     let _ = writeln!(s, "largest types");
+    let w = largest
+        .iter()
+        .map(|t| t.code.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     let _ = writeln!(
         s,
-        "  {:<28} {:<9} {:>9} {:>10} {:>12} {:>7}",
+        "  {:<w$} {:<9} {:>9} {:>10} {:>12} {:>7}",
         "code", "layer", "cases", "score", "mean cost", "CV"
     );
-    for t in &r.largest {
+    for t in largest {
         let _ = writeln!(
             s,
-            "  {:<28} {:<9} {:>9} {:>10} {:>12} {:>7}",
+            "  {:<w$} {:<9} {:>9} {:>10} {:>12} {:>7}",
             t.code, t.layer, t.cases, t.score, t.mean_cost, t.cv
         );
     }
-    s
 }
 
 /// Explains the DIP grouping of one case given as the values of [`DIP_COLUMNS`].

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use drgdip_io::Options;
 use drgdip_io::history::{drg_weights, write_weights};
 
 use super::dip::{parse_trim, parse_year_weights};
-use super::format_of;
-use super::{load_grouper, open_input, open_output, pool};
+use super::{load_grouper, open_output};
 use crate::Outcome;
 
 /// DRG subcommands.
@@ -62,17 +60,12 @@ pub fn run(cmd: DrgCommand) -> Result<Outcome> {
     let grouper = load_grouper(&a.scheme, a.errata.as_deref())?;
     let year_weights = parse_year_weights(&a.year_weights)?;
     let trim = parse_trim(a.trim_low, a.trim_high)?;
-    let (input, _) = open_input(&a.history)?;
-    let rejects: Box<dyn std::io::Write + Send> = match &a.rejects {
-        Some(p) => open_output(p)?,
-        None => Box::new(std::io::sink()),
-    };
-    let pool = pool(a.threads)?;
-    let options = Options {
-        format: format_of(a.format.as_deref(), &a.history),
-        batch_blocks: 4 * pool.current_num_threads().max(2),
-        ..Options::default()
-    };
+    let (input, rejects, pool, options) = super::dip::open_history(
+        &a.history,
+        a.rejects.as_deref(),
+        a.threads,
+        a.format.as_deref(),
+    )?;
     let (rows, summary) = pool
         .install(|| drg_weights(&grouper, input, rejects, &options, &year_weights, trim))
         .with_context(|| format!("computing weights from {}", a.history))?;

@@ -1,5 +1,5 @@
 //! `drgdip outpatient`: outpatient claims priced with the policy's outpatient schemes
-//! (a thin shell over `drgdip_payment::outpatient::price_outpatient`).
+//! (a thin shell over `drgdip_pipeline::outpatient::price_outpatient`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use drgdip_payment::Policy;
-use drgdip_payment::outpatient::price_outpatient;
+use drgdip_pipeline::outpatient::price_outpatient;
 
 use super::{open_input, open_output};
 use crate::Outcome;
@@ -32,7 +32,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         .with_context(|| format!("loading the policy {}", args.policy.display()))?;
     let (input, _) = open_input(&args.input)?;
     let mut output = open_output(&args.output)?;
-    let s = price_outpatient(&policy.payment.benefits, input, &mut output)
+    let s = price_outpatient(&policy, input, &mut output)
         .with_context(|| format!("pricing the outpatient claims {}", args.input))?;
     output.flush()?;
     eprintln!(

@@ -501,26 +501,11 @@ impl Catalog {
             return self.run_national(case, s, t, out);
         }
         s.px.clear();
-        let Some(&pdx) = case.dx.first() else {
-            if T::ON {
-                t.step(DipStep::Invalid {
-                    message: DipReason::NoDiagnosis.message().into(),
-                });
-            }
-            out.status = DipStatus::Invalid;
-            out.reason = Some(DipReason::NoDiagnosis);
-            return out;
+        // 1. Exclusions: an excluded principal diagnosis is ungrouped under drgdip rules.
+        let pdx = match self.principal_dx(case, t, out, DipStatus::Ungrouped) {
+            Ok(pdx) => pdx,
+            Err(out) => return out,
         };
-        // 1. Exclusions.
-        if self.class_excluded[pdx as usize] {
-            if T::ON {
-                t.step(DipStep::ExcludedPrincipal {
-                    code: self.class_key(pdx).into(),
-                });
-            }
-            out.reason = Some(DipReason::ExcludedPrincipal);
-            return out;
-        }
         for &p in &case.px {
             match self.px.excl[p as usize] {
                 Excl::None => s.px.push(p),
@@ -568,19 +553,7 @@ impl Catalog {
                 source: self.options.attribute_source.as_str().into(),
             });
         }
-        // Condition bits of the diagnoses.
-        let w = self.words;
-        s.bits.clear();
-        s.bits.resize(2 * w, 0);
-        s.bits[..w].copy_from_slice(self.class_row(pdx));
-        s.cci = 0;
-        for &x in &case.dx[1..] {
-            let row = self.class_row(x);
-            for (a, b) in s.bits[w..].iter_mut().zip(row) {
-                *a |= b;
-            }
-            s.cci |= self.class_cci[x as usize];
-        }
+        self.diagnosis_bits(case, s);
 
         let cands = self.cands(pdx);
         let mut i = 0;
@@ -646,19 +619,9 @@ impl Catalog {
             }
         }
         // 6. Composite types: category × attribute.
-        let want = out.attribute.composite();
         let start = i;
-        while i < cands.len() && self.types[cands[i].row as usize].layer == Layer::Composite {
-            let row = cands[i].row;
-            i += 1;
-            let ty = &self.types[row as usize];
-            let ok = ty.attribute == Some(want) && (!ty.has_cond || self.conditions(ty, case, s));
-            if T::ON {
-                self.trace_type(row, ok, case, s, t);
-            }
-            if ok {
-                return self.found(out, row, case, s, t);
-            }
+        if let Some(row) = self.composite(cands, &mut i, out.attribute, case, s, t) {
+            return self.found(out, row, case, s, t);
         }
         if T::ON && start == i {
             t.step(DipStep::LayerEmpty {
@@ -673,6 +636,86 @@ impl Catalog {
         }
         out.reason = Some(DipReason::NoType);
         out
+    }
+
+    /// The principal diagnosis, or the finished outcome: `invalid` without a diagnosis,
+    /// `excluded` (with the reason [`DipReason::ExcludedPrincipal`]) when the exclusion
+    /// list names it.
+    #[inline]
+    fn principal_dx<T: Tracer>(
+        &self,
+        case: &DipCase,
+        t: &mut T,
+        mut out: DipOutcome,
+        excluded: DipStatus,
+    ) -> Result<u32, DipOutcome> {
+        let Some(&pdx) = case.dx.first() else {
+            if T::ON {
+                t.step(DipStep::Invalid {
+                    message: DipReason::NoDiagnosis.message().into(),
+                });
+            }
+            out.status = DipStatus::Invalid;
+            out.reason = Some(DipReason::NoDiagnosis);
+            return Err(out);
+        };
+        if self.class_excluded[pdx as usize] {
+            if T::ON {
+                t.step(DipStep::ExcludedPrincipal {
+                    code: self.class_key(pdx).into(),
+                });
+            }
+            out.status = excluded;
+            out.reason = Some(DipReason::ExcludedPrincipal);
+            return Err(out);
+        }
+        Ok(pdx)
+    }
+
+    /// Fills the condition bits of the principal diagnosis and of the secondary ones
+    /// (their union), and the CCI categories of the secondary diagnoses.
+    #[inline]
+    fn diagnosis_bits(&self, case: &DipCase, s: &mut DipScratch) {
+        let w = self.words;
+        s.bits.clear();
+        s.bits.resize(2 * w, 0);
+        s.bits[..w].copy_from_slice(self.class_row(case.dx[0]));
+        s.cci = 0;
+        for &x in &case.dx[1..] {
+            let row = self.class_row(x);
+            for (a, b) in s.bits[w..].iter_mut().zip(row) {
+                *a |= b;
+            }
+            s.cci |= self.class_cci[x as usize];
+        }
+    }
+
+    /// The first composite row from `cands[*i..]` whose attribute is the case's
+    /// (interventional counting as surgery) and whose conditions hold.
+    #[inline]
+    fn composite<T: Tracer>(
+        &self,
+        cands: &[Cand],
+        i: &mut usize,
+        attribute: Attribute,
+        case: &DipCase,
+        s: &DipScratch,
+        t: &mut T,
+    ) -> Option<u32> {
+        let want = attribute.composite();
+        while *i < cands.len() && self.types[cands[*i].row as usize].layer == Layer::Composite {
+            let row = cands[*i].row;
+            *i += 1;
+            let ty = &self.types[row as usize];
+            let ok = ty.attribute == Some(want) && (!ty.has_cond || self.conditions(ty, case, s));
+            if T::ON {
+                self.trace_type(row, ok, case, s, t);
+            }
+            if ok {
+                return Some(row);
+            }
+        }
+        None
     }
 
     /// Records the type and picks the auxiliary sub-type.

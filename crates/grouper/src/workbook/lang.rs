@@ -844,24 +844,37 @@ mod tests {
         translates(&[
             ("ZYZD in DI_A", r#"{"op":"principal_dx_in","list":"DI_A"}"#),
             ("QTZD in DI_A", r#"{"op":"secondary_dx_in","list":"DI_A"}"#),
-            ("ZYSS in OP_A", r#"{"op":"principal_proc_in","list":"OP_A"}"#),
-            ("QTSS in OP_A", r#"{"op":"secondary_proc_in","list":"OP_A"}"#),
+            (
+                "ZYSS in OP_A",
+                r#"{"op":"principal_proc_in","list":"OP_A"}"#,
+            ),
+            (
+                "QTSS in OP_A",
+                r#"{"op":"secondary_proc_in","list":"OP_A"}"#,
+            ),
         ]);
     }
 
     #[test]
     fn not_in_negates() {
-        translates(&[
-            ("ZYSS not in OP_A", r#"{"op":"not","arg":{"op":"principal_proc_in","list":"OP_A"}}"#),
-        ]);
+        translates(&[(
+            "ZYSS not in OP_A",
+            r#"{"op":"not","arg":{"op":"principal_proc_in","list":"OP_A"}}"#,
+        )]);
     }
 
     #[test]
     fn braced_variables_and_sets_are_any_of() {
         translates(&[
-            ("{ZYSS, QTSS} in OP_A", r#"{"op":"any_proc_in","list":"OP_A"}"#),
+            (
+                "{ZYSS, QTSS} in OP_A",
+                r#"{"op":"any_proc_in","list":"OP_A"}"#,
+            ),
             ("{ZYZD,QTZD} in DI_A", r#"{"op":"any_dx_in","list":"DI_A"}"#),
-            ("ZYZD in {DI_A, DI_B}", r#"{"op":"or","args":[{"op":"principal_dx_in","list":"DI_A"},{"op":"principal_dx_in","list":"DI_B"}]}"#),
+            (
+                "ZYZD in {DI_A, DI_B}",
+                r#"{"op":"or","args":[{"op":"principal_dx_in","list":"DI_A"},{"op":"principal_dx_in","list":"DI_B"}]}"#,
+            ),
         ]);
     }
 
@@ -870,15 +883,24 @@ mod tests {
         translates(&[
             ("QTZD in MCC", r#"{"op":"has_mcc"}"#),
             ("QTZD in CC", r#"{"op":"has_cc"}"#),
-            ("QTZD in {MCC, CC}", r#"{"op":"or","args":[{"op":"has_mcc"},{"op":"has_cc"}]}"#),
+            (
+                "QTZD in {MCC, CC}",
+                r#"{"op":"or","args":[{"op":"has_mcc"},{"op":"has_cc"}]}"#,
+            ),
         ]);
     }
 
     #[test]
     fn length_counts_distinct_procedures() {
         translates(&[
-            ("length(OP_A ∩ {ZYSS, QTSS})>=2", r#"{"op":"distinct_proc_in_min","list":"OP_A","min":2}"#),
-            ("length(OP_A ∩ {ZYSS, QTSS}) > 2", r#"{"op":"distinct_proc_in_min","list":"OP_A","min":3}"#),
+            (
+                "length(OP_A ∩ {ZYSS, QTSS})>=2",
+                r#"{"op":"distinct_proc_in_min","list":"OP_A","min":2}"#,
+            ),
+            (
+                "length(OP_A ∩ {ZYSS, QTSS}) > 2",
+                r#"{"op":"distinct_proc_in_min","list":"OP_A","min":3}"#,
+            ),
         ]);
     }
 

@@ -35,27 +35,12 @@ impl Catalog {
     ) -> DipOutcome {
         s.px.clear();
         s.principal = None;
-        let Some(&pdx) = case.dx.first() else {
-            if T::ON {
-                t.step(DipStep::Invalid {
-                    message: DipReason::NoDiagnosis.message().into(),
-                });
-            }
-            out.status = DipStatus::Invalid;
-            out.reason = Some(DipReason::NoDiagnosis);
-            return out;
+        // 1. Exclusions: the principal diagnosis (status `excluded`), then the principal
+        // procedure by its note.
+        let pdx = match self.principal_dx(case, t, out, DipStatus::Excluded) {
+            Ok(pdx) => pdx,
+            Err(out) => return out,
         };
-        // 1. Exclusions.
-        if self.class_excluded[pdx as usize] {
-            if T::ON {
-                t.step(DipStep::ExcludedPrincipal {
-                    code: self.class_key(pdx).into(),
-                });
-            }
-            out.status = DipStatus::Excluded;
-            out.reason = Some(DipReason::ExcludedPrincipal);
-            return out;
-        }
         s.px.extend_from_slice(&case.px);
         s.principal = case.px.first().copied();
         if let Some(p) = s.principal
@@ -90,17 +75,7 @@ impl Catalog {
         out.attribute = s
             .principal
             .map_or(Attribute::Conservative, |p| self.px.attr[p as usize]);
-        // Condition bits of the diagnoses.
-        let w = self.words;
-        s.bits.clear();
-        s.bits.resize(2 * w, 0);
-        s.bits[..w].copy_from_slice(self.class_row(pdx));
-        for &x in &case.dx[1..] {
-            let row = self.class_row(x);
-            for (a, b) in s.bits[w..].iter_mut().zip(row) {
-                *a |= b;
-            }
-        }
+        self.diagnosis_bits(case, s);
 
         let cands = self.cands(pdx);
         let mut i = 0;
@@ -144,18 +119,8 @@ impl Catalog {
         }
         // Composite types (local catalogues): category × attribute of the principal
         // procedure.
-        let want = out.attribute.composite();
-        while i < cands.len() && self.types[cands[i].row as usize].layer == Layer::Composite {
-            let row = cands[i].row;
-            i += 1;
-            let ty = &self.types[row as usize];
-            let ok = ty.attribute == Some(want) && (!ty.has_cond || self.conditions(ty, case, s));
-            if T::ON {
-                self.trace_type(row, ok, case, s, t);
-            }
-            if ok {
-                return self.found_national(out, row, case, s, t);
-            }
+        if let Some(row) = self.composite(cands, &mut i, out.attribute, case, s, t) {
+            return self.found_national(out, row, case, s, t);
         }
         if T::ON {
             t.step(DipStep::Ungrouped {

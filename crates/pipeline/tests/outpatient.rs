@@ -2,8 +2,8 @@
 //! resident ordinary outpatient cap 400 yuan a year), one row out per claim.
 
 use drgdip_payment::Policy;
-use drgdip_payment::outpatient::{OUTPATIENT_HEADER, price_outpatient};
-use rust_decimal_macros::dec;
+use drgdip_pipeline::outpatient::{OUTPATIENT_HEADER, price_outpatient};
+use rust_decimal::Decimal;
 
 const POLICY: &str = r#"
 [policy]
@@ -61,7 +61,7 @@ fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
         E1,p5,ordinary,1,resident,2025-02-30,100,100,\n\
         F1,p6,ordinary,1,resident,2025-02-01,100,120,\n";
     let mut out = Vec::new();
-    let s = price_outpatient(&policy().payment.benefits, input.as_bytes(), &mut out).unwrap();
+    let s = price_outpatient(&policy(), input.as_bytes(), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0], OUTPATIENT_HEADER);
@@ -125,14 +125,14 @@ fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
     );
     assert_eq!(s.claims, 9);
     assert_eq!(s.rejected, 4);
-    assert_eq!(s.fund, dec!(533.00));
-    assert_eq!(s.patient, dec!(727.00));
+    assert_eq!(s.fund, Decimal::new(53300, 2));
+    assert_eq!(s.patient, Decimal::new(72700, 2));
 }
 
 #[test]
 fn a_missing_column_is_an_error_naming_it() {
     let input = "claim_id,person_id,scheme,hospital_level,insurance_type,total_cost,covered_cost\n";
-    let e = price_outpatient(&policy().payment.benefits, input.as_bytes(), Vec::new()).unwrap_err();
+    let e = price_outpatient(&policy(), input.as_bytes(), Vec::new()).unwrap_err();
     assert!(e.to_string().contains("no `visit_date` column"), "{e}");
 }
 
