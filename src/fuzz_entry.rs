@@ -326,3 +326,209 @@ pub fn policy(data: &[u8]) {
     let _ = drgdip_pricing::policy::pricing_from_str(text, &base);
     let _ = drgdip_payment::Policy::from_str_in(text, &base);
 }
+
+/// The demo policy (`data/demo-policy.toml`), read once.
+fn demo_policy() -> &'static drgdip_payment::Policy {
+    static P: OnceLock<drgdip_payment::Policy> = OnceLock::new();
+    P.get_or_init(|| {
+        drgdip_payment::Policy::load(&data_dir().join("demo-policy.toml")).expect("demo policy")
+    })
+}
+
+/// A few grouped DRG cases of the demo policy's hospitals (the input of `price`).
+pub const DEMO_GROUPED: &str = "case_id,status,drg,hospital_id,hospital_level,insurance_type,person_id,admit_date,discharge_date,total_cost,covered_cost,day_surgery,referral,los\n\
+c1,grouped,BM11,H001,3,employee,P1,2025-03-01,2025-03-09,29000.50,26000,0,,8\n\
+c2,grouped,BR25,H010,2,resident,P2,2025-04-02,2025-04-06,8000,7500,0,up,4\n\
+c3,grouped,BM15,H031,1,employee,P1,2025-05-01,2025-05-20,90000,85000,0,,19\n\
+c4,ungroupable,,H035,0,resident,P3,2025-06-01,2025-06-03,3000,3000,1,,2\n\
+c5,grouped,AH11,H001,3,employee,P4,2025-07-01,2025-07-02,500,500,0,,1\n";
+
+/// The rows of a CSV output: its header's width, and each data row's width.
+fn output_rows(out: &[u8]) -> (usize, Vec<csv::ByteRecord>) {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(out);
+    let width = rdr.byte_headers().expect("output header").len();
+    let rows = rdr
+        .byte_records()
+        .map(|r| r.expect("output parses"))
+        .collect();
+    (width, rows)
+}
+
+/// The physical lines of `data` (as the pipeline counts them: `\n`, `\r\n` and a lone
+/// `\r` end a line), for checking that messages name a line of the file.
+fn physical_lines(data: &[u8]) -> u64 {
+    let ends = data
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n')))
+        .count();
+    1 + ends as u64
+}
+
+/// Target `price`: the bytes as grouped cases (the input of `drgdip price`) priced with
+/// the demo policy. The whole file is refused (no header, a column missing) or every
+/// record the `csv` crate reads gives exactly one output row, as wide as the header, in
+/// input order; a rejected row's message names a line of the file.
+pub fn price(data: &[u8]) {
+    use drgdip_pipeline::price::{PRICED_HEADER, PriceConfig, SpillTo};
+    let mut out = Vec::new();
+    let config = PriceConfig {
+        threads: None,
+        spill: SpillTo::Memory,
+    };
+    let Ok(summary) = drgdip_pipeline::price(
+        demo_policy(),
+        data,
+        &mut out,
+        &config,
+        &drgdip_pipeline::no_progress,
+    ) else {
+        return;
+    };
+    let records = csv_data_records(data) as u64;
+    assert_eq!(summary.rows, records, "rows priced vs records read");
+    let (width, rows) = output_rows(&out);
+    assert_eq!(width, PRICED_HEADER.len(), "output header");
+    assert_eq!(rows.len() as u64, records, "output rows vs records read");
+    let status = PRICED_HEADER.iter().position(|&c| c == "status").unwrap();
+    let lines = physical_lines(data);
+    let mut rejected = 0;
+    for row in &rows {
+        assert_eq!(row.len(), width, "output row width");
+        if &row[status] == b"rejected" {
+            rejected += 1;
+            let message = String::from_utf8_lossy(&row[status + 1]);
+            let line: u64 = message
+                .strip_prefix("line ")
+                .and_then(|m| m.split(':').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a rejected row names its line: {message}"));
+            assert!((2..=lines).contains(&line), "line {line} of {lines}");
+        }
+    }
+    assert_eq!(rejected, summary.rejected, "rejected rows");
+}
+
+/// Target `settle`: the bytes as priced cases (the input of `drgdip settle`) settled
+/// with the demo policy. The whole file is refused, or every record the `csv` crate
+/// reads is counted once (settled, skipped, other year or unreadable, the first
+/// unreadable ones named by a line of the file) and the settlement writes.
+pub fn settle(data: &[u8]) {
+    use drgdip_pipeline::settle::{
+        SettleConfig, settle_csv, write_community, write_hospitals, write_summary,
+    };
+    let policy = demo_policy();
+    let run = settle_csv(
+        policy,
+        data,
+        &SettleConfig::default(),
+        &drgdip_pipeline::no_progress,
+    );
+    let Ok((settlement, summary)) = run else {
+        return;
+    };
+    assert_eq!(
+        summary.rows,
+        csv_data_records(data) as u64,
+        "rows counted vs records read"
+    );
+    assert!(summary.skipped + summary.other_year + summary.unreadable <= summary.rows);
+    assert!(summary.errors.len() as u64 <= summary.unreadable);
+    let lines = physical_lines(data);
+    for e in &summary.errors {
+        assert!((2..=lines).contains(&e.line), "line {} of {lines}", e.line);
+    }
+    let mut out = Vec::new();
+    write_hospitals(&mut out, &settlement).expect("writes");
+    let (_, rows) = output_rows(&out);
+    assert_eq!(
+        rows.len(),
+        settlement.hospitals.len(),
+        "one row per hospital"
+    );
+    write_summary(&mut Vec::new(), policy, &settlement).expect("writes");
+    write_community(&mut Vec::new(), &settlement).expect("writes");
+}
+
+/// The demo cases of [`DEMO_GROUPED`] priced with the demo policy.
+fn demo_priced() -> &'static [u8] {
+    static P: OnceLock<Vec<u8>> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut out = Vec::new();
+        let config = drgdip_pipeline::PriceConfig {
+            threads: None,
+            spill: drgdip_pipeline::SpillTo::Memory,
+        };
+        drgdip_pipeline::price(
+            demo_policy(),
+            DEMO_GROUPED.as_bytes(),
+            &mut out,
+            &config,
+            &drgdip_pipeline::no_progress,
+        )
+        .expect("the demo cases price");
+        out
+    })
+}
+
+/// Target `report`: the first byte chooses what the rest is. Even: priced cases (the
+/// input of `drgdip report`): the whole file is refused, or every record the `csv`
+/// crate reads is counted once in the city row (cases, rejected) or as unreadable.
+/// Odd: the settlement file read with the priced demo cases: read or refused whole.
+/// Whatever is read writes its CSV files, table and chart.
+pub fn report(data: &[u8]) {
+    use drgdip_pipeline::report::{REPORT_HEADER, ReportConfig, report};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let config = ReportConfig::default();
+    let progress = &drgdip_pipeline::no_progress;
+    let run = if pick % 2 == 0 {
+        report(rest, None::<&[u8]>, &config, progress)
+    } else {
+        report(demo_priced(), Some(rest), &config, progress)
+    };
+    let Ok(r) = run else {
+        return;
+    };
+    let mut out = Vec::new();
+    r.write_csv(&mut out).expect("writes");
+    let (width, rows) = output_rows(&out);
+    assert_eq!(width, REPORT_HEADER.len(), "report header");
+    let city = rows.last().expect("a city row");
+    assert_eq!(&city[0], b"city");
+    if pick % 2 == 0 {
+        let count = |col: &str| -> u64 {
+            let i = REPORT_HEADER.iter().position(|&c| c == col).unwrap();
+            std::str::from_utf8(&city[i]).unwrap().parse().unwrap()
+        };
+        assert_eq!(
+            count("cases") + count("rejected") + r.unreadable,
+            csv_data_records(rest) as u64,
+            "rows counted vs records read"
+        );
+        let lines = physical_lines(rest);
+        for e in &r.errors {
+            assert!((2..=lines).contains(&e.line), "line {} of {lines}", e.line);
+        }
+    }
+    r.write_groups(&mut Vec::new()).expect("writes");
+    let _ = r.table();
+    let _ = r.svg();
+}
+
+/// Target `workbook_dip`: the bytes as the national DIP 3.0 workbook (`.xlsx`,
+/// `NationalWorkbook::from_bytes`); a workbook that reads and compiles must group,
+/// explain and round-trip through its compiled form.
+pub fn workbook_dip(data: &[u8]) {
+    use drgdip_grouper::dip::NationalWorkbook;
+    let Ok(wb) = NationalWorkbook::from_bytes(data, Path::new("fuzz.xlsx")) else {
+        return;
+    };
+    let Ok(catalog) = Catalog::compile(&wb.to_source()) else {
+        return;
+    };
+    exercise_catalog(&catalog);
+    let bytes = catalog.to_bytes().expect("encodes");
+    Catalog::from_bytes(&bytes).expect("a compiled catalogue loads back");
+}

@@ -144,3 +144,23 @@ fn separators_and_exponents_are_not_numbers_in_policies() {
     // The demo policy itself loads.
     drgdip::pricing::policy::pricing_from_str(&demo, &base).unwrap();
 }
+
+/// `scheme.json` numbers are JSON integers: `1e0` (a JSON float) and `1_000` (no JSON
+/// number at all) are refused, naming the file, as the CSV files, catalogues and
+/// policies refuse them.
+#[test]
+fn separators_and_exponents_are_not_numbers_in_schemes() {
+    let from = "\"eval_order\": 1,";
+    let demo = std::fs::read_to_string(common::root().join("data/demo-scheme/scheme.json"));
+    assert_eq!(demo.unwrap().matches(from).count(), 1);
+    for bad in ["1e0", "1_000", "1.0"] {
+        let dir = copy_of("demo-scheme", |d| {
+            let path = d.join("scheme.json");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let to = format!("\"eval_order\": {bad},");
+            std::fs::write(&path, text.replacen(from, &to, 1)).unwrap();
+        });
+        let e = compile_scheme(dir.path()).map(|_| ()).unwrap_err();
+        assert!(e.contains("scheme.json"), "{bad}: {e}");
+    }
+}

@@ -251,21 +251,21 @@ fn every_row_gets_one_output_row_and_bad_rows_a_named_error() {
     let expect = [
         (
             1,
-            "row 2: field `drg`: drg group `ZZ19` is not in the policy",
+            "line 3: field `drg`: drg group `ZZ19` is not in the policy",
         ),
-        (2, "row 3: field `hospital_level`: `9`"),
-        (3, "row 4: field `total_cost`: `abc` is not a number"),
+        (2, "line 4: field `hospital_level`: `9`"),
+        (3, "line 5: field `total_cost`: `abc` is not a number"),
         (
             4,
-            "row 5: field `status`: case was not grouped (status invalid)",
+            "line 6: field `status`: case was not grouped (status invalid)",
         ),
         (
             5,
-            "row 6: field `status`: ambiguous case rejected by policy",
+            "line 7: field `status`: ambiguous case rejected by policy",
         ),
         (
             7,
-            "row 8: field `discharge_date`: 2025-01-05 is before admit_date 2025-01-09",
+            "line 9: field `discharge_date`: 2025-01-05 is before admit_date 2025-01-09",
         ),
     ];
     for (i, m) in expect {
@@ -749,8 +749,8 @@ ratio = 0.8
     assert_eq!(get(2, "payment_standard"), "6000.00");
     assert_eq!(get(2, "primary_care"), "1");
     assert_eq!(get(3, "status"), "rejected");
-    assert!(get(3, "message").starts_with("row 4: field `status`: ungrouped case rejected"));
-    assert!(get(4, "message").starts_with("row 5: field `score`: `abc` is not a number"));
+    assert!(get(3, "message").starts_with("line 5: field `status`: ungrouped case rejected"));
+    assert!(get(4, "message").starts_with("line 6: field `score`: `abc` is not a number"));
     let o = run(&[
         "settle",
         "--policy",

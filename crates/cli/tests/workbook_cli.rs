@@ -102,7 +102,9 @@ fn the_workbook_is_a_scheme_everywhere() {
     ]));
     assert_eq!(a, b);
     assert_eq!(a.lines().count(), 3001);
-    assert!(a.contains(",ambiguous,") && a.contains(",grouped,"), "{a}");
+    // The generator redraws a case until it groups, so generated cases are `grouped`;
+    // ambiguous (…QY) rows are covered by the 20k reference cases.
+    assert!(a.contains(",grouped,"), "{a}");
 
     let text = ok(&drgdip(&[
         "explain", "--scheme", &drgc, "--sex", "1", "--age", "60", "--los", "5", "--dx", "A49.817",

@@ -444,6 +444,28 @@ mod tests {
         assert_eq!(money("1.2.3"), "1.2.3");
     }
 
+    /// Issue 10, finding 6: a mapping drops thousands separators (`2,345.00` is money a
+    /// 病案首页 export writes), but `1_000` and `1e5` stay as written, so the reader
+    /// of the amount refuses them with the line and the field.
+    #[test]
+    fn separators_of_other_kinds_and_exponents_are_left_for_the_reader_to_refuse() {
+        assert_eq!(money("2,345.00"), "2345.00");
+        for bad in ["1_000", "1e5", "2,345e2"] {
+            let kept = money(bad);
+            assert_eq!(kept, bad, "copied as it was");
+            let e = crate::dip::fen(7, "total_cost", kept.as_bytes()).unwrap_err();
+            assert!(
+                e.0.starts_with("line 7, field `total_cost`:") && e.0.contains(&kept),
+                "{}",
+                e.0
+            );
+        }
+        assert_eq!(
+            crate::dip::fen(7, "total_cost", b"2345.00").unwrap(),
+            Some(234_500)
+        );
+    }
+
     #[test]
     fn numbered_headers_join_in_number_order() {
         let map = ColumnMap::from_toml(

@@ -753,29 +753,94 @@ fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<
         }
         return;
     }
-    // The reader drops a byte order mark at the start of its input; a block is not the
-    // start of the file, so a blank line is put first: it reads as nothing, and keeps
-    // the bytes of a record that starts with `EF BB BF` (positions are shifted by one).
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(io::Read::chain(&b"\n"[..], bytes));
+    block_records(bytes, first_line, |line, rec| each(line, &Fields::Csv(rec)));
+}
+
+/// Calls `each` with the physical line number and the fields of every record of a block
+/// of whole CSV records (as [`CsvBlocks::next_block`] gives them) whose first line is
+/// `first_line`, read by the `csv` crate. Line numbers count `\n`, `\r\n` and a lone
+/// `\r` as one line end each, and skip blank lines and the lines of quoted multi-line
+/// fields, so a message names the line a record starts on in the file (the `csv`
+/// crate's own positions count `\n` only and may lie before skipped blank lines).
+pub fn block_records(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &csv::ByteRecord)) {
+    let mut lines = BlockLines::new(bytes, first_line);
     let mut rec = csv::ByteRecord::new();
-    // Lines are counted from the bytes: the reader counts `\n` only, and a record's
-    // position may lie before the blank lines and the `\n` of a `\r\n` it skipped.
-    let (mut counted, mut line) = (0usize, first_line);
-    // Reading a byte slice cannot fail (no I/O, no UTF-8 check).
-    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
-        let at = rec.position().map_or(counted + 1, |p| p.byte() as usize);
-        let mut start = at.saturating_sub(1).max(counted);
+    while lines.read(&mut rec) {
+        each(lines.line, &rec);
+    }
+}
+
+/// [`block_records`] into reused records: `out[..n]` receives the `n` records of the
+/// block with their line numbers (`out` grows as needed; records beyond `n` are left
+/// as they were). Returns `n`.
+pub fn block_records_into(
+    bytes: &[u8],
+    first_line: u64,
+    out: &mut Vec<(u64, csv::ByteRecord)>,
+) -> usize {
+    let mut lines = BlockLines::new(bytes, first_line);
+    let mut n = 0;
+    loop {
+        if n == out.len() {
+            out.push((0, csv::ByteRecord::new()));
+        }
+        if !lines.read(&mut out[n].1) {
+            return n;
+        }
+        out[n].0 = lines.line;
+        n += 1;
+    }
+}
+
+/// A `csv` reader over a block and the physical line of the record it read last.
+struct BlockLines<'a> {
+    bytes: &'a [u8],
+    rdr: csv::Reader<io::Chain<&'static [u8], &'a [u8]>>,
+    /// Bytes of the block whose line ends are counted in `line`.
+    counted: usize,
+    line: u64,
+}
+
+impl<'a> BlockLines<'a> {
+    fn new(bytes: &'a [u8], first_line: u64) -> Self {
+        // The reader drops a byte order mark at the start of its input; a block is not
+        // the start of the file, so a blank line is put first: it reads as nothing, and
+        // keeps the bytes of a record that starts with `EF BB BF` (positions are shifted
+        // by one).
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(io::Read::chain(&b"\n"[..], bytes));
+        BlockLines {
+            bytes,
+            rdr,
+            counted: 0,
+            line: first_line,
+        }
+    }
+
+    /// Reads the next record into `rec` and sets `line` to the line it starts on;
+    /// `false` at the end of the block.
+    fn read(&mut self, rec: &mut csv::ByteRecord) -> bool {
+        // Reading a byte slice cannot fail (no I/O, no UTF-8 check).
+        if !self.rdr.read_byte_record(rec).unwrap_or(false) {
+            return false;
+        }
+        // Lines are counted from the bytes: the reader counts `\n` only, and a record's
+        // position may lie before the blank lines and the `\n` of a `\r\n` it skipped.
+        let bytes = self.bytes;
+        let at = rec
+            .position()
+            .map_or(self.counted + 1, |p| p.byte() as usize);
+        let mut start = at.saturating_sub(1).max(self.counted);
         while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
             start += 1;
         }
-        if start > counted {
-            line += count_lines(&bytes[counted..start]);
-            counted = start;
+        if start > self.counted {
+            self.line += count_lines(&bytes[self.counted..start]);
+            self.counted = start;
         }
-        each(line, &Fields::Csv(&rec));
+        true
     }
 }
 

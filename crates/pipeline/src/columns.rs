@@ -1,21 +1,9 @@
-//! What the pipelines share on input: a CSV reader that accepts what spreadsheets
-//! write, columns found by name, and fields parsed with messages naming the field.
-
-use std::io::Read;
-use std::str::FromStr;
+//! What the pipelines share on input: columns found by name (in the header
+//! `drgdip_io::CsvBlocks` reads), and fields parsed with messages naming the field.
 
 use rust_decimal::Decimal;
 
 use crate::error::{PipelineError, Result};
-
-/// A CSV reader that accepts a BOM, CRLF and rows of varying length.
-pub(crate) fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(r)
-}
 
 /// Column positions found in a header: the first column of each name wins (so the
 /// grouping columns before `group --carry`'s copies of the input are used).
@@ -24,23 +12,6 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Reads the header of `rdr`, dropping a UTF-8 BOM.
-    pub(crate) fn read<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Self> {
-        let h = rdr
-            .byte_headers()
-            .map_err(PipelineError::csv("reading the CSV header"))?;
-        let names = h
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim_start_matches('\u{feff}')
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .collect();
-        Ok(Self { names })
-    }
-
     /// A header from column names already read (compared trimmed, in lower case).
     pub(crate) fn from_names(names: &[String]) -> Self {
         Self {
@@ -92,7 +63,10 @@ pub(crate) fn opt_field<'r>(
 /// Longest field accepted; longer ones are rejected rather than carried.
 pub const MAX_FIELD: usize = 4096;
 
-/// Parses a decimal amount, naming the field on failure.
+/// Parses a number written plainly (digits, a sign, a decimal point: what
+/// [`drgdip_pricing::money::plain_decimal`] reads, as policies and catalogues do), naming
+/// the field on failure. `1_000`, `1e5`, `.5` and `5.` are not numbers here, although
+/// `rust_decimal` alone would read some of them.
 pub(crate) fn decimal(s: &str, name: &str) -> Result<Decimal, String> {
     if s.is_empty() {
         return Err(format!("field `{name}` is empty"));
@@ -100,7 +74,8 @@ pub(crate) fn decimal(s: &str, name: &str) -> Result<Decimal, String> {
     if s.len() > 40 {
         return Err(format!("field `{name}` is too long to be a number"));
     }
-    Decimal::from_str(s).map_err(|_| format!("field `{name}`: `{s}` is not a number"))
+    drgdip_pricing::money::plain_decimal(s)
+        .ok_or_else(|| format!("field `{name}`: `{s}` is not a number"))
 }
 
 /// The largest amount of money accepted in a field of a case: 10¹⁰ yuan (ten billion,

@@ -38,8 +38,9 @@ pub enum PipelineError {
     /// A limit of the in-memory records was passed (more than 4 billion rows, …).
     #[error("{0}")]
     TooLarge(&'static str),
-    /// Reading the priced file in blocks failed.
-    #[error("reading the priced input: {0}")]
+    /// Reading the input in blocks of whole records failed (no header, a record
+    /// longer than the block reader takes, an I/O error).
+    #[error("reading the input: {0}")]
     Stream(#[from] drgdip_io::StreamError),
     /// The settlement itself failed (e.g. a community's minimum shares cannot be met).
     #[error("settling the year: {0}")]

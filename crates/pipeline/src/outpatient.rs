@@ -20,8 +20,9 @@ use drgdip_payment::benefits::{Claim, ClaimError, ClaimKind, Referral, apply_ben
 use drgdip_pricing::{HospitalLevel, InsuranceType};
 use rust_decimal::Decimal;
 
-use crate::columns::{Header, MAX_FIELD, csv_reader, date, field, money, yuan};
+use crate::columns::{Header, MAX_FIELD, date, field, money, yuan};
 use crate::error::{PipelineError, Result};
+use drgdip_io::{CsvBlocks, block_records};
 
 /// Columns of the output.
 pub const OUTPATIENT_HEADER: [&str; 15] = [
@@ -144,8 +145,8 @@ pub fn price_outpatient<R: Read, W: Write>(
     input: R,
     output: W,
 ) -> Result<OutpatientSummary> {
-    let mut rdr = csv_reader(input);
-    let header = Header::read(&mut rdr)?;
+    let mut src = CsvBlocks::open(input)?;
+    let header = Header::from_names(src.header());
     let mut idx = [0usize; 8];
     for (i, name) in COLUMNS.iter().enumerate() {
         idx[i] = header.require(name, "a column of the outpatient claims")?;
@@ -153,37 +154,33 @@ pub fn price_outpatient<R: Read, W: Write>(
     // Per row: its line, the fields echoed in the output, the claim's index or why not.
     let mut rows: Vec<(u64, [String; 7], Result<usize, String>)> = Vec::new();
     let mut claims = Vec::new();
-    let mut rec = csv::ByteRecord::new();
-    while rdr
-        .read_byte_record(&mut rec)
-        .map_err(PipelineError::csv("reading the outpatient claims"))?
-    {
-        let line = rec
-            .position()
-            .map_or(rows.len() as u64 + 2, csv::Position::line);
-        let echo = |i: usize| {
-            let raw = String::from_utf8_lossy(rec.get(idx[i]).unwrap_or(b""));
-            let s = raw.trim();
-            if s.len() > MAX_FIELD {
-                format!("{}…", &s[..s.floor_char_boundary(64)])
-            } else {
-                s.to_owned()
-            }
-        };
-        let shown = [
-            echo(0),
-            echo(1),
-            echo(2),
-            echo(4),
-            echo(5),
-            echo(6),
-            echo(7),
-        ];
-        let parsed = parse_row(&rec, &idx).map(|c| {
-            claims.push(c);
-            claims.len() - 1
+    // Blocks of whole records; `line` is the physical line a record starts on.
+    while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
+        block_records(&bytes, first_line, |line, rec| {
+            let echo = |i: usize| {
+                let raw = String::from_utf8_lossy(rec.get(idx[i]).unwrap_or(b""));
+                let s = raw.trim();
+                if s.len() > MAX_FIELD {
+                    format!("{}…", &s[..s.floor_char_boundary(64)])
+                } else {
+                    s.to_owned()
+                }
+            };
+            let shown = [
+                echo(0),
+                echo(1),
+                echo(2),
+                echo(4),
+                echo(5),
+                echo(6),
+                echo(7),
+            ];
+            let parsed = parse_row(rec, &idx).map(|c| {
+                claims.push(c);
+                claims.len() - 1
+            });
+            rows.push((line, shown, parsed));
         });
-        rows.push((line, shown, parsed));
     }
     let shares = apply_benefits(&policy.payment.benefits, &claims);
     let mut w = csv::Writer::from_writer(output);

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drgdip_io::CsvBlocks;
+use drgdip_io::{CsvBlocks, block_records};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
 use drgdip_pricing::money::round_yuan;
@@ -692,10 +692,9 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     spill.extend_from_slice(&p.negotiated.serialize());
 }
 
-/// Encodes one rejected row: its output line before the message and after it. The
-/// row number goes into the message when the spill is read back (stage 3), where the
-/// rows' numbers are known.
-fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, msg: &str) {
+/// Encodes one rejected row: its output line before the message, and the message,
+/// which starts with the physical line the record starts on in the input.
+fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, line_no: u64, msg: &str) {
     let clip = |i: usize| -> Vec<u8> {
         let f = rec.get(i).unwrap_or(b"");
         let f = String::from_utf8_lossy(f);
@@ -720,17 +719,14 @@ fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, msg: &st
     spill.push(0);
     push_u32(spill, line.len());
     spill.extend_from_slice(&line);
+    let msg = format!("line {line_no}: {msg}");
     push_u32(spill, msg.len());
     spill.extend_from_slice(msg.as_bytes());
 }
 
-/// Parses, prices and spills the records of one block.
-fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8]) -> Result<BlockOut> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut rec = csv::ByteRecord::new();
+/// Parses, prices and spills the records of one block, whose first line is line
+/// `first_line` of the input.
+fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8], first_line: u64) -> Result<BlockOut> {
     let mut out = BlockOut {
         records: 0,
         rejected: 0,
@@ -739,14 +735,33 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8]) -> Result<BlockOut> {
         accepted: Vec::with_capacity(bytes.len() / 100),
         arena: String::with_capacity(bytes.len() / 8),
     };
+    let mut failed: Option<PipelineError> = None;
+    block_records(bytes, first_line, |line, rec| {
+        if failed.is_none()
+            && let Err(e) = price_record(pricer, cols, &mut out, line, rec)
+        {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Parses, prices and spills one record (starting on physical line `line`) into `out`.
+fn price_record(
+    pricer: &Pricer,
+    cols: &Cols,
+    out: &mut BlockOut,
+    line: u64,
+    rec: &csv::ByteRecord,
+) -> Result<()> {
     let too_large = || PipelineError::TooLarge("a block of more than 4 billion rows");
-    while rdr
-        .read_byte_record(&mut rec)
-        .map_err(PipelineError::csv("reading the input"))?
     {
         let row = u32::try_from(out.records).map_err(|_| too_large())?;
         out.records += 1;
-        let res = parse_row(&rec, cols).and_then(|r| {
+        let res = parse_row(rec, cols).and_then(|r| {
             let p = price_row(pricer, cols, &r)?;
             Ok((r, p))
         });
@@ -780,11 +795,11 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8]) -> Result<BlockOut> {
             }
             Err(msg) => {
                 out.rejected += 1;
-                spill_rejected(&mut out.spill, &rec, cols, &msg);
+                spill_rejected(&mut out.spill, rec, cols, line, &msg);
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Removes the spill file however the run ends.
@@ -796,6 +811,10 @@ impl Drop for Spill {
     }
 }
 
+/// What stage 1 returns: the benefit records, the ids they point into, the rows read,
+/// and (rows rejected, rows not grouped).
+type StageOne = (Vec<BenefitRec>, String, u64, (u64, u64));
+
 /// Stage 1: read, parse, price, spill; collect benefit records. A reader thread cuts
 /// the input into blocks of whole records; the pool parses and prices blocks in
 /// parallel; their spills and records are appended in input order.
@@ -805,20 +824,20 @@ fn stage_one<R: Read + Send>(
     cols: &Cols,
     spill: &mut dyn Write,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<(Vec<BenefitRec>, String, u64, (u64, u64))> {
+) -> Result<StageOne> {
     let mut persons = Persons::default();
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
     let (mut rows, mut rejected, mut not_grouped) = (0u64, 0u64, 0u64);
     let per_batch = 2 * rayon::current_num_threads().max(2);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(per_batch);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, u64)>>(per_batch);
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
             loop {
                 let block = src.next_block(BLOCK).map_err(PipelineError::from);
                 let stop = !matches!(block, Ok(Some(_)));
                 let sent = match block {
-                    Ok(Some((bytes, _))) => tx.send(Ok(bytes)),
+                    Ok(Some(block)) => tx.send(Ok(block)),
                     Ok(None) => break,
                     Err(e) => tx.send(Err(e)),
                 };
@@ -829,7 +848,7 @@ fn stage_one<R: Read + Send>(
         });
         // Owned here, so that an early return drops it and the reader thread stops.
         let rx = rx;
-        let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(per_batch);
+        let mut blocks: Vec<(Vec<u8>, u64)> = Vec::with_capacity(per_batch);
         let mut done = false;
         while !done {
             blocks.clear();
@@ -854,7 +873,7 @@ fn stage_one<R: Read + Send>(
             }
             let parts: Vec<Result<BlockOut>> = blocks
                 .par_iter()
-                .map(|b| price_block(pricer, cols, b))
+                .map(|(b, first_line)| price_block(pricer, cols, b, *first_line))
                 .collect();
             for part in parts {
                 let part = part?;
@@ -1073,15 +1092,11 @@ fn stage_three(
             .enumerate()
             .map(|(ci, chunk)| {
                 let mut o = Vec::with_capacity(chunk.len() * 300);
-                let mut msg = Vec::new();
                 for (j, it) in chunk.iter().enumerate() {
                     match it {
                         Spilled::Rejected((s, e), (ms, me)) => {
                             o.extend_from_slice(&buf[*s..*e]);
-                            msg.clear();
-                            let _ = write!(msg, "row {}: ", base + ci * CHUNK + j + 1);
-                            msg.extend_from_slice(&buf[*ms..*me]);
-                            push_field(&mut o, &msg);
+                            push_field(&mut o, &buf[*ms..*me]);
                             o.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
                             o.push(b'\n');
                         }
@@ -1175,7 +1190,7 @@ fn spill_path(dir: &std::path::Path) -> PathBuf {
 /// let config = PriceConfig { spill: SpillTo::Memory, ..PriceConfig::default() };
 /// let summary = price(&policy, input.as_bytes(), &mut out, &config, &|_| {})?;
 /// assert_eq!((summary.rows, summary.rejected), (1, 1)); // XX99 is no DRG of the policy
-/// assert!(String::from_utf8(out)?.contains("row 1: field `drg`"));
+/// assert!(String::from_utf8(out)?.contains("line 2: field `drg`"));
 /// # Ok(())
 /// # }
 /// ```

@@ -19,7 +19,9 @@ use std::io::{Read, Write};
 
 use rust_decimal::{Decimal, MathematicalOps};
 
-use crate::columns::{Header, csv_reader, dec, field, money, quantity, yuan};
+use drgdip_io::{CsvBlocks, block_records};
+
+use crate::columns::{Header, dec, decimal, field, money, opt_field, quantity, yuan};
 use crate::error::{PipelineError, Result};
 use crate::settle::RowError;
 use crate::{Progress, Stage};
@@ -147,8 +149,8 @@ pub fn report<R: Read, S: Read>(
     config: &ReportConfig,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report> {
-    let mut rdr = csv_reader(input);
-    let header = Header::read(&mut rdr)?;
+    let mut src = CsvBlocks::open(input)?;
+    let header = Header::from_names(src.header());
     let why = "a column of `drgdip price` output";
     let c_method = header.require("method", why)?;
     let c_group = header.require("group", why)?;
@@ -164,89 +166,105 @@ pub fn report<R: Read, S: Read>(
     // Negotiated drugs paid separately are outside the comparison with the payment.
     let c_negotiated = header.find("negotiated_drug_cost");
     let mut hospitals: BTreeMap<String, HospAcc> = BTreeMap::new();
-    let mut rec = csv::ByteRecord::new();
     let mut row = 0u64;
     let mut bad = 0u64;
     let mut errors = Vec::new();
-    while rdr
-        .read_byte_record(&mut rec)
-        .map_err(PipelineError::csv("reading the priced input"))?
-    {
-        row += 1;
-        if row.is_multiple_of(1 << 16) {
-            progress(Progress {
-                stage: Stage::Reading,
-                rows: row,
-            });
-        }
-        let parsed = (|| -> Result<(), String> {
-            let hosp = field(&rec, c_hosp, "hospital_id")?;
-            let h = hospitals.entry(hosp.to_owned()).or_default();
-            if field(&rec, c_status, "status")? == "rejected" {
-                h.rejected += 1;
-                return Ok(());
+    // Blocks of whole records; lines are the file's physical lines (bare `\r`, CRLF,
+    // blank lines and quoted multi-line fields counted as in the file).
+    while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
+        block_records(&bytes, first_line, |line, rec| {
+            row += 1;
+            if row.is_multiple_of(1 << 16) {
+                progress(Progress {
+                    stage: Stage::Reading,
+                    rows: row,
+                });
             }
-            let mut cost = money(field(&rec, c_cost, "total_cost")?, "total_cost")?;
-            if let Some(i) = c_negotiated {
-                let n = match field(&rec, i, "negotiated_drug_cost")? {
-                    "" => Decimal::ZERO,
-                    s => money(s, "negotiated_drug_cost")?,
+            let parsed = (|| -> Result<(), String> {
+                let hosp = field(rec, c_hosp, "hospital_id")?;
+                if field(rec, c_status, "status")? == "rejected" {
+                    hospitals.entry(hosp.to_owned()).or_default().rejected += 1;
+                    return Ok(());
+                }
+                // Every field is read before anything is added: a row that cannot be
+                // read is counted as unreadable only, never half in the sums.
+                let mut cost = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
+                if let Some(i) = c_negotiated {
+                    let n = match field(rec, i, "negotiated_drug_cost")? {
+                        "" => Decimal::ZERO,
+                        s => money(s, "negotiated_drug_cost")?,
+                    };
+                    if n > cost {
+                        return Err(format!(
+                            "field `negotiated_drug_cost`: {n} is more than total_cost {cost}"
+                        ));
+                    }
+                    cost -= n;
+                }
+                let pay = money(field(rec, c_pay, "payment_standard")?, "payment_standard")?;
+                let method = match field(rec, c_method, "method")? {
+                    m @ ("drg" | "dip") => m.to_owned(),
+                    m => return Err(format!("field `method`: `{m}` is not drg or dip")),
                 };
-                if n > cost {
-                    return Err(format!(
-                        "field `negotiated_drug_cost`: {n} is more than total_cost {cost}"
-                    ));
+                let group = field(rec, c_group, "group")?.to_owned();
+                let gstatus = field(rec, c_gstatus, "grouping_status")?;
+                let grouped = gstatus == "grouped" || gstatus == "composite";
+                let outlier = field(rec, c_outlier, "outlier")?;
+                let los = match field(rec, c_los, "los")? {
+                    "" => None,
+                    s => Some(quantity(s, "los")?),
+                };
+                let (weight, score) = match (grouped, method.as_str()) {
+                    (false, _) => (Decimal::ZERO, Decimal::ZERO),
+                    (true, "drg") => (
+                        quantity(field(rec, c_weight, "weight")?, "weight")?,
+                        Decimal::ZERO,
+                    ),
+                    (true, _) => (
+                        Decimal::ZERO,
+                        quantity(field(rec, c_score, "score")?, "score")?,
+                    ),
+                };
+                let h = hospitals.entry(hosp.to_owned()).or_default();
+                h.cases += 1;
+                h.payment += pay;
+                h.cost += cost;
+                match outlier {
+                    "high" | "review" => h.high += 1,
+                    "low" => h.low += 1,
+                    _ => {}
                 }
-                cost -= n;
-            }
-            let pay = money(field(&rec, c_pay, "payment_standard")?, "payment_standard")?;
-            let method = field(&rec, c_method, "method")?.to_owned();
-            let group = field(&rec, c_group, "group")?.to_owned();
-            let gstatus = field(&rec, c_gstatus, "grouping_status")?;
-            let outlier = field(&rec, c_outlier, "outlier")?;
-            let los = match field(&rec, c_los, "los")? {
-                "" => None,
-                s => Some(quantity(s, "los")?),
-            };
-            h.cases += 1;
-            h.payment += pay;
-            h.cost += cost;
-            match outlier {
-                "high" | "review" => h.high += 1,
-                "low" => h.low += 1,
-                _ => {}
-            }
-            if gstatus == "grouped" || gstatus == "composite" {
-                h.grouped += 1;
-                if method == "drg" {
-                    h.drg_cases += 1;
-                    h.drg_weight += quantity(field(&rec, c_weight, "weight")?, "weight")?;
-                } else {
-                    h.dip_cases += 1;
-                    h.dip_score += quantity(field(&rec, c_score, "score")?, "score")?;
+                if grouped {
+                    h.grouped += 1;
+                    if method == "drg" {
+                        h.drg_cases += 1;
+                        h.drg_weight += weight;
+                    } else {
+                        h.dip_cases += 1;
+                        h.dip_score += score;
+                    }
+                    let g = h.groups.entry((method, group)).or_default();
+                    g.cases += 1;
+                    g.cost += cost;
+                    match g.cost_sq.checked_add(cost * cost) {
+                        Some(v) => g.cost_sq = v,
+                        None => g.sq_overflow = true,
+                    }
+                    g.payment += pay;
+                    if let Some(l) = los {
+                        g.los += l;
+                        g.los_cases += 1;
+                    }
                 }
-                let g = h.groups.entry((method, group)).or_default();
-                g.cases += 1;
-                g.cost += cost;
-                match g.cost_sq.checked_add(cost * cost) {
-                    Some(v) => g.cost_sq = v,
-                    None => g.sq_overflow = true,
-                }
-                g.payment += pay;
-                if let Some(l) = los {
-                    g.los += l;
-                    g.los_cases += 1;
+                Ok(())
+            })();
+            if let Err(message) = parsed {
+                bad += 1;
+                if errors.len() < crate::settle::SettleSummary::MAX_ERRORS {
+                    errors.push(RowError { line, message });
                 }
             }
-            Ok(())
-        })();
-        if let Err(message) = parsed {
-            bad += 1;
-            if errors.len() < crate::settle::SettleSummary::MAX_ERRORS {
-                let line = rec.position().map_or(row + 1, |p| p.line());
-                errors.push(RowError { line, message });
-            }
-        }
+        });
     }
     // City-wide group statistics.
     let mut city_groups: BTreeMap<(String, String), GroupAcc> = BTreeMap::new();
@@ -419,31 +437,51 @@ impl Report {
     }
 }
 
+/// The largest amount accepted in a settlement file (`drgdip settle` output): 10¹⁵
+/// yuan in size, so that sums over any number of hospitals stay in `Decimal`'s range.
+const MAX_SETTLED: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// Reads the settlement per hospital; a value that is not a plain number within
+/// [`MAX_SETTLED`] stops the run with the file's line and the column.
 fn read_settlement(r: impl Read) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
-    let mut rdr = csv_reader(r);
-    let header = Header::read(&mut rdr)?;
+    let mut src = CsvBlocks::open(r)?;
+    let header = Header::from_names(src.header());
     let id = header.require("hospital_id", "a column of `drgdip settle` output")?;
     let keys = ["annual_amount", "surplus_or_deficit", "retained", "carried"];
-    let idx: Vec<(String, Option<usize>)> = keys
-        .iter()
-        .map(|k| ((*k).to_owned(), header.find(k)))
-        .collect();
+    let idx: Vec<(&str, Option<usize>)> = keys.iter().map(|&k| (k, header.find(k))).collect();
     let mut out = BTreeMap::new();
-    let mut rec = csv::StringRecord::new();
     let mut total: BTreeMap<String, Decimal> = BTreeMap::new();
-    while rdr
-        .read_record(&mut rec)
-        .map_err(PipelineError::csv("reading the settlement"))?
-    {
-        let mut m = BTreeMap::new();
-        for (k, i) in &idx {
-            let v = i.and_then(|i| rec.get(i)).unwrap_or("").trim().to_owned();
-            if let Ok(d) = v.parse::<Decimal>() {
-                *total.entry(k.clone()).or_default() += d;
+    let mut failed: Option<String> = None;
+    while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
+        block_records(&bytes, first_line, |line, rec| {
+            if failed.is_some() {
+                return;
             }
-            m.insert(k.clone(), v);
+            let row = (|| -> Result<(), String> {
+                let mut m = BTreeMap::new();
+                for &(k, i) in &idx {
+                    let v = opt_field(rec, i, k)?;
+                    if !v.is_empty() {
+                        let d = decimal(v, k)?;
+                        if d.abs() > MAX_SETTLED {
+                            return Err(format!(
+                                "field `{k}`: {v} is out of range (at most 10^15 yuan in size)"
+                            ));
+                        }
+                        *total.entry(k.to_owned()).or_default() += d;
+                    }
+                    m.insert(k.to_owned(), v.to_owned());
+                }
+                out.insert(field(rec, id, "hospital_id")?.to_owned(), m);
+                Ok(())
+            })();
+            if let Err(e) = row {
+                failed = Some(format!("the settlement file, line {line}: {e}"));
+            }
+        });
+        if let Some(e) = failed {
+            return Err(PipelineError::Input(e));
         }
-        out.insert(rec.get(id).unwrap_or("").trim().to_owned(), m);
     }
     out.insert(
         "ALL".to_owned(),
@@ -595,7 +633,7 @@ fn tick_label(v: Decimal) -> String {
     let digits = v.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

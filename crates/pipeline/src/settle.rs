@@ -15,7 +15,7 @@
 
 use std::io::{Read, Write};
 
-use drgdip_io::CsvBlocks;
+use drgdip_io::{CsvBlocks, block_records};
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -314,17 +314,14 @@ pub fn read_ledger<R: Read>(
         let (part, [n, s, o, b, ng], errs) = blocks
             .par_iter()
             .map(|(bytes, first_line)| {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(&bytes[..]);
-                let mut rec = csv::ByteRecord::new();
                 let mut l = Ledger::new();
                 let mut k = [0u64; 5];
                 let mut errs = Vec::new();
-                while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                // Lines are the file's physical lines (bare `\r`, CRLF, blank lines and
+                // quoted multi-line fields counted as in the file).
+                block_records(bytes, *first_line, |line, rec| {
                     k[0] += 1;
-                    match parse(&rec, &cols, year) {
+                    match parse(rec, &cols, year) {
                         Ok(RowKind::Case(c, grouped)) => {
                             l.add(&c);
                             k[4] += u64::from(!grouped);
@@ -334,12 +331,11 @@ pub fn read_ledger<R: Read>(
                         Err(e) => {
                             k[3] += 1;
                             if errs.len() < SettleSummary::MAX_ERRORS {
-                                let line = first_line + rec.position().map_or(1, |p| p.line()) - 1;
                                 errs.push((line, e));
                             }
                         }
                     }
-                }
+                });
                 (l, k, errs)
             })
             .reduce(

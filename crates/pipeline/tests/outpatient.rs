@@ -38,7 +38,10 @@ insurance = ["resident"]
 "#;
 
 fn policy() -> Policy {
-    let dir = std::env::temp_dir().join(format!("drgdip-outpatient-{}", std::process::id()));
+    // One folder per call: tests run in parallel and would rewrite each other's file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("drgdip-outpatient-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("w.csv"), "group,weight\nAA11,1\n").unwrap();
     Policy::from_str_in(POLICY, &dir).unwrap()
@@ -131,4 +134,30 @@ fn a_missing_column_is_an_error_naming_it() {
     let input = "claim_id,person_id,scheme,hospital_level,insurance_type,total_cost,covered_cost\n";
     let e = price_outpatient(&policy(), input.as_bytes(), Vec::new()).unwrap_err();
     assert!(e.to_string().contains("no `visit_date` column"), "{e}");
+}
+
+/// Issue 10, finding 6: `1_000` and `1e5` are not amounts (`rust_decimal` alone reads
+/// both), nor is an amount beyond 10¹⁰ yuan; each such claim is rejected by name.
+#[test]
+fn separators_exponents_and_huge_amounts_are_rejected() {
+    let big = "9".repeat(28);
+    let input = format!(
+        "claim_id,person_id,scheme,hospital_level,insurance_type,visit_date,total_cost,covered_cost\n\
+         S1,p1,ordinary,1,resident,2025-02-01,1_000,100\n\
+         S2,p2,ordinary,1,resident,2025-02-01,1e5,100\n\
+         S3,p3,ordinary,1,resident,2025-02-01,{big},{big}\n\
+         S4,p4,ordinary,1,resident,2025-02-01,1000,100\n"
+    );
+    let mut out = Vec::new();
+    let s = price_outpatient(&policy().payment.benefits, input.as_bytes(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!((s.claims, s.rejected), (4, 3), "{text}");
+    for (id, why) in [
+        ("S1", "field `total_cost`: `1_000` is not a number"),
+        ("S2", "field `total_cost`: `1e5` is not a number"),
+        ("S3", "is more than 10000000000 yuan"),
+    ] {
+        let row = text.lines().find(|l| l.starts_with(id)).unwrap();
+        assert!(row.contains("rejected") && row.contains(why), "{row}");
+    }
 }

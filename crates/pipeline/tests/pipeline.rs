@@ -69,10 +69,10 @@ fn price_on_bytes_is_the_same_for_any_spill_and_thread_count() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], PRICED_HEADER.join(","));
     assert_eq!(lines.len(), 3001, "one output row per input row");
-    // Row 50 (line 51 of the input) is rejected with its row number and field.
+    // Row 50 (line 51 of the input) is rejected with its line number and field.
     assert!(lines[50].starts_with("C00049,drg,"), "{}", lines[50]);
     assert!(
-        lines[50].contains("rejected,row 50: field `hospital_level`"),
+        lines[50].contains("rejected,line 51: field `hospital_level`"),
         "{}",
         lines[50]
     );
@@ -221,10 +221,10 @@ fn absurd_amounts_are_rejected_where_they_enter_never_a_panic() {
     let (out, _, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(rejected, 3, "{text}");
-    assert!(text.contains("row 1: field `total_cost`"), "{text}");
+    assert!(text.contains("line 2: field `total_cost`"), "{text}");
     assert!(text.contains("more than 10000000000 yuan"), "{text}");
     assert!(
-        text.contains("row 2: field `total_cost`: 12.345 has a fraction of a fen"),
+        text.contains("line 3: field `total_cost`: 12.345 has a fraction of a fen"),
         "{text}"
     );
     assert!(text.contains("year 9999 is outside 1900–2999"), "{text}");
