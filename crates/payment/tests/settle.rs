@@ -7,7 +7,7 @@ mod common;
 use common::policy;
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, settle};
-use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
+use drgdip_pricing::{InsuranceType, Method, Outlier};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 

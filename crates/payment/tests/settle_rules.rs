@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use common::policy;
 use drgdip_payment::community::{CommunityTree, MemberKind};
 use drgdip_payment::settle::{Ledger, PricedCase, settle};
-use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
+use drgdip_pricing::InsuranceType;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
