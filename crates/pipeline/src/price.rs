@@ -612,7 +612,7 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
         spill.extend_from_slice(&[0; 4]);
         spill.len()
     }
-    fn close(spill: &mut Vec<u8>, at: usize) {
+    fn close(spill: &mut [u8], at: usize) {
         let len = u32::try_from(spill.len() - at).unwrap_or(u32::MAX);
         spill[at - 4..at].copy_from_slice(&len.to_le_bytes());
     }
