@@ -212,8 +212,14 @@ fn the_compiled_engine_agrees_with_the_reference_interpreter_on_generated_cases(
         diffs.len(),
         diffs[..diffs.len().min(10)].join("\n")
     );
-    // The generated cases reach grouped, ambiguous and ungroupable outcomes.
-    assert!(statuses.len() >= 3, "{statuses:?}");
+    // The generator redraws a case until it groups (the demo's realism), so generated
+    // cases are grouped; the ambiguous (…QY) and ungroupable outcomes are compared
+    // between engine and interpreter on the 20,000 reference cases instead.
+    assert_eq!(
+        statuses.get(&drgdip::grouper::Status::Grouped),
+        Some(&20_000),
+        "{statuses:?}"
+    );
 }
 
 #[test]

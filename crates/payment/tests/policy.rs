@@ -2,8 +2,6 @@
 
 mod common;
 
-use drgdip_payment::Policy;
-
 const BASE: &str = r#"
 [policy]
 name = "p"

@@ -135,16 +135,16 @@ fn negotiated_drugs_are_outside_the_comparison_and_the_hospital_total() {
     assert_eq!(n4["status"], "rejected");
     assert_eq!(
         n4["message"],
-        "row 4: field `negotiated_drug_cost`: 100.01 is more than total_cost 100.00"
+        "line 5: field `negotiated_drug_cost`: 100.01 is more than total_cost 100.00"
     );
     assert_eq!(n4["payment_standard"], "");
     assert_eq!(
         row("n5")["message"],
-        "row 5: field `negotiated_drug_cost`: -5 is negative"
+        "line 6: field `negotiated_drug_cost`: -5 is negative"
     );
     assert!(
         row("n6")["message"]
-            .starts_with("row 6: field `negotiated_drug_cost`: 1.234 has a fraction of a fen"),
+            .starts_with("line 7: field `negotiated_drug_cost`: 1.234 has a fraction of a fen"),
         "{}",
         row("n6")["message"]
     );

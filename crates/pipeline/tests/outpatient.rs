@@ -149,7 +149,7 @@ fn separators_exponents_and_huge_amounts_are_rejected() {
          S4,p4,ordinary,1,resident,2025-02-01,1000,100\n"
     );
     let mut out = Vec::new();
-    let s = price_outpatient(&policy().payment.benefits, input.as_bytes(), &mut out).unwrap();
+    let s = price_outpatient(&policy(), input.as_bytes(), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!((s.claims, s.rejected), (4, 3), "{text}");
     for (id, why) in [
