@@ -71,7 +71,7 @@ fn check(bytes: &[u8], grouped_rows: &[csv::StringRecord]) -> (Shares, Vec<Strin
         s.newborns += u64::from(newborn);
         s.deaths += u64::from(&r[way] == "5");
         s.grouped += u64::from(&g[1] == "grouped");
-        if newborn != !r[weight].is_empty() {
+        if newborn == r[weight].is_empty() {
             bad.push(format!(
                 "{id}: birth weight `{}` at {days} days",
                 &r[weight]
@@ -106,7 +106,7 @@ fn check(bytes: &[u8], grouped_rows: &[csv::StringRecord]) -> (Shares, Vec<Strin
             }
             // The demo's major operations (lobectomies 32.2001–32.2003, coronary stents 36.06):
             // national 32.2… codes include minor ones a level-1 hospital may do.
-            let major = p.starts_with("36.06") || ["32.2001", "32.2002", "32.2003"].contains(&p);
+            let major = p.starts_with("36.06") || ["32.2001", "32.2002", "32.2003"].contains(p);
             if major && ["0", "1"].contains(&&r[level]) {
                 bad.push(format!("{id}: {p} in a level-{} hospital", &r[level]));
             }

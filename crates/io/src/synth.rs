@@ -873,38 +873,6 @@ fn dates(rng: &mut Rng, year: i32, los: i64) -> (String, String) {
     (fmt(admit), fmt(admit + los))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rng_is_deterministic_and_spread() {
-        let a: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
-        let b: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
-        assert_eq!(a, b);
-        let mut r = Rng::new(1, 1);
-        let mut buckets = [0u32; 4];
-        for _ in 0..4000 {
-            buckets[r.below(4)] += 1;
-        }
-        assert!(
-            buckets.iter().all(|&n| (850..1150).contains(&n)),
-            "{buckets:?}"
-        );
-    }
-
-    #[test]
-    fn dates_stay_inside_the_year() {
-        let mut r = Rng::new(3, 3);
-        for los in [0, 1, 30, 180, 400] {
-            let (a, d) = dates(&mut r, 2024, los);
-            assert!(a.starts_with("2024-") && d.starts_with("2024-"), "{a} {d}");
-        }
-        assert_eq!(fen(12_345), "123.45");
-        assert_eq!(fen(5), "0.05");
-    }
-}
-
 /// A city's procedure-attribute table (DIP composite types) for cases generated from
 /// `scheme`: its operating-room procedures are `surgery`, `99*` `therapeutic`, `87*` and
 /// `88*` `diagnostic`; other codes take the catalogue's default. For calibrating the
@@ -935,4 +903,36 @@ pub fn attribute_table(scheme: &Scheme) -> Vec<drgdip_grouper::dip::source::Attr
         r.line = i as u64 + 2;
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_deterministic_and_spread() {
+        let a: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
+        let b: Vec<u64> = (0..5).map(|i| Rng::new(7, i).next_u64()).collect();
+        assert_eq!(a, b);
+        let mut r = Rng::new(1, 1);
+        let mut buckets = [0u32; 4];
+        for _ in 0..4000 {
+            buckets[r.below(4)] += 1;
+        }
+        assert!(
+            buckets.iter().all(|&n| (850..1150).contains(&n)),
+            "{buckets:?}"
+        );
+    }
+
+    #[test]
+    fn dates_stay_inside_the_year() {
+        let mut r = Rng::new(3, 3);
+        for los in [0, 1, 30, 180, 400] {
+            let (a, d) = dates(&mut r, 2024, los);
+            assert!(a.starts_with("2024-") && d.starts_with("2024-"), "{a} {d}");
+        }
+        assert_eq!(fen(12_345), "123.45");
+        assert_eq!(fen(5), "0.05");
+    }
 }

@@ -216,7 +216,7 @@ fn case_columns(x: u64, i: usize) -> String {
     let covered = cost_fen * (80 + x / 7 % 21) / 100;
     let negotiated = if x.is_multiple_of(5) { cost_fen / 4 } else { 0 };
     // A few rows discharged in 2024 (outside the demo policy's year).
-    let year = if i % 97 == 0 { 2024 } else { 2025 };
+    let year = if i.is_multiple_of(97) { 2024 } else { 2025 };
     format!(
         "{h},{level},{},P{:03},{year}-{month:02}-{day:02},{year}-{month:02}-{:02},{}.{:02},{}.{:02},{},{},{},{}.{:02}",
         if x.is_multiple_of(3) {
