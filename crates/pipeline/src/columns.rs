@@ -60,6 +60,25 @@ pub(crate) fn opt_field<'r>(
     }
 }
 
+/// Reads the optional `negotiated_drug_cost` (column `idx`; empty or absent = 0): an
+/// amount of money of at most the case's `total_cost`.
+pub(crate) fn negotiated_drug_cost(
+    rec: &csv::ByteRecord,
+    idx: Option<usize>,
+    total_cost: Decimal,
+) -> Result<Decimal, String> {
+    let n = match opt_field(rec, idx, "negotiated_drug_cost")? {
+        "" => Decimal::ZERO,
+        s => money(s, "negotiated_drug_cost")?,
+    };
+    if n > total_cost {
+        return Err(format!(
+            "field `negotiated_drug_cost`: {n} is more than total_cost {total_cost}"
+        ));
+    }
+    Ok(n)
+}
+
 /// Longest field accepted; longer ones are rejected rather than carried.
 pub const MAX_FIELD: usize = 4096;
 

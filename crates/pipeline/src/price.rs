@@ -32,7 +32,9 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::columns::{Header, MAX_FIELD, date, field, money, opt_field, quantity};
+use crate::columns::{
+    Header, MAX_FIELD, date, field, money, negotiated_drug_cost, opt_field, quantity,
+};
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
 
@@ -278,15 +280,7 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
             "field `covered_cost`: {covered} is more than total_cost {total}"
         ));
     }
-    let negotiated = match opt_field(rec, c.negotiated, "negotiated_drug_cost")? {
-        "" => Decimal::ZERO,
-        s => money(s, "negotiated_drug_cost")?,
-    };
-    if negotiated > total {
-        return Err(format!(
-            "field `negotiated_drug_cost`: {negotiated} is more than total_cost {total}"
-        ));
-    }
+    let negotiated = negotiated_drug_cost(rec, c.negotiated, total)?;
     let ds = opt_field(rec, c.day_surgery, "day_surgery")?;
     let day_surgery = match ds {
         "" | "0" => false,

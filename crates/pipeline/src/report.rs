@@ -21,7 +21,9 @@ use rust_decimal::{Decimal, MathematicalOps};
 
 use drgdip_io::{CsvBlocks, block_records};
 
-use crate::columns::{Header, dec, decimal, field, money, opt_field, quantity, yuan};
+use crate::columns::{
+    Header, dec, decimal, field, money, negotiated_drug_cost, opt_field, quantity, yuan,
+};
 use crate::error::{PipelineError, Result};
 use crate::settle::RowError;
 use crate::{Progress, Stage};
@@ -188,19 +190,8 @@ pub fn report<R: Read, S: Read>(
                 }
                 // Every field is read before anything is added: a row that cannot be
                 // read is counted as unreadable only, never half in the sums.
-                let mut cost = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
-                if let Some(i) = c_negotiated {
-                    let n = match field(rec, i, "negotiated_drug_cost")? {
-                        "" => Decimal::ZERO,
-                        s => money(s, "negotiated_drug_cost")?,
-                    };
-                    if n > cost {
-                        return Err(format!(
-                            "field `negotiated_drug_cost`: {n} is more than total_cost {cost}"
-                        ));
-                    }
-                    cost -= n;
-                }
+                let total = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
+                let cost = total - negotiated_drug_cost(rec, c_negotiated, total)?;
                 let pay = money(field(rec, c_pay, "payment_standard")?, "payment_standard")?;
                 let method = match field(rec, c_method, "method")? {
                     m @ ("drg" | "dip") => m.to_owned(),

@@ -22,7 +22,9 @@ use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::columns::{Header, date, dec, field, money, quantity, ratio, yuan};
+use crate::columns::{
+    Header, date, dec, field, money, negotiated_drug_cost, quantity, ratio, yuan,
+};
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
 
@@ -240,12 +242,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
             None => Ok(Decimal::ZERO),
         }
     };
-    let negotiated_cost = opt_money(c.negotiated_cost, "negotiated_drug_cost")?;
-    if negotiated_cost > total_cost {
-        return Err(format!(
-            "field `negotiated_drug_cost`: {negotiated_cost} is more than total_cost {total_cost}"
-        ));
-    }
+    let negotiated_cost = negotiated_drug_cost(rec, c.negotiated_cost, total_cost)?;
     let negotiated_fund = opt_money(c.negotiated_fund, "negotiated_fund")?;
     if negotiated_fund > fund_outlay {
         return Err(format!(
