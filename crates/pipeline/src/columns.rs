@@ -41,8 +41,17 @@ impl Header {
 /// Field `idx` of a record as trimmed UTF-8, or an error naming the field.
 pub(crate) fn field<'r>(rec: &Fields<'r>, idx: usize, name: &str) -> Result<&'r str, String> {
     let raw = rec.get(idx).unwrap_or(b"");
-    let s = std::str::from_utf8(raw).map_err(|_| format!("field `{name}`: invalid UTF-8"))?;
-    Ok(s.trim())
+    // ASCII spaces off the bytes first (the common case, cheaper than `str::trim`); the
+    // rest of what `str::trim` removes (vertical tab, Unicode spaces) where an end is
+    // neither printable ASCII nor missing.
+    let bytes = raw.trim_ascii();
+    let s = std::str::from_utf8(bytes).map_err(|_| format!("field `{name}`: invalid UTF-8"))?;
+    let plain = |b: Option<&u8>| b.is_none_or(|&b| (0x21..0x7f).contains(&b));
+    if plain(bytes.first()) && plain(bytes.last()) {
+        Ok(s)
+    } else {
+        Ok(s.trim())
+    }
 }
 
 /// Optional field: empty string when the column is absent.
@@ -137,6 +146,11 @@ pub(crate) fn money_at(rec: &Fields<'_>, idx: usize, name: &str) -> Result<Decim
 /// Whether some field of `rec` is longer than [`MAX_FIELD`]: the 1-based number of the
 /// first such field.
 pub(crate) fn overlong_field(rec: &Fields<'_>) -> Option<usize> {
+    if let Fields::Plain(raw, _) = rec
+        && raw.len() <= MAX_FIELD
+    {
+        return None;
+    }
     (0..rec.len())
         .find(|&i| rec.get(i).is_some_and(|f| f.len() > MAX_FIELD))
         .map(|i| i + 1)
@@ -308,6 +322,27 @@ mod tests {
         assert_eq!(plain_fen(b"1."), None);
         assert_eq!(plain_fen(b"-1"), None);
         assert!(quantity("1000001", "w").is_err());
+    }
+
+    #[test]
+    fn fields_are_trimmed_as_str_trim_does() {
+        let mut ranges = Vec::new();
+        for raw in [
+            " a ",
+            "\ta\r",
+            "\u{3000}甲\u{3000}",
+            "\u{b}x\u{b}",
+            "",
+            "  ",
+            "a b",
+            "\u{a0}1",
+            "é",
+        ] {
+            ranges.clear();
+            ranges.push((0, raw.len()));
+            let rec = Fields::Plain(raw.as_bytes(), &ranges);
+            assert_eq!(field(&rec, 0, "f").unwrap(), raw.trim(), "{raw:?}");
+        }
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //!
 //! One streaming pass over the input and one over a spill (a temporary file, or memory):
 //!
-//! 1. the input is read once, in batches; every row is parsed and priced in parallel and
-//!    written to a temporary spill file as its finished output text with a gap for the
-//!    benefit columns. Accepted rows also leave a compact benefit record (person,
-//!    dates, level, costs: about 80 bytes) in memory.
+//! 1. the input is read once, in blocks of whole records ([`crate::blocks`]); the blocks
+//!    are parsed and priced in parallel and written to the spill as their rows' finished
+//!    output text with a gap for the benefit columns. Accepted rows also leave a compact
+//!    benefit record (person hash, dates, level, costs in fen: 48 bytes) in memory.
 //! 2. the benefit records are sorted per person by discharge date, admission date and
 //!    case id and the benefit rules applied in that order (persons in parallel), so
 //!    the result does not depend on the input order.
-//! 3. the spill file is read back and the benefit columns filled in, in input order.
+//! 3. the spill is read back block by block; the blocks' benefit columns are filled in
+//!    in parallel and written in input order.
 //!
 //! Memory is bounded by the benefit records, not by the rows; output order and content
 //! do not depend on the thread count.

@@ -214,6 +214,25 @@ fn a_zero_cost_case_is_a_low_outlier_paid_nothing_with_its_cost_ratio() {
     assert_eq!(get("cost_ratio"), "0");
 }
 
+/// An empty person, hospital or case id is named as empty (issue 9 §3), each row on
+/// its line.
+#[test]
+fn empty_ids_are_rejected_naming_the_field() {
+    let policy = policy();
+    let input = format!(
+        "{HEADER}\ne1,grouped,BM11,H001,3,employee,,2025-03-01,2025-03-05,100,90,0,,4\n\
+         e2,grouped,BM11, ,3,employee,P2,2025-03-01,2025-03-05,100,90,0,,4\n\
+         ,grouped,BM11,H001,3,employee,P3,2025-03-01,2025-03-05,100,90,0,,4\n"
+    );
+    let (out, rows, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!((rows, rejected), (3, 3), "{text}");
+    for (line, f) in [(2, "person_id"), (3, "hospital_id"), (4, "case_id")] {
+        let msg = format!("rejected,line {line}: field `{f}` is empty");
+        assert!(text.contains(&msg), "{msg}\n{text}");
+    }
+}
+
 #[test]
 fn absurd_amounts_are_rejected_where_they_enter_never_a_panic() {
     let policy = policy();
