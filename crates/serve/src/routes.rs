@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -141,6 +142,19 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
     }
 }
 
+/// The body, or its rejection (too large, unreadable) as a JSON error.
+fn take(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        let status = r.status();
+        let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the body is larger than the server's limit".to_string()
+        } else {
+            r.body_text()
+        };
+        ApiError::with(status, text, Some("body"))
+    })
+}
+
 /// Parses a JSON body; errors name the field (`case.age`, `cases[2].dx`).
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
@@ -148,7 +162,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
-        let mut field = (path != ".").then_some(path);
+        let mut field = (path != "." && path != "?").then_some(path);
         if let Some(rest) = msg.strip_prefix("unknown field `")
             && let Some((name, _)) = rest.split_once('`')
         {
@@ -222,8 +236,11 @@ fn json_response(value: &impl serde::Serialize) -> Response {
 }
 
 /// `POST /v1/group`: one case (`case`) or many (`cases`).
-async fn group(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: CaseRequest = parse(&body)?;
+async fn group(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CaseRequest = parse(&take(body)?)?;
     let loaded = state.0.loaded.load_full();
     let (drg, dip) = methods(&loaded, req.method.as_deref())?;
     if drg {
@@ -344,8 +361,11 @@ fn many(
 }
 
 /// `POST /v1/explain`: the explanation(s) of one case.
-async fn explain(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: CaseRequest = parse(&body)?;
+async fn explain(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CaseRequest = parse(&take(body)?)?;
     let loaded = state.0.loaded.load();
     let (drg, dip) = methods(&loaded, req.method.as_deref())?;
     let text = req.one()?;
@@ -363,8 +383,11 @@ async fn explain(State(state): State<AppState>, body: Bytes) -> Result<Response,
 
 /// `POST /v1/price`: one case grouped and priced under the policy, per method the
 /// policy pays by.
-async fn price(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: CaseRequest = parse(&body)?;
+async fn price(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CaseRequest = parse(&take(body)?)?;
     let loaded = state.0.loaded.load();
     let policy = loaded.policy()?;
     let (mut drg, mut dip) = methods(&loaded, req.method.as_deref())?;
@@ -404,8 +427,11 @@ async fn price(State(state): State<AppState>, body: Bytes) -> Result<Response, A
 }
 
 /// `POST /v1/changes`: every single drop/promotion that moves the case to another DRG.
-async fn changes(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: CaseRequest = parse(&body)?;
+async fn changes(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CaseRequest = parse(&take(body)?)?;
     let loaded = state.0.loaded.load();
     let entry = loaded.scheme(req.scheme.as_deref())?;
     let text = req.one()?;
@@ -507,8 +533,9 @@ async fn reload(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn batch_start(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = take(body)?;
     for k in q.keys() {
         if ![
             "method", "output", "scheme", "columns", "encoding", "sheet", "format",
