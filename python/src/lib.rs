@@ -355,6 +355,18 @@ fn case_columns() -> Vec<&'static str> {
     DIP_COLUMNS.iter().map(|c| c.name).collect()
 }
 
+/// The output columns of DRG grouping (`drgdip group`).
+#[pyfunction]
+fn group_header() -> Vec<&'static str> {
+    drgdip_io::drg::GROUP_HEADER.to_vec()
+}
+
+/// The output columns of DIP grouping (`drgdip dip group`).
+#[pyfunction]
+fn dip_header() -> Vec<&'static str> {
+    drgdip_io::dip::DIP_HEADER.to_vec()
+}
+
 /// The native module.
 #[pymodule]
 fn _drgdip(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -362,6 +374,8 @@ fn _drgdip(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCatalog>()?;
     m.add_class::<PyPolicy>()?;
     m.add_function(wrap_pyfunction!(case_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(group_header, m)?)?;
+    m.add_function(wrap_pyfunction!(dip_header, m)?)?;
     m.add("DrgdipError", m.py().get_type::<DrgdipError>())?;
     Ok(())
 }
