@@ -7,7 +7,7 @@
 mod common;
 
 use std::fs::File;
-use std::io::{Read, Write as _};
+use std::io::Read;
 
 use drgdip::arrow::parquet::{Output, csv_into_parquet, parquet_as_csv, run_parquet};
 use drgdip::arrow::{BatchOptions, Error};

@@ -117,6 +117,9 @@ fn with_row<T>(values: &[Option<String>], line: u64, f: impl FnOnce(&Row<'_>) ->
     })
 }
 
+/// A grouped table and the count of rows per outcome.
+type Grouped = (PyArrowType<Table>, Vec<(String, u64)>);
+
 /// A compiled CHS-DRG scheme.
 #[pyclass(frozen, name = "Scheme", module = "drgdip._drgdip")]
 struct PyScheme {
@@ -179,7 +182,7 @@ impl PyScheme {
         carry: bool,
         first_line: u64,
         threads: Option<usize>,
-    ) -> PyResult<(PyArrowType<Table>, Vec<(String, u64)>)> {
+    ) -> PyResult<Grouped> {
         let job = GroupJob::new(&self.grouper, map_codes);
         let (t, counts) = run_table(py, &job, table.0, carry, first_line, threads)?;
         Ok((PyArrowType(t), named(&job, counts)))
@@ -280,7 +283,7 @@ impl PyCatalog {
         carry: bool,
         first_line: u64,
         threads: Option<usize>,
-    ) -> PyResult<(PyArrowType<Table>, Vec<(String, u64)>)> {
+    ) -> PyResult<Grouped> {
         let job = DipGroupJob::new(&self.catalog);
         let (t, counts) = run_table(py, &job, table.0, carry, first_line, threads)?;
         Ok((PyArrowType(t), named(&job, counts)))

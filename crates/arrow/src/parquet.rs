@@ -53,7 +53,7 @@ pub enum Output<W: Write + Send> {
 /// The batches of an output, as Parquet or as CSV text.
 enum Sink<W: Write + Send> {
     Parquet(W),
-    ParquetOpen(ArrowWriter<W>),
+    ParquetOpen(Box<ArrowWriter<W>>),
     Csv(W, Out, Vec<u8>),
 }
 
@@ -71,7 +71,7 @@ impl<W: Write + Send> Sink<W> {
                 let mut writer =
                     ArrowWriter::try_new(w, batch.schema(), Some(writer_properties()))?;
                 writer.write(batch)?;
-                Sink::ParquetOpen(writer)
+                Sink::ParquetOpen(Box::new(writer))
             }
             Sink::ParquetOpen(mut writer) => {
                 writer.write(batch)?;
