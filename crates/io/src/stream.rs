@@ -725,7 +725,7 @@ impl<'a> Fields<'a> {
 }
 
 /// Calls `each` with the line number and fields of every record of a block of whole CSV
-/// records (cut by [`csv_boundary`]) whose first line is `first_line`. Blank lines are
+/// records (cut as [`CsvBlocks`] cuts them) whose first line is `first_line`. Blank lines are
 /// skipped, as the `csv` crate skips them; line numbers count `\n`, `\r\n` and a lone `\r`.
 /// A block without quotes is split at commas and line ends without the `csv` crate (the
 /// same records [`block_records`] reads, faster); other blocks go through it.

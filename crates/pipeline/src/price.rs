@@ -2,7 +2,7 @@
 //!
 //! One streaming pass over the input and one over a spill (a temporary file, or memory):
 //!
-//! 1. the input is read once, in blocks of whole records ([`crate::blocks`]); the blocks
+//! 1. the input is read once, in blocks of whole records (a reader thread); the blocks
 //!    are parsed and priced in parallel and written to the spill as their rows' finished
 //!    output text with a gap for the benefit columns. Accepted rows also leave a compact
 //!    benefit record (person hash, dates, level, costs in fen: 48 bytes) in memory.
