@@ -1260,52 +1260,53 @@ mod tests {
 
     /// Two persons whose hashes collide (and their stays interleaved in the input) get
     /// the same shares as with distinct hashes; stays on the same day go by case id.
+    /// Late years too: every date of the accepted range has its own bits in the sort key.
     #[test]
     fn benefit_order_survives_hash_collisions() {
         let policy = Policy::load("../../data/demo-policy.toml".as_ref()).unwrap();
-        let mut ids = String::new();
-        let mut recs = Vec::new();
-        let stays = [
-            ("c3", "2025-03-03"),
-            ("c2b", "2025-03-02"),
-            ("c1", "2025-03-01"),
-            ("c2a", "2025-03-02"),
-            // Another year: the accumulators start again.
-            ("c0", "2026-01-05"),
-        ];
-        let mut row = 0;
-        for (case, date) in stays {
-            for person in ["B", "A"] {
-                recs.push(stay(&mut ids, person, case, date, row, 200_000));
-                row += 1;
+        for (year, next) in [("2025", "2026"), ("2100", "2101"), ("2998", "2999")] {
+            let mut ids = String::new();
+            let mut recs = Vec::new();
+            let stays = [
+                ("c3", format!("{year}-03-03")),
+                ("c2b", format!("{year}-03-02")),
+                ("c1", format!("{year}-03-01")),
+                ("c2a", format!("{year}-03-02")),
+                // Another year: the accumulators start again.
+                ("c0", format!("{next}-01-05")),
+            ];
+            let mut row = 0;
+            for (case, date) in &stays {
+                for person in ["B", "A"] {
+                    recs.push(stay(&mut ids, person, case, date, row, 200_000));
+                    row += 1;
+                }
             }
-        }
-        let rows = u64::from(row);
-        let collide = |recs: &[BenefitRec]| {
-            recs.iter()
+            let rows = u64::from(row);
+            let collided: Vec<BenefitRec> = recs
+                .iter()
                 .map(|r| BenefitRec {
                     person_hash: 42,
                     ..*r
                 })
-                .collect::<Vec<_>>()
-        };
-        let collided = collide(&recs);
-        let distinct = stage_two(&policy, recs, &ids, rows).unwrap();
-        let same = stage_two(&policy, collided, &ids, rows).unwrap();
-        assert_eq!(distinct, same);
-        // Per person (rows 2k = B, 2k+1 = A): c1 under the cap, c2a partly over it
-        // (resident cap 200,000 of fund: 119,280 + 80,720), c2b and c3 wholly over.
-        for p in 0..2 {
-            let over = |stay: usize| distinct[2 * stay + p][2];
-            assert_eq!(over(2), 0, "c1");
-            assert_eq!(
-                over(3),
-                3_856_000,
-                "c2a: 119,280 − 80,720 yuan over the cap"
-            );
-            assert_eq!(over(1), 11_928_000, "c2b after c2a");
-            assert_eq!(over(0), 11_928_000, "c3");
-            assert_eq!(over(4), 0, "a new year");
+                .collect();
+            let distinct = stage_two(&policy, recs, &ids, rows).unwrap();
+            let same = stage_two(&policy, collided, &ids, rows).unwrap();
+            assert_eq!(distinct, same, "{year}");
+            // Per person (rows 2k = B, 2k+1 = A): c1 under the cap, c2a partly over it
+            // (resident cap 200,000 of fund: 119,280 + 80,720), c2b and c3 wholly over.
+            for p in 0..2 {
+                let over = |stay: usize| distinct[2 * stay + p][2];
+                assert_eq!(over(2), 0, "{year} c1");
+                assert_eq!(
+                    over(3),
+                    3_856_000,
+                    "{year} c2a: 119,280 − 80,720 yuan over the cap"
+                );
+                assert_eq!(over(1), 11_928_000, "{year} c2b after c2a");
+                assert_eq!(over(0), 11_928_000, "{year} c3");
+                assert_eq!(over(4), 0, "{year}: a new year");
+            }
         }
     }
 
