@@ -697,6 +697,9 @@ fn count_lines(bytes: &[u8]) -> u64 {
 pub enum Fields<'a> {
     /// A line of a block without quotes and the field ranges within it.
     Plain(&'a [u8], &'a [(usize, usize)]),
+    /// A line of a block without quotes that is valid UTF-8 as a whole (checked once
+    /// per block), and the field ranges within it: [`Fields::text`] needs no check.
+    Text(&'a str, &'a [(usize, usize)]),
     /// A record read by the `csv` crate.
     Csv(&'a csv::ByteRecord),
 }
@@ -705,7 +708,7 @@ impl<'a> Fields<'a> {
     /// The number of fields.
     pub fn len(&self) -> usize {
         match self {
-            Fields::Plain(_, ranges) => ranges.len(),
+            Fields::Plain(_, ranges) | Fields::Text(_, ranges) => ranges.len(),
             Fields::Csv(rec) => rec.len(),
         }
     }
@@ -719,7 +722,30 @@ impl<'a> Fields<'a> {
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
         match *self {
             Fields::Plain(raw, ranges) => ranges.get(i).map(|&(a, b)| &raw[a..b]),
+            Fields::Text(raw, ranges) => ranges.get(i).map(|&(a, b)| &raw.as_bytes()[a..b]),
             Fields::Csv(rec) => rec.get(i),
+        }
+    }
+
+    /// Field `i` as text, if the record has that many fields: an error when it is not
+    /// valid UTF-8. Fields of a [`Fields::Text`] line are not checked again.
+    pub fn text(&self, i: usize) -> Option<Result<&'a str, std::str::Utf8Error>> {
+        if let Fields::Text(raw, ranges) = *self {
+            // Fields end at commas and line ends (ASCII), so the ranges always fall on
+            // character boundaries; `get` keeps that a checked fact.
+            if let Some(s) = ranges.get(i).and_then(|&(a, b)| raw.get(a..b)) {
+                return Some(Ok(s));
+            }
+        }
+        self.get(i).map(std::str::from_utf8)
+    }
+
+    /// The whole line of a record split without the `csv` crate (`None` for one read by it).
+    pub fn line(&self) -> Option<&'a [u8]> {
+        match *self {
+            Fields::Plain(raw, _) => Some(raw),
+            Fields::Text(raw, _) => Some(raw.as_bytes()),
+            Fields::Csv(_) => None,
         }
     }
 }
@@ -729,13 +755,33 @@ impl<'a> Fields<'a> {
 /// skipped, as the `csv` crate skips them; line numbers count `\n`, `\r\n` and a lone `\r`.
 /// A block without quotes is split at commas and line ends without the `csv` crate (the
 /// same records [`block_records`] reads, faster); other blocks go through it.
-pub fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fields<'_>)) {
+pub fn split_block(bytes: &[u8], first_line: u64, each: impl FnMut(u64, &Fields<'_>)) {
+    split(bytes, first_line, false, each);
+}
+
+/// [`split_block`] for readers that read most fields of a record as text: a block
+/// without quotes that is valid UTF-8 as a whole (checked once) gives its records as
+/// [`Fields::Text`], whose fields [`Fields::text`] does not check again. (Where only a
+/// few fields of wide records are read, checking each of them costs less than the
+/// whole block: use [`split_block`].)
+pub fn split_block_text(bytes: &[u8], first_line: u64, each: impl FnMut(u64, &Fields<'_>)) {
+    split(bytes, first_line, true, each);
+}
+
+fn split(bytes: &[u8], first_line: u64, as_text: bool, mut each: impl FnMut(u64, &Fields<'_>)) {
     if memchr::memchr(b'"', bytes).is_none() {
         // Fast path: without quotes, records end at `\n`, `\r\n` or `\r`, and fields at `,`.
+        // UTF-8 is checked once for the whole block; a block that is not valid UTF-8
+        // leaves the check to each field read as text.
+        let text = as_text.then(|| std::str::from_utf8(bytes).ok()).flatten();
         let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(64);
-        let mut record = |line: u64, raw: &[u8]| {
+        let mut record = |line: u64, start: usize, end: usize| {
+            let raw = &bytes[start..end];
             split_commas(raw, &mut ranges);
-            each(line, &Fields::Plain(raw, &ranges));
+            match text.and_then(|t| t.get(start..end)) {
+                Some(t) => each(line, &Fields::Text(t, &ranges)),
+                None => each(line, &Fields::Plain(raw, &ranges)),
+            }
         };
         let (mut start, mut line) = (0, first_line);
         for end in memchr::memchr2_iter(b'\n', b'\r', bytes) {
@@ -743,7 +789,7 @@ pub fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fie
                 continue; // the `\n` of a `\r\n`
             }
             if end > start {
-                record(line, &bytes[start..end]);
+                record(line, start, end);
             }
             line += 1;
             start = end + 1;
@@ -752,7 +798,7 @@ pub fn split_block(bytes: &[u8], first_line: u64, mut each: impl FnMut(u64, &Fie
             }
         }
         if start < bytes.len() {
-            record(line, &bytes[start..]);
+            record(line, start, bytes.len());
         }
         return;
     }
@@ -1058,5 +1104,63 @@ mod split_commas_tests {
             let expected: Vec<&[u8]> = raw.split(|&b| b == b',').collect();
             assert_eq!(fields, expected, "{raw:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod fields_text_tests {
+    use super::{Fields, split_block, split_block_text};
+
+    /// A record's line, whether it came as [`Fields::Text`], and its fields as text.
+    type TextRecord = (u64, bool, Vec<Result<String, ()>>);
+
+    /// Every record of `bytes` as `split_block_text` reads it.
+    fn texts(bytes: &[u8]) -> Vec<TextRecord> {
+        let mut out = Vec::new();
+        split_block_text(bytes, 2, |line, f| {
+            let all = (0..f.len())
+                .map(|i| f.text(i).unwrap().map(str::to_owned).map_err(|_| ()))
+                .collect();
+            out.push((line, matches!(f, Fields::Text(..)), all));
+        });
+        out
+    }
+
+    #[test]
+    fn a_valid_block_is_read_as_text_without_field_checks() {
+        let got = texts("甲,b\r\n\nc,乙丙\n".as_bytes());
+        let s = |v: &str| Ok(v.to_owned());
+        assert_eq!(
+            got,
+            [
+                (2, true, vec![s("甲"), s("b")]),
+                (4, true, vec![s("c"), s("乙丙")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn split_block_leaves_the_check_to_each_field() {
+        let mut got = Vec::new();
+        split_block("甲,\n".as_bytes(), 2, |_, f| {
+            got.push((
+                matches!(f, Fields::Plain(..)),
+                f.text(0).unwrap().unwrap().to_owned(),
+            ))
+        });
+        assert_eq!(got, [(true, "甲".to_owned())]);
+    }
+
+    #[test]
+    fn an_invalid_byte_fails_only_its_own_field() {
+        // The block is not valid UTF-8: every field is checked on its own.
+        let got = texts(b"a,\xff\xfe\nb,\xe4\xb8\xad\n");
+        assert_eq!(
+            got,
+            [
+                (2, false, vec![Ok("a".to_owned()), Err(())]),
+                (3, false, vec![Ok("b".to_owned()), Ok("中".to_owned())]),
+            ]
+        );
     }
 }

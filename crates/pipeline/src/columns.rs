@@ -40,12 +40,17 @@ impl Header {
 
 /// Field `idx` of a record as trimmed UTF-8, or an error naming the field.
 pub(crate) fn field<'r>(rec: &Fields<'r>, idx: usize, name: &str) -> Result<&'r str, String> {
-    let raw = rec.get(idx).unwrap_or(b"");
-    // ASCII spaces off the bytes first (the common case, cheaper than `str::trim`); the
-    // rest of what `str::trim` removes (vertical tab, Unicode spaces) where an end is
-    // neither printable ASCII nor missing.
-    let bytes = raw.trim_ascii();
-    let s = std::str::from_utf8(bytes).map_err(|_| format!("field `{name}`: invalid UTF-8"))?;
+    // UTF-8 checked once per block where the block is valid (`Fields::text`).
+    let s = match rec.text(idx) {
+        None => "",
+        Some(Ok(s)) => s,
+        Some(Err(_)) => return Err(format!("field `{name}`: invalid UTF-8")),
+    };
+    // ASCII spaces off first (the common case, cheaper than `str::trim`); the rest of
+    // what `str::trim` removes (vertical tab, Unicode spaces) where an end is neither
+    // printable ASCII nor missing.
+    let s = s.trim_ascii();
+    let bytes = s.as_bytes();
     let plain = |b: Option<&u8>| b.is_none_or(|&b| (0x21..0x7f).contains(&b));
     if plain(bytes.first()) && plain(bytes.last()) {
         Ok(s)
@@ -146,7 +151,7 @@ pub(crate) fn money_at(rec: &Fields<'_>, idx: usize, name: &str) -> Result<Decim
 /// Whether some field of `rec` is longer than [`MAX_FIELD`]: the 1-based number of the
 /// first such field.
 pub(crate) fn overlong_field(rec: &Fields<'_>) -> Option<usize> {
-    if let Fields::Plain(raw, _) = rec
+    if let Some(raw) = rec.line()
         && raw.len() <= MAX_FIELD
     {
         return None;

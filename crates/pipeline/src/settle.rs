@@ -15,7 +15,7 @@
 
 use std::io::{Read, Write};
 
-use drgdip_io::{CsvBlocks, Fields, split_block};
+use drgdip_io::{CsvBlocks, Fields, split_block_text};
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
@@ -300,7 +300,7 @@ pub fn read_ledger<R: Read + Send>(
         let k = &mut part.counts;
         // Lines are the file's physical lines (bare `\r`, CRLF, blank lines and quoted
         // multi-line fields counted as in the file).
-        split_block(bytes, first_line, |line, rec| {
+        split_block_text(bytes, first_line, |line, rec| {
             k[0] += 1;
             match parse(rec, &cols, year) {
                 Ok(RowKind::Case(c, grouped)) => {
