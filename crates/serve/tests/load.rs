@@ -126,3 +126,80 @@ fn thirty_two_clients_for_thirty_seconds() {
     );
     assert!(total > 32 * secs, "only {total} requests in {secs} s");
 }
+
+/// Figures for `docs/performance.md` (not a check: run it by name under the build
+/// lock, `--ignored --nocapture`): single-case explain latency with one client,
+/// single-case group requests/s with 8 clients, and a 1M-row batch through HTTP.
+#[test]
+#[ignore]
+fn measure() {
+    let server = start(demo_config());
+    let addr = server.addr();
+    let file = generated_cases(2000, 21);
+    let cases: Arc<Vec<Value>> = Arc::new(csv_objects(&file).iter().map(row_to_case).collect());
+    let mut c = Client::new(addr);
+    let mut lat = Vec::new();
+    for i in 0..20_000 {
+        let body =
+            serde_json::to_vec(&json!({"method": "drg", "case": cases[i % cases.len()]})).unwrap();
+        let t = Instant::now();
+        let r = c.post("/v1/explain", "application/json", &body);
+        lat.push(t.elapsed());
+        assert_eq!(r.status, 200);
+    }
+    lat.sort();
+    eprintln!(
+        "explain (DRG), 1 client, 20000 requests: p50 {:?} p99 {:?} max {:?}",
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+    let secs = 10;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let cases = cases.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::new(addr);
+                let bodies: Vec<Vec<u8>> = cases
+                    .iter()
+                    .map(|k| serde_json::to_vec(&json!({"method": "drg", "case": k})).unwrap())
+                    .collect();
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    let r = c.post(
+                        "/v1/group",
+                        "application/json",
+                        &bodies[(n + t * 97) % bodies.len()],
+                    );
+                    assert_eq!(r.status, 200);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    eprintln!(
+        "group (DRG), 8 clients, {secs} s: {total} requests, {:.0}/s",
+        total as f64 / secs as f64
+    );
+    if let Ok(path) = std::env::var("DRGDIP_MEASURE_FILE") {
+        let body = std::fs::read(&path).unwrap();
+        let t = Instant::now();
+        let r = c.post("/v1/batch", "text/csv", &body);
+        let id = r.json()["id"].as_u64().unwrap();
+        loop {
+            if c.get(&format!("/v1/batch/{id}")).json()["state"] == "done" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = c.get(&format!("/v1/batch/{id}/result"));
+        eprintln!(
+            "batch {path} through HTTP (upload, group, download {} bytes): {:.2} s",
+            out.body.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
