@@ -64,7 +64,7 @@ fn thirty_two_clients_for_thirty_seconds() {
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     n += 1;
-                    if n % 10 == 0 {
+                    if n.is_multiple_of(10) {
                         // A small `cases` request.
                         let k = i % (cases.len() - 20);
                         let body = json!({"cases": cases[k..k + 20].to_vec()});
@@ -74,7 +74,7 @@ fn thirty_two_clients_for_thirty_seconds() {
                         for (j, res) in v["results"].as_array().unwrap().iter().enumerate() {
                             assert_eq!(res["drg"], drg[k + j], "case {}", k + j);
                         }
-                    } else if n % 97 == 0 {
+                    } else if n.is_multiple_of(97) {
                         // A small batch file.
                         let (f, want) = &batches[i % batches.len()];
                         let r = c.post("/v1/batch", "text/csv", f);
