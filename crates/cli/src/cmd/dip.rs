@@ -52,10 +52,10 @@ pub struct GroupArgs {
     /// Catalogue folder, compiled catalogue file, or NHSA's national DIP workbook (`.xlsx`).
     #[arg(long)]
     pub catalog: PathBuf,
-    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines, .xlsx or .parquet); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
+    /// Output CSV, or an Excel workbook (`.xlsx`) or Parquet file (`.parquet`) by its name; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
     /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
