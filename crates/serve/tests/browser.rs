@@ -224,6 +224,7 @@ fn workbench_in_chromium() {
     );
     d.click("#wi-dx li:nth-child(3) button.drop");
     d.wait_for("the what-if result", "const t = document.getElementById('compare').innerText; return t.includes('ES35') && t.includes('ES31');");
+    d.script("document.getElementById('whatif').scrollIntoView(); return true;");
     d.screenshot(&shots, "workbench-whatif.png");
 
     // A small batch: upload, progress, summary, chart, download link.
