@@ -13,6 +13,7 @@ pub mod pay_io;
 pub mod price;
 pub mod report;
 pub mod scheme;
+pub mod serve;
 pub mod settle;
 
 use std::fs::File;
@@ -29,31 +30,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Loads a scheme: a compiled file (`drgdip scheme compile`), a scheme folder, or an
 /// official workbook (`.xlsx`) with its optional errata file.
 pub fn load_grouper(path: &Path, errata: Option<&Path>) -> Result<Grouper> {
-    if !path.exists() {
-        anyhow::bail!(
-            "{}: no such scheme folder, workbook or compiled scheme file",
-            path.display()
-        );
-    }
-    if path.is_dir() && !path.join("scheme.json").exists() {
-        let hint = if path.join("catalog.json").exists() {
-            " (it is a DIP catalogue: give it to --catalog)"
-        } else {
-            ""
-        };
-        anyhow::bail!(
-            "{} is a folder without scheme.json, so not a DRG scheme folder{hint}",
-            path.display()
-        );
-    }
-    if path.is_dir() || drgdip_grouper::workbook::is_workbook(path) || errata.is_some() {
-        let scheme = read_scheme(path, errata)?;
-        Grouper::compile(&scheme)
-            .with_context(|| format!("compiling the scheme {}", path.display()))
-    } else {
-        Grouper::load(path)
-            .with_context(|| format!("loading the compiled scheme {}", path.display()))
-    }
+    Ok(drgdip_grouper::open_scheme(path, errata)?)
 }
 
 /// Reads a scheme folder or workbook (`.xlsx`, with its optional errata file).
