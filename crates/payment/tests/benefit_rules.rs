@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::policy;
+use common::policy_with;
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{Claim, ClaimKind, Referral, Share, apply_benefits};
 use drgdip_pricing::{HospitalLevel, InsuranceType};
@@ -12,16 +12,6 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const POLICY: &str = r#"
-[policy]
-name = "benefit rules"
-region = "T"
-
-[drg]
-weights = "w.csv"
-base_rate = 10000
-
-[coefficients]
-levels = 1
 
 [benefits]
 [benefits.inpatient]
@@ -50,7 +40,7 @@ fn run(p: &Policy, claims: &[Claim]) -> Vec<Share> {
 }
 
 fn yearly() -> Policy {
-    policy(&POLICY.replace(
+    policy_with(&POLICY.replace(
         "deductible_basis = \"admission\"",
         "deductible_basis = \"year\"",
     ))
@@ -116,7 +106,7 @@ fn annual_basis_takes_the_larger_credit() {
 /// day surgery.
 #[test]
 fn referral_with_day_surgery_differences_the_stays_own_standards() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     // Level-1 ordinary stay (standard 400) → level-3 day surgery (standard 500.005 →
     // 500.01): owes 100.01.
     let mut up = stay("B", "2025-03-01", Third, Employee, dec!(5000));
@@ -150,7 +140,7 @@ fn referral_with_day_surgery_differences_the_stays_own_standards() {
 /// count only that fund's stays.
 #[test]
 fn referral_after_a_stay_under_the_other_insurance_type_pays_the_full_deductible() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut up = stay("B", "2025-03-01", Third, Resident, dec!(5000));
     up.referral = Referral::Up;
     let s = run(
@@ -175,7 +165,7 @@ fn referral_after_a_stay_under_the_other_insurance_type_pays_the_full_deductible
 /// deductible (no referral credit).
 #[test]
 fn nonstandard_referral_lowers_the_ratio() {
-    let p = policy(&POLICY.replace(
+    let p = policy_with(&POLICY.replace(
         "referral_rules = true",
         "referral_rules = true\nnonstandard_referral_ratio_cut = 0.10",
     ));
@@ -194,13 +184,13 @@ fn nonstandard_referral_lowers_the_ratio() {
     assert_eq!(s[1].patient, dec!(4800));
     assert_eq!(Referral::parse("不按规范转诊"), Some(c.referral));
     // The cut never takes the ratio below zero.
-    let p = policy(&POLICY.replace(
+    let p = policy_with(&POLICY.replace(
         "referral_rules = true",
         "referral_rules = true\nnonstandard_referral_ratio_cut = 0.95",
     ));
     let s = run(&p, std::slice::from_ref(&c));
     assert_eq!(s[0].fund, dec!(0));
     // Without the key the ratio is unchanged (only the referral credit is lost).
-    let s = run(&policy(POLICY), &[c]);
+    let s = run(&policy_with(POLICY), &[c]);
     assert_eq!(s[0].fund, dec!(7000));
 }

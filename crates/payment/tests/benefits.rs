@@ -3,23 +3,13 @@
 
 mod common;
 
-use common::{claim, policy};
+use common::{claim, policy_with};
 use drgdip_payment::benefits::{Claim, ClaimError, ClaimKind, Referral, Share, apply_benefits};
 use drgdip_pricing::{HospitalLevel, InsuranceType};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const POLICY: &str = r#"
-[policy]
-name = "benefits test"
-region = "T"
-
-[drg]
-weights = "w.csv"
-base_rate = 10000
-
-[coefficients]
-levels = 1
 
 [benefits]
 no_deductible_at_primary_care = true
@@ -59,7 +49,7 @@ use InsuranceType::{Employee, Resident};
 
 #[test]
 fn inpatient_deductible_ratio_and_uncovered_cost() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let c = claim(
         "A",
         "p1",
@@ -82,7 +72,7 @@ fn inpatient_deductible_ratio_and_uncovered_cost() {
 
 #[test]
 fn day_surgery_pays_half_the_deductible() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut c = claim(
         "B",
         "p1",
@@ -101,7 +91,7 @@ fn day_surgery_pays_half_the_deductible() {
 
 #[test]
 fn no_deductible_at_primary_care_unless_switched_off() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let c = claim(
         "C",
         "p1",
@@ -117,7 +107,7 @@ fn no_deductible_at_primary_care_unless_switched_off() {
         .unwrap();
     assert_eq!(s.deductible, dec!(0));
     assert_eq!(s.patient, dec!(700)); // 500 uncovered + 2500 × 8%
-    let p2 = policy(&POLICY.replace(
+    let p2 = policy_with(&POLICY.replace(
         "no_deductible_at_primary_care = true",
         "no_deductible_at_primary_care = false",
     ));
@@ -130,7 +120,7 @@ fn no_deductible_at_primary_care_unless_switched_off() {
 
 #[test]
 fn referrals_accumulators_and_cap_across_a_year_in_date_order() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut up = claim(
         "D2",
         "r1",
@@ -228,7 +218,7 @@ fn referrals_accumulators_and_cap_across_a_year_in_date_order() {
 
 #[test]
 fn upward_referral_without_earlier_stay_pays_full_deductible() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut c = claim(
         "U",
         "x",
@@ -251,7 +241,7 @@ fn upward_referral_without_earlier_stay_pays_full_deductible() {
 
 #[test]
 fn annual_deductible_basis() {
-    let p = policy(&POLICY.replace(
+    let p = policy_with(&POLICY.replace(
         "deductible_basis = \"admission\"",
         "deductible_basis = \"year\"",
     ));
@@ -294,7 +284,7 @@ fn annual_deductible_basis() {
 
 #[test]
 fn two_diseases_outpatient_30_yuan_a_year() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let td = || ClaimKind::Outpatient("two_diseases".into());
     let claims = vec![
         claim(
@@ -347,7 +337,7 @@ fn two_diseases_outpatient_30_yuan_a_year() {
 
 #[test]
 fn ordinary_outpatient_cap_and_coverage() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let ord = || ClaimKind::Outpatient("ordinary".into());
     let claims = vec![
         claim(
@@ -412,7 +402,7 @@ fn ordinary_outpatient_cap_and_coverage() {
 
 #[test]
 fn rounding_at_the_claim_boundary_keeps_parts_adding_up() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let c = claim(
         "R",
         "z",
@@ -450,7 +440,7 @@ impl Rng {
 
 #[test]
 fn any_input_order_gives_the_same_shares() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let levels = [PrimaryCare, First, Second, Third];
     let mut claims = Vec::new();

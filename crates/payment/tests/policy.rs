@@ -2,15 +2,8 @@
 
 mod common;
 
+/// Follows `common::HEAD`.
 const BASE: &str = r#"
-[policy]
-name = "p"
-region = "T"
-[drg]
-weights = "w.csv"
-base_rate = 10000
-[coefficients]
-levels = 1
 [benefits.inpatient.employee]
 deductible = { "3" = 1000, "2" = 600, "1" = 300, "0" = 100 }
 ratio = 0.9
@@ -38,7 +31,7 @@ kind = "central_township"
 "#;
 
 fn load(text: &str) -> Result<drgdip_payment::Policy, String> {
-    common::try_policy(text).map_err(|e| e.to_string())
+    common::try_policy(&format!("{}{text}", common::HEAD)).map_err(|e| e.to_string())
 }
 
 fn err(from: &str, to: &str) -> String {

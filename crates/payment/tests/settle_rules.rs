@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::policy;
+use common::{policy, policy_with};
 use drgdip_payment::community::{CommunityTree, MemberKind};
 use drgdip_payment::settle::{Ledger, PricedCase, settle};
 use drgdip_pricing::InsuranceType;
@@ -15,16 +15,6 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const POLICY: &str = r#"
-[policy]
-name = "settle rules"
-region = "T"
-
-[drg]
-weights = "w.csv"
-base_rate = 10000
-
-[coefficients]
-levels = 1
 
 [benefits.inpatient.employee]
 deductible = 0
@@ -76,7 +66,7 @@ use InsuranceType::{Employee, Resident};
 /// round(0.05 × 0.9) = 0.05, so 0.10 in all, not round(0.10 × 0.9) = 0.09.
 #[test]
 fn advances_are_grouped_by_year_and_month() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut l = Ledger::new();
     l.add(&case("a", "H", Resident, 2025, 1, dec!(0.05)));
     l.add(&case("b", "H", Resident, 2026, 1, dec!(0.05)));
@@ -91,7 +81,7 @@ fn advances_are_grouped_by_year_and_month() {
 /// the community's. It weighs nothing in the allocation.
 #[test]
 fn a_negative_annual_amount_is_shown_as_spent() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut l = Ledger::new();
     l.add(&case("a", "L", Resident, 2025, 3, dec!(30000)));
     l.add(&case("b", "T", Resident, 2025, 3, dec!(200)));
@@ -110,7 +100,7 @@ fn a_negative_annual_amount_is_shown_as_spent() {
 /// the allocation minus the advances it received.
 #[test]
 fn a_members_final_payment_is_its_allocation_minus_advances() {
-    let p = policy(POLICY);
+    let p = policy_with(POLICY);
     let mut l = Ledger::new();
     l.add(&case("a", "L", Resident, 2025, 3, dec!(30000)));
     l.add(&case("b", "T", Resident, 2025, 3, dec!(10500)));
@@ -142,7 +132,7 @@ fn a_members_final_payment_is_its_allocation_minus_advances() {
 /// retained and the whole budget is carried.
 #[test]
 fn a_community_with_no_spending_is_paid_nothing() {
-    let p = policy(&POLICY.replace("[settlement.audit_deductions]\nT = 500\n", ""));
+    let p = policy_with(&POLICY.replace("[settlement.audit_deductions]\nT = 500\n", ""));
     let mut l = Ledger::new();
     l.add(&case("x", "H", Resident, 2025, 3, dec!(1000)));
     let s = settle(&p, l).unwrap();
@@ -159,7 +149,7 @@ fn a_community_with_no_spending_is_paid_nothing() {
 /// member's employee cases are paid to it directly and do not count against it.
 #[test]
 fn employee_cases_do_not_count_against_the_community_budget() {
-    let p = policy(&POLICY.replace("[settlement.audit_deductions]\nT = 500\n", ""));
+    let p = policy_with(&POLICY.replace("[settlement.audit_deductions]\nT = 500\n", ""));
     let mut l = Ledger::new();
     l.add(&case("a", "L", Resident, 2025, 3, dec!(30000)));
     l.add(&case("b", "T", Resident, 2025, 3, dec!(10000)));
@@ -295,7 +285,7 @@ fn villages_are_paid_as_spent_and_floors_hold() {
 /// cases do not move the floating DRG rate.
 #[test]
 fn zero_markup_institutions_are_paid_in_full_outside_the_budget() {
-    let text = POLICY
+    let text = format!("{}{POLICY}", common::HEAD)
         .replace("[settlement.audit_deductions]\nT = 500\n", "")
         .replace(
             "base_rate = 10000",

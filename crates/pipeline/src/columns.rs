@@ -1,6 +1,7 @@
 //! What the pipelines share on input: columns found by name (in the header
 //! `drgdip_io::CsvBlocks` reads), and fields parsed with messages naming the field.
 
+use drgdip_io::Fields;
 use rust_decimal::Decimal;
 
 use crate::error::{PipelineError, Result};
@@ -38,19 +39,24 @@ impl Header {
 }
 
 /// Field `idx` of a record as trimmed UTF-8, or an error naming the field.
-pub(crate) fn field<'r>(
-    rec: &'r csv::ByteRecord,
-    idx: usize,
-    name: &str,
-) -> Result<&'r str, String> {
+pub(crate) fn field<'r>(rec: &Fields<'r>, idx: usize, name: &str) -> Result<&'r str, String> {
     let raw = rec.get(idx).unwrap_or(b"");
-    let s = std::str::from_utf8(raw).map_err(|_| format!("field `{name}`: invalid UTF-8"))?;
-    Ok(s.trim())
+    // ASCII spaces off the bytes first (the common case, cheaper than `str::trim`); the
+    // rest of what `str::trim` removes (vertical tab, Unicode spaces) where an end is
+    // neither printable ASCII nor missing.
+    let bytes = raw.trim_ascii();
+    let s = std::str::from_utf8(bytes).map_err(|_| format!("field `{name}`: invalid UTF-8"))?;
+    let plain = |b: Option<&u8>| b.is_none_or(|&b| (0x21..0x7f).contains(&b));
+    if plain(bytes.first()) && plain(bytes.last()) {
+        Ok(s)
+    } else {
+        Ok(s.trim())
+    }
 }
 
 /// Optional field: empty string when the column is absent.
 pub(crate) fn opt_field<'r>(
-    rec: &'r csv::ByteRecord,
+    rec: &Fields<'r>,
     idx: Option<usize>,
     name: &str,
 ) -> Result<&'r str, String> {
@@ -63,7 +69,7 @@ pub(crate) fn opt_field<'r>(
 /// Reads the optional `negotiated_drug_cost` (column `idx`; empty or absent = 0): an
 /// amount of money of at most the case's `total_cost`.
 pub(crate) fn negotiated_drug_cost(
-    rec: &csv::ByteRecord,
+    rec: &Fields<'_>,
     idx: Option<usize>,
     total_cost: Decimal,
 ) -> Result<Decimal, String> {
@@ -125,6 +131,29 @@ pub(crate) fn money(s: &str, name: &str) -> Result<Decimal, String> {
         ));
     }
     Ok(drgdip_pricing::money::round_yuan(d))
+}
+
+/// Field `idx` as an amount of money, as [`money`] reads it: the common spelling
+/// (`12`, `12.3`, `12.34`) straight from the bytes, anything else through [`field`] and
+/// [`money`] (the same value, or the message naming the field).
+pub(crate) fn money_at(rec: &Fields<'_>, idx: usize, name: &str) -> Result<Decimal, String> {
+    match rec.get(idx).and_then(plain_fen) {
+        Some(fen) => Ok(Decimal::new(fen, 2)),
+        None => money(field(rec, idx, name)?, name),
+    }
+}
+
+/// Whether some field of `rec` is longer than [`MAX_FIELD`]: the 1-based number of the
+/// first such field.
+pub(crate) fn overlong_field(rec: &Fields<'_>) -> Option<usize> {
+    if let Fields::Plain(raw, _) = rec
+        && raw.len() <= MAX_FIELD
+    {
+        return None;
+    }
+    (0..rec.len())
+        .find(|&i| rec.get(i).is_some_and(|f| f.len() > MAX_FIELD))
+        .map(|i| i + 1)
 }
 
 /// The common spelling of an amount, read without `Decimal`'s general parser: 1 to
@@ -293,6 +322,27 @@ mod tests {
         assert_eq!(plain_fen(b"1."), None);
         assert_eq!(plain_fen(b"-1"), None);
         assert!(quantity("1000001", "w").is_err());
+    }
+
+    #[test]
+    fn fields_are_trimmed_as_str_trim_does() {
+        let mut ranges = Vec::new();
+        for raw in [
+            " a ",
+            "\ta\r",
+            "\u{3000}甲\u{3000}",
+            "\u{b}x\u{b}",
+            "",
+            "  ",
+            "a b",
+            "\u{a0}1",
+            "é",
+        ] {
+            ranges.clear();
+            ranges.push((0, raw.len()));
+            let rec = Fields::Plain(raw.as_bytes(), &ranges);
+            assert_eq!(field(&rec, 0, "f").unwrap(), raw.trim(), "{raw:?}");
+        }
     }
 
     #[test]

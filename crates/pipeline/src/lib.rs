@@ -26,6 +26,7 @@
 //! never stops a run: it becomes a `rejected` output row (price) or is counted and
 //! named (settle, report).
 
+mod blocks;
 mod columns;
 pub mod error;
 pub mod outpatient;

@@ -20,9 +20,9 @@ use drgdip_payment::benefits::{Claim, ClaimError, ClaimKind, Referral, apply_ben
 use drgdip_pricing::{HospitalLevel, InsuranceType};
 use rust_decimal::Decimal;
 
-use crate::columns::{Header, MAX_FIELD, date, field, money, yuan};
+use crate::columns::{Header, MAX_FIELD, date, field, money, overlong_field, yuan};
 use crate::error::{PipelineError, Result};
-use drgdip_io::{CsvBlocks, block_records};
+use drgdip_io::{CsvBlocks, Fields, split_block};
 
 /// Columns of the output.
 pub const OUTPATIENT_HEADER: [&str; 15] = [
@@ -68,9 +68,9 @@ pub struct OutpatientSummary {
     pub fund: Decimal,
 }
 
-fn parse_row(rec: &csv::ByteRecord, idx: &[usize; 8]) -> Result<Claim, String> {
-    if let Some((i, _)) = rec.iter().enumerate().find(|(_, f)| f.len() > MAX_FIELD) {
-        return Err(format!("field {} is longer than {MAX_FIELD} bytes", i + 1));
+fn parse_row(rec: &Fields<'_>, idx: &[usize; 8]) -> Result<Claim, String> {
+    if let Some(i) = overlong_field(rec) {
+        return Err(format!("field {i} is longer than {MAX_FIELD} bytes"));
     }
     let get = |i: usize| field(rec, idx[i], COLUMNS[i]);
     let id = get(0)?;
@@ -156,7 +156,7 @@ pub fn price_outpatient<R: Read, W: Write>(
     let mut claims = Vec::new();
     // Blocks of whole records; `line` is the physical line a record starts on.
     while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
-        block_records(&bytes, first_line, |line, rec| {
+        split_block(&bytes, first_line, |line, rec| {
             let echo = |i: usize| {
                 let raw = String::from_utf8_lossy(rec.get(idx[i]).unwrap_or(b""));
                 let s = raw.trim();

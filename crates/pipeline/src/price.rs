@@ -2,38 +2,41 @@
 //!
 //! One streaming pass over the input and one over a spill (a temporary file, or memory):
 //!
-//! 1. the input is read once, in batches; every row is parsed and priced in parallel and
-//!    written to a temporary spill file as its finished output text with a gap for the
-//!    benefit columns. Accepted rows also leave a compact benefit record (person,
-//!    dates, level, costs: about 80 bytes) in memory.
+//! 1. the input is read once, in blocks of whole records (a reader thread); the blocks
+//!    are parsed and priced in parallel and written to the spill as their rows' finished
+//!    output text with a gap for the benefit columns. Accepted rows also leave a compact
+//!    benefit record (person hash, dates, level, costs in fen: 48 bytes) in memory.
 //! 2. the benefit records are sorted per person by discharge date, admission date and
 //!    case id and the benefit rules applied in that order (persons in parallel), so
 //!    the result does not depend on the input order.
-//! 3. the spill file is read back and the benefit columns filled in, in input order.
+//! 3. the spill is read back block by block; the blocks' benefit columns are filled in
+//!    in parallel and written in input order.
 //!
 //! Memory is bounded by the benefit records, not by the rows; output order and content
 //! do not depend on the thread count.
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drgdip_io::{CsvBlocks, block_records};
+use drgdip_io::{CsvBlocks, Fields, split_block};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
+use drgdip_payment::policy::BenefitPolicy;
 use drgdip_pricing::money::round_yuan;
 use drgdip_pricing::{
     CaseInput, Date, GroupStatus, HospitalLevel, InsuranceType, Method, PriceError, Priced, Pricer,
 };
 use rayon::prelude::*;
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
 
+use crate::blocks::par_blocks;
 use crate::columns::{
-    Header, MAX_FIELD, date, field, money, negotiated_drug_cost, opt_field, quantity,
+    Header, MAX_FIELD, date, field, money_at, negotiated_drug_cost, opt_field, overlong_field,
+    quantity,
 };
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
@@ -223,9 +226,9 @@ struct Row<'r> {
     negotiated: Decimal,
 }
 
-fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> {
-    if let Some((i, _)) = rec.iter().enumerate().find(|(_, f)| f.len() > MAX_FIELD) {
-        return Err(format!("field {} is longer than {MAX_FIELD} bytes", i + 1));
+fn parse_row<'r>(rec: &Fields<'r>, c: &Cols) -> Result<Row<'r>, String> {
+    if let Some(i) = overlong_field(rec) {
+        return Err(format!("field {i} is longer than {MAX_FIELD} bytes"));
     }
     let case_id = field(rec, c.case_id, "case_id")?;
     if case_id.is_empty() {
@@ -273,8 +276,8 @@ fn parse_row<'r>(rec: &'r csv::ByteRecord, c: &Cols) -> Result<Row<'r>, String> 
             "field `discharge_date`: {discharge} is before admit_date {admit}"
         ));
     }
-    let total = money(field(rec, c.total_cost, "total_cost")?, "total_cost")?;
-    let covered = money(field(rec, c.covered_cost, "covered_cost")?, "covered_cost")?;
+    let total = money_at(rec, c.total_cost, "total_cost")?;
+    let covered = money_at(rec, c.covered_cost, "covered_cost")?;
     if covered > total {
         return Err(format!(
             "field `covered_cost`: {covered} is more than total_cost {total}"
@@ -361,13 +364,20 @@ fn price_row(pricer: &Pricer, c: &Cols, row: &Row<'_>) -> Result<Priced, String>
         })
 }
 
-/// A compact benefit record (48 bytes): money in fen.
+/// A compact benefit record (48 bytes): money in fen; the person id and the case id as
+/// one span of the run's id text.
+#[derive(Clone, Copy)]
 struct BenefitRec {
-    person: u32,
+    /// [`person_hash`] of the person id.
+    person_hash: u64,
     discharge: Date,
     admit: Date,
+    /// Where the person id starts in the id text; the case id follows it.
     id_start: u32,
-    id_len: u32,
+    /// Lengths of the person and case ids (fields are at most `MAX_FIELD` bytes).
+    person_len: u16,
+    id_len: u16,
+    /// The row's number in the input (0 = the first row after the header).
     row: u32,
     level: HospitalLevel,
     insurance: InsuranceType,
@@ -375,6 +385,29 @@ struct BenefitRec {
     referral: Referral,
     total: i64,
     covered: i64,
+}
+
+const _: () = assert!(std::mem::size_of::<BenefitRec>() == 48);
+
+impl BenefitRec {
+    fn person<'a>(&self, ids: &'a str) -> &'a str {
+        let s = self.id_start as usize;
+        &ids[s..s + self.person_len as usize]
+    }
+
+    fn case_id<'a>(&self, ids: &'a str) -> &'a str {
+        let s = self.id_start as usize + self.person_len as usize;
+        &ids[s..s + self.id_len as usize]
+    }
+}
+
+/// The hash that groups a person's records; persons whose hashes collide are told apart
+/// by their ids when the records are ordered.
+fn person_hash(name: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(name.as_bytes());
+    h.finish()
 }
 
 /// An amount of money to the fen as a whole number of fen. Case amounts are at most
@@ -396,77 +429,6 @@ fn from_fen(fen: i64) -> Decimal {
 /// No share: the row was rejected.
 const NO_SHARE: [i64; 3] = [i64::MIN; 3];
 
-/// Person ids → dense numbers in order of first appearance, without an allocation
-/// per person: the names live in one arena; a map goes from the name's hash (computed
-/// in the parallel stage) to the first id with that hash, and `next` chains the ids
-/// that share a hash.
-#[derive(Default)]
-struct Persons {
-    arena: String,
-    spans: Vec<(u32, u32)>,
-    first: FxHashMap<u64, u32>,
-    next: Vec<u32>,
-}
-
-impl Persons {
-    fn hash(name: &str) -> u64 {
-        use std::hash::Hasher;
-        let mut h = rustc_hash::FxHasher::default();
-        h.write(name.as_bytes());
-        h.finish()
-    }
-
-    fn id(&mut self, name: &str, hash: u64) -> Result<u32> {
-        let Some(&head) = self.first.get(&hash) else {
-            let id = self.push(name)?;
-            self.first.insert(hash, id);
-            return Ok(id);
-        };
-        let mut at = head;
-        loop {
-            let (start, len) = self.spans[at as usize];
-            if &self.arena[start as usize..(start + len) as usize] == name {
-                return Ok(at);
-            }
-            match self.next[at as usize] {
-                u32::MAX => break,
-                n => at = n,
-            }
-        }
-        let id = self.push(name)?;
-        self.next[at as usize] = id;
-        Ok(id)
-    }
-
-    fn push(&mut self, name: &str) -> Result<u32> {
-        let id = u32::try_from(self.spans.len())
-            .map_err(|_| PipelineError::TooLarge("more than 4 billion persons"))?;
-        let start = u32::try_from(self.arena.len())
-            .map_err(|_| PipelineError::TooLarge("person ids exceed 4 GB"))?;
-        self.arena.push_str(name);
-        self.spans.push((start, name.len() as u32));
-        self.next.push(u32::MAX);
-        Ok(id)
-    }
-}
-
-/// What the parallel stage hands back for one accepted row: its number within its
-/// block and its person and case id as spans of the block's arena.
-struct Accepted {
-    row: u32,
-    person: (u32, u32),
-    person_hash: u64,
-    case_id: (u32, u32),
-    discharge: Date,
-    admit: Date,
-    level: HospitalLevel,
-    insurance: InsuranceType,
-    day_surgery: bool,
-    referral: Referral,
-    total: i64,
-    covered: i64,
-}
-
 /// One block of the input, parsed and priced.
 struct BlockOut {
     /// Records in the block.
@@ -475,21 +437,16 @@ struct BlockOut {
     rejected: u64,
     /// Accepted rows not grouped (ungroupable, ungrouped, ambiguous, invalid).
     not_grouped: u64,
-    /// The block's spilled rows, in order.
+    /// The block's rows as spilled ([`spill_ok`], [`spill_rejected`]), in order.
     spill: Vec<u8>,
-    /// Accepted rows' benefit facts.
-    accepted: Vec<Accepted>,
-    /// Person and case ids of the accepted rows.
-    arena: String,
+    /// Benefit records of the accepted rows; rows and id spans counted within the block.
+    recs: Vec<BenefitRec>,
+    /// Person and case ids of the accepted rows, end to end.
+    ids: String,
 }
 
 /// Patient share, deductible, over-cap per row in fen ([`NO_SHARE`]: row rejected).
 type Shares = Vec<[i64; 3]>;
-
-const BATCH: usize = 1 << 14;
-const CHUNK: usize = 512;
-/// Bytes of input a block of stage 1 holds (whole records).
-const BLOCK: usize = 1 << 20;
 
 /// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
 fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
@@ -688,7 +645,7 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
 
 /// Encodes one rejected row: its output line before the message, and the message,
 /// which starts with the physical line the record starts on in the input.
-fn spill_rejected(spill: &mut Vec<u8>, rec: &csv::ByteRecord, c: &Cols, line_no: u64, msg: &str) {
+fn spill_rejected(spill: &mut Vec<u8>, rec: &Fields<'_>, c: &Cols, line_no: u64, msg: &str) {
     let clip = |i: usize| -> Vec<u8> {
         let f = rec.get(i).unwrap_or(b"");
         let f = String::from_utf8_lossy(f);
@@ -726,11 +683,11 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8], first_line: u64) -> R
         rejected: 0,
         not_grouped: 0,
         spill: Vec::with_capacity(bytes.len() + bytes.len() / 2),
-        accepted: Vec::with_capacity(bytes.len() / 100),
-        arena: String::with_capacity(bytes.len() / 8),
+        recs: Vec::with_capacity(bytes.len() / 100),
+        ids: String::with_capacity(bytes.len() / 8),
     };
     let mut failed: Option<PipelineError> = None;
-    block_records(bytes, first_line, |line, rec| {
+    split_block(bytes, first_line, |line, rec| {
         if failed.is_none()
             && let Err(e) = price_record(pricer, cols, &mut out, line, rec)
         {
@@ -749,48 +706,44 @@ fn price_record(
     cols: &Cols,
     out: &mut BlockOut,
     line: u64,
-    rec: &csv::ByteRecord,
+    rec: &Fields<'_>,
 ) -> Result<()> {
     let too_large = || PipelineError::TooLarge("a block of more than 4 billion rows");
-    {
-        let row = u32::try_from(out.records).map_err(|_| too_large())?;
-        out.records += 1;
-        let res = parse_row(rec, cols).and_then(|r| {
-            let p = price_row(pricer, cols, &r)?;
-            Ok((r, p))
-        });
-        match res {
-            Ok((r, p)) => {
-                if !matches!(r.status, GroupStatus::Grouped | GroupStatus::Composite) {
-                    out.not_grouped += 1;
-                }
-                spill_ok(&mut out.spill, &r, &p, cols);
-                let mut span = |s: &str| -> Result<(u32, u32)> {
-                    let start = u32::try_from(out.arena.len()).map_err(|_| too_large())?;
-                    out.arena.push_str(s);
-                    Ok((start, s.len() as u32))
-                };
-                let person = span(r.person)?;
-                let case_id = span(r.case_id)?;
-                out.accepted.push(Accepted {
-                    row,
-                    person,
-                    person_hash: Persons::hash(r.person),
-                    case_id,
-                    discharge: r.discharge,
-                    admit: r.admit,
-                    level: r.level,
-                    insurance: r.insurance,
-                    day_surgery: r.day_surgery,
-                    referral: r.referral,
-                    total: to_fen(r.total),
-                    covered: to_fen(r.covered),
-                });
+    let row = u32::try_from(out.records).map_err(|_| too_large())?;
+    out.records += 1;
+    let res = parse_row(rec, cols).and_then(|r| {
+        let p = price_row(pricer, cols, &r)?;
+        Ok((r, p))
+    });
+    match res {
+        Ok((r, p)) => {
+            if !matches!(r.status, GroupStatus::Grouped | GroupStatus::Composite) {
+                out.not_grouped += 1;
             }
-            Err(msg) => {
-                out.rejected += 1;
-                spill_rejected(&mut out.spill, rec, cols, line, &msg);
-            }
+            spill_ok(&mut out.spill, &r, &p, cols);
+            let id_start = u32::try_from(out.ids.len()).map_err(|_| too_large())?;
+            out.ids.push_str(r.person);
+            out.ids.push_str(r.case_id);
+            out.recs.push(BenefitRec {
+                person_hash: person_hash(r.person),
+                discharge: r.discharge,
+                admit: r.admit,
+                id_start,
+                // Fields are at most MAX_FIELD (4096) bytes long.
+                person_len: r.person.len() as u16,
+                id_len: r.case_id.len() as u16,
+                row,
+                level: r.level,
+                insurance: r.insurance,
+                day_surgery: r.day_surgery,
+                referral: r.referral,
+                total: to_fen(r.total),
+                covered: to_fen(r.covered),
+            });
+        }
+        Err(msg) => {
+            out.rejected += 1;
+            spill_rejected(&mut out.spill, rec, cols, line, &msg);
         }
     }
     Ok(())
@@ -809,182 +762,105 @@ impl Drop for Spill {
 /// and (rows rejected, rows not grouped).
 type StageOne = (Vec<BenefitRec>, String, u64, (u64, u64));
 
-/// Stage 1: read, parse, price, spill; collect benefit records. A reader thread cuts
-/// the input into blocks of whole records; the pool parses and prices blocks in
-/// parallel; their spills and records are appended in input order.
+/// Stage 1: read, parse, price, spill; collect benefit records. Blocks of whole
+/// records are parsed and priced in parallel ([`par_blocks`]); each block's spill
+/// (behind its row count and length) and records are appended in input order.
 fn stage_one<R: Read + Send>(
     pricer: &Pricer,
-    mut src: CsvBlocks<R>,
+    src: CsvBlocks<R>,
     cols: &Cols,
-    spill: &mut dyn Write,
+    spill: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<StageOne> {
-    let mut persons = Persons::default();
     let mut ids = String::new();
     let mut recs: Vec<BenefitRec> = Vec::new();
     let (mut rows, mut rejected, mut not_grouped) = (0u64, 0u64, 0u64);
-    let per_batch = 2 * rayon::current_num_threads().max(2);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, u64)>>(per_batch);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
-            loop {
-                let block = src.next_block(BLOCK).map_err(PipelineError::from);
-                let stop = !matches!(block, Ok(Some(_)));
-                let sent = match block {
-                    Ok(Some(block)) => tx.send(Ok(block)),
-                    Ok(None) => break,
-                    Err(e) => tx.send(Err(e)),
-                };
-                if sent.is_err() || stop {
-                    break;
-                }
-            }
-        });
-        // Owned here, so that an early return drops it and the reader thread stops.
-        let rx = rx;
-        let mut blocks: Vec<(Vec<u8>, u64)> = Vec::with_capacity(per_batch);
-        let mut done = false;
-        while !done {
-            blocks.clear();
-            // Wait for one block, then take what is ready, up to a batch.
-            while blocks.len() < per_batch {
-                let next = if blocks.is_empty() {
-                    rx.recv().ok()
-                } else {
-                    match rx.try_recv() {
-                        Ok(b) => Some(b),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
-                    }
-                };
-                match next {
-                    Some(b) => blocks.push(b?),
-                    None => {
-                        done = true;
-                        break;
-                    }
-                }
-            }
-            let parts: Vec<Result<BlockOut>> = blocks
-                .par_iter()
-                .map(|(b, first_line)| price_block(pricer, cols, b, *first_line))
-                .collect();
-            for part in parts {
-                let part = part?;
-                spill
-                    .write_all(&part.spill)
-                    .map_err(PipelineError::io("writing the spill file"))?;
-                rejected += part.rejected;
-                not_grouped += part.not_grouped;
-                for a in &part.accepted {
-                    let text = |(start, len): (u32, u32)| {
-                        &part.arena[start as usize..(start + len) as usize]
-                    };
-                    let person = persons.id(text(a.person), a.person_hash)?;
-                    let case_id = text(a.case_id);
-                    let id_start = u32::try_from(ids.len())
-                        .map_err(|_| PipelineError::TooLarge("case ids exceed 4 GB"))?;
-                    ids.push_str(case_id);
-                    recs.push(BenefitRec {
-                        person,
-                        discharge: a.discharge,
-                        admit: a.admit,
-                        id_start,
-                        id_len: case_id.len() as u32,
-                        row: u32::try_from(rows + u64::from(a.row))
-                            .map_err(|_| PipelineError::TooLarge("more than 4 billion rows"))?,
-                        level: a.level,
-                        insurance: a.insurance,
-                        day_surgery: a.day_surgery,
-                        referral: a.referral,
-                        total: a.total,
-                        covered: a.covered,
-                    });
-                }
-                rows += part.records;
-            }
-            progress(Progress {
-                stage: Stage::Reading,
-                rows,
-            });
+    let work = |bytes: &[u8], first_line: u64| price_block(pricer, cols, bytes, first_line);
+    par_blocks(src, work, |part: BlockOut| {
+        let werr = PipelineError::io("writing the spill file");
+        spill
+            .write_all(&part.records.to_le_bytes())
+            .and_then(|()| spill.write_all(&(part.spill.len() as u64).to_le_bytes()))
+            .and_then(|()| spill.write_all(&part.spill))
+            .map_err(werr)?;
+        let id_base = u32::try_from(ids.len())
+            .map_err(|_| PipelineError::TooLarge("case ids exceed 4 GB"))?;
+        ids.push_str(&part.ids);
+        if u32::try_from(ids.len()).is_err() {
+            return Err(PipelineError::TooLarge("case ids exceed 4 GB"));
         }
+        // Row numbers are u32: the rows before this block and its own must fit.
+        if rows + part.records > u64::from(u32::MAX) {
+            return Err(PipelineError::TooLarge("more than 4 billion rows"));
+        }
+        let row_base = rows as u32;
+        recs.reserve(part.recs.len());
+        for mut r in part.recs {
+            r.id_start += id_base;
+            r.row += row_base;
+            recs.push(r);
+        }
+        rows += part.records;
+        rejected += part.rejected;
+        not_grouped += part.not_grouped;
+        progress(Progress {
+            stage: Stage::Reading,
+            rows,
+        });
         Ok(())
     })?;
     Ok((recs, ids, rows, (rejected, not_grouped)))
 }
 
+/// The key a benefit record is sorted by: 54 bits of the person's hash, the discharge
+/// and admission dates (21 bits each), the row (32 bits, input order).
+fn sort_key(r: &BenefitRec) -> u128 {
+    (u128::from(r.person_hash >> 10) << 74)
+        | (u128::from(r.discharge.key()) << 53)
+        | (u128::from(r.admit.key()) << 32)
+        | u128::from(r.row)
+}
+
+/// Whether two records fall in the same hash run of [`sort_key`] (one person, or
+/// persons whose hashes collide).
+fn same_hash_run(a: &BenefitRec, b: &BenefitRec) -> bool {
+    a.person_hash >> 10 == b.person_hash >> 10
+}
+
 /// Stage 2: benefits in date order per person, persons in parallel.
 fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -> Result<Shares> {
-    let id_of = |r: &BenefitRec| &ids[r.id_start as usize..(r.id_start + r.id_len) as usize];
-    let key = |r: &BenefitRec| {
-        (u128::from(r.person) << 72)
-            | (u128::from(r.discharge.key()) << 52)
-            | (u128::from(r.admit.key()) << 32)
-            | u128::from(r.row)
-    };
-    recs.par_sort_unstable_by_key(key);
-    // Same person, same dates: order by case id, not by input position.
-    let mut start = 0;
-    while start < recs.len() {
-        let mut end = start + 1;
-        while end < recs.len() && key(&recs[end]) >> 32 == key(&recs[start]) >> 32 {
-            end += 1;
-        }
-        if end - start > 1 {
-            recs[start..end].sort_by(|a, b| id_of(a).cmp(id_of(b)).then(a.row.cmp(&b.row)));
-        }
-        start = end;
-    }
     let rows = usize::try_from(rows).map_err(|_| PipelineError::TooLarge("too many rows"))?;
-    let benefits = &policy.payment.benefits;
-    let inpatient = ClaimKind::Inpatient;
-    let mut starts = vec![0usize];
+    // The records themselves are sorted (48 bytes each): the benefit rules then read
+    // them in memory order, which costs less than sorting keys and chasing each record.
+    recs.par_sort_unstable_by_key(sort_key);
+    // Pieces of whole hash runs, about eight per thread.
     let step = (recs.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
-    let mut at = step;
-    while at < recs.len() {
-        while at < recs.len() && recs[at].person == recs[at - 1].person {
+    let mut pieces: Vec<&mut [BenefitRec]> = Vec::new();
+    let mut rest: &mut [BenefitRec] = &mut recs;
+    while rest.len() > step {
+        let mut at = step;
+        while at < rest.len() && same_hash_run(&rest[at], &rest[at - 1]) {
             at += 1;
         }
-        if at < recs.len() {
-            starts.push(at);
-        }
-        at += step;
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(at);
+        pieces.push(head);
+        rest = tail;
     }
-    starts.push(recs.len());
-    let pieces: Vec<Vec<(u32, [i64; 3])>> = starts
-        .par_windows(2)
-        .map(|w| {
-            let mut out = Vec::with_capacity(w[1] - w[0]);
-            let mut acc = PersonYear::default();
-            let mut current = u32::MAX;
-            for r in &recs[w[0]..w[1]] {
-                if r.person != current || acc.year() != r.discharge.year {
-                    acc = PersonYear::new(r.discharge.year);
-                    current = r.person;
-                }
-                let facts = ClaimFacts {
-                    kind: &inpatient,
-                    level: r.level,
-                    insurance: r.insurance,
-                    total_cost: from_fen(r.total),
-                    covered_cost: from_fen(r.covered),
-                    day_surgery: r.day_surgery,
-                    referral: r.referral,
-                };
-                if let Ok(s) = acc.apply(benefits, &facts) {
-                    out.push((
-                        r.row,
-                        [to_fen(s.patient), to_fen(s.deductible), to_fen(s.over_cap)],
-                    ));
-                }
-            }
-            out
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    let benefits = &policy.payment.benefits;
+    let done: Vec<Vec<(u32, [i64; 3])>> = pieces
+        .into_par_iter()
+        .map(|piece| {
+            order_persons(piece, ids);
+            apply_benefits(piece, ids, benefits)
         })
         .collect();
     // The records are no longer needed: free them before the per-row table.
     drop(recs);
     let mut shares: Shares = vec![NO_SHARE; rows];
-    for piece in pieces {
+    for piece in done {
         for (row, s) in piece {
             shares[row as usize] = s;
         }
@@ -992,160 +868,237 @@ fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -
     Ok(shares)
 }
 
-/// One spilled row read back.
-enum Spilled {
-    Ok {
-        a: (usize, usize),
-        b: (usize, usize),
-        payment: Decimal,
-        uncovered: Decimal,
-        negotiated: Decimal,
-    },
-    /// The line before the message, the message.
-    Rejected((usize, usize), (usize, usize)),
-}
-
-fn read_u32(r: &mut impl Read) -> std::io::Result<usize> {
-    let mut b = [0u8; 4];
-    r.read_exact(&mut b)?;
-    Ok(u32::from_le_bytes(b) as usize)
-}
-
-fn read_dec(r: &mut impl Read) -> std::io::Result<Decimal> {
-    let mut b = [0u8; 16];
-    r.read_exact(&mut b)?;
-    Ok(Decimal::deserialize(b))
-}
-
-fn read_bytes(r: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Result<(usize, usize)> {
-    let start = buf.len();
-    buf.resize(start + n, 0);
-    r.read_exact(&mut buf[start..])?;
-    Ok((start, start + n))
-}
-
-/// Reads up to a batch of spilled rows into `items` (their bytes into `buf`).
-fn read_spilled(
-    r: &mut impl Read,
-    buf: &mut Vec<u8>,
-    items: &mut Vec<Spilled>,
-) -> std::io::Result<()> {
-    buf.clear();
-    items.clear();
-    while items.len() < BATCH {
-        let mut tag = [0u8; 1];
-        if r.read(&mut tag)? == 0 {
-            break;
+/// Finishes the order of records sorted by [`sort_key`]: a person's records by
+/// discharge date, admission date, case id, row. The key already orders by hash, dates
+/// and row; here records with the same dates are ordered by case id and, where
+/// persons' hashes collide, by person id first.
+fn order_persons(piece: &mut [BenefitRec], ids: &str) {
+    let cmp = |a: &BenefitRec, b: &BenefitRec| {
+        a.person(ids)
+            .cmp(b.person(ids))
+            .then((sort_key(a) >> 32).cmp(&(sort_key(b) >> 32)))
+            .then(a.case_id(ids).cmp(b.case_id(ids)))
+            .then(a.row.cmp(&b.row))
+    };
+    let mut s = 0;
+    while s < piece.len() {
+        let mut e = s + 1;
+        while e < piece.len() && same_hash_run(&piece[e], &piece[s]) {
+            e += 1;
         }
-        if tag[0] == 1 {
-            let la = read_u32(r)?;
-            let a = read_bytes(r, buf, la)?;
-            let lb = read_u32(r)?;
-            let b = read_bytes(r, buf, lb)?;
-            let payment = read_dec(r)?;
-            let uncovered = read_dec(r)?;
-            let negotiated = read_dec(r)?;
-            items.push(Spilled::Ok {
-                a,
-                b,
-                payment,
-                uncovered,
-                negotiated,
-            });
-        } else {
-            let l = read_u32(r)?;
-            let line = read_bytes(r, buf, l)?;
-            let lm = read_u32(r)?;
-            let msg = read_bytes(r, buf, lm)?;
-            items.push(Spilled::Rejected(line, msg));
+        if e - s > 1 {
+            let first = piece[s].person(ids);
+            if piece[s + 1..e].iter().any(|r| r.person(ids) != first) {
+                piece[s..e].sort_unstable_by(cmp);
+            } else {
+                // One person: only records with the same dates need ordering by case id.
+                let dates = |r: &BenefitRec| (r.discharge, r.admit);
+                let mut t = s;
+                while t < e {
+                    let mut u = t + 1;
+                    while u < e && dates(&piece[u]) == dates(&piece[t]) {
+                        u += 1;
+                    }
+                    if u - t > 1 {
+                        piece[t..u].sort_unstable_by(cmp);
+                    }
+                    t = u;
+                }
+            }
+        }
+        s = e;
+    }
+}
+
+/// Applies the benefit rules to the ordered records of `piece` (whole persons): each
+/// person's year starts with empty accumulators. Returns (row, shares in fen).
+fn apply_benefits(
+    piece: &[BenefitRec],
+    ids: &str,
+    benefits: &BenefitPolicy,
+) -> Vec<(u32, [i64; 3])> {
+    let inpatient = ClaimKind::Inpatient;
+    let mut out = Vec::with_capacity(piece.len());
+    let mut acc = PersonYear::default();
+    let mut prev: Option<&BenefitRec> = None;
+    for r in piece {
+        let same_person =
+            prev.is_some_and(|p| p.person_hash == r.person_hash && p.person(ids) == r.person(ids));
+        if !same_person || acc.year() != r.discharge.year {
+            acc = PersonYear::new(r.discharge.year);
+        }
+        prev = Some(r);
+        let facts = ClaimFacts {
+            kind: &inpatient,
+            level: r.level,
+            insurance: r.insurance,
+            total_cost: from_fen(r.total),
+            covered_cost: from_fen(r.covered),
+            day_surgery: r.day_surgery,
+            referral: r.referral,
+        };
+        if let Ok(s) = acc.apply(benefits, &facts) {
+            out.push((
+                r.row,
+                [to_fen(s.patient), to_fen(s.deductible), to_fen(s.over_cap)],
+            ));
         }
     }
-    Ok(())
+    out
 }
 
-/// Stage 3: fill in the benefit columns and write the output in input order.
+/// Takes `n` bytes off the front of `b`.
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+    if b.len() < n {
+        return Err(PipelineError::Io {
+            what: "reading the spill file".into(),
+            source: std::io::ErrorKind::UnexpectedEof.into(),
+        });
+    }
+    let (head, tail) = b.split_at(n);
+    *b = tail;
+    Ok(head)
+}
+
+/// Takes a part written behind its 4-byte length.
+fn take_part<'a>(b: &mut &'a [u8]) -> Result<&'a [u8]> {
+    let len = take(b, 4)?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    take(b, len)
+}
+
+fn take_dec(b: &mut &[u8]) -> Result<Decimal> {
+    let mut d = [0u8; 16];
+    d.copy_from_slice(take(b, 16)?);
+    Ok(Decimal::deserialize(d))
+}
+
+/// The output text of one spilled block, its benefit columns filled in from `shares`
+/// (the shares of its rows onwards).
+fn format_block(mut spill: &[u8], shares: &[[i64; 3]]) -> Result<Vec<u8>> {
+    let mut o = Vec::with_capacity(spill.len() + spill.len() / 4);
+    let mut i = 0;
+    while !spill.is_empty() {
+        if take(&mut spill, 1)?[0] == 0 {
+            let line = take_part(&mut spill)?;
+            let msg = take_part(&mut spill)?;
+            o.extend_from_slice(line);
+            push_field(&mut o, msg);
+            o.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
+            o.push(b'\n');
+        } else {
+            let a = take_part(&mut spill)?;
+            let b = take_part(&mut spill)?;
+            let payment = take_dec(&mut spill)?;
+            let uncovered = take_dec(&mut spill)?;
+            let negotiated = take_dec(&mut spill)?;
+            let [patient, deductible, over_cap] = shares[i];
+            debug_assert!(patient != i64::MIN, "accepted rows have shares");
+            let [patient, deductible, over_cap] =
+                [from_fen(patient), from_fen(deductible), from_fen(over_cap)];
+            let coinsurance = patient - uncovered - deductible - over_cap;
+            // The patient's share goes against the group payment first; the fund pays
+            // the rest of it and of the negotiated drugs (paid as is, outside the total).
+            let group_fund = (payment - patient).max(Decimal::ZERO);
+            let fund = (payment + negotiated - patient).max(Decimal::ZERO);
+            o.extend_from_slice(a);
+            push_money(&mut o, patient);
+            o.push(b',');
+            push_money(&mut o, fund);
+            o.extend_from_slice(b);
+            for m in [deductible, coinsurance, over_cap, uncovered, negotiated] {
+                push_money(&mut o, m);
+                o.push(b',');
+            }
+            push_money(&mut o, fund - group_fund);
+            o.push(b'\n');
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Reads the next spilled block: its row count and bytes; `None` at the end.
+fn read_block(r: &mut dyn Read) -> Result<Option<(usize, Vec<u8>)>> {
+    let rerr = || PipelineError::io("reading the spill file");
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match r.read(&mut head[got..]).map_err(rerr())? {
+            0 if got == 0 => return Ok(None),
+            0 => return Err(rerr()(std::io::ErrorKind::UnexpectedEof.into())),
+            n => got += n,
+        }
+    }
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&head[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let too_large = || PipelineError::TooLarge("a spilled block larger than memory");
+    let rows = usize::try_from(word(0)).map_err(|_| too_large())?;
+    let len = usize::try_from(word(8)).map_err(|_| too_large())?;
+    let mut bytes = vec![0u8; len];
+    r.read_exact(&mut bytes).map_err(rerr())?;
+    Ok(Some((rows, bytes)))
+}
+
+/// Stage 3: fill in the benefit columns and write the output in input order. A batch
+/// of spilled blocks is formatted in parallel while the previous batch is written.
 fn stage_three(
     spill: &mut dyn Read,
     shares: &Shares,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<()> {
+    let per_batch = 2 * rayon::current_num_threads().max(2);
     let mut row = 0usize;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut items: Vec<Spilled> = Vec::with_capacity(BATCH);
-    let mut r = BufReader::with_capacity(1 << 20, spill);
+    let mut written = 0usize;
+    let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
-        read_spilled(&mut r, &mut buf, &mut items)
-            .map_err(PipelineError::io("reading the spill file"))?;
-        if items.is_empty() {
-            break;
+        let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(per_batch);
+        while batch.len() < per_batch {
+            let Some((n, bytes)) = read_block(spill)? else {
+                break;
+            };
+            if row + n > shares.len() {
+                return Err(PipelineError::Io {
+                    what: "reading the spill file".into(),
+                    source: std::io::ErrorKind::InvalidData.into(),
+                });
+            }
+            batch.push((row, bytes));
+            row += n;
         }
-        let base = row;
-        let texts: Vec<Vec<u8>> = items
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(ci, chunk)| {
-                let mut o = Vec::with_capacity(chunk.len() * 300);
-                for (j, it) in chunk.iter().enumerate() {
-                    match it {
-                        Spilled::Rejected((s, e), (ms, me)) => {
-                            o.extend_from_slice(&buf[*s..*e]);
-                            push_field(&mut o, &buf[*ms..*me]);
-                            o.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
-                            o.push(b'\n');
-                        }
-                        Spilled::Ok {
-                            a,
-                            b,
-                            payment,
-                            uncovered,
-                            negotiated,
-                        } => {
-                            let idx = base + ci * CHUNK + j;
-                            let [patient, deductible, over_cap] = shares[idx];
-                            debug_assert!(patient != i64::MIN, "accepted rows have shares");
-                            let [patient, deductible, over_cap] =
-                                [from_fen(patient), from_fen(deductible), from_fen(over_cap)];
-                            let coinsurance = patient - *uncovered - deductible - over_cap;
-                            // The patient's share goes against the group payment
-                            // first; the fund pays the rest of it and of the
-                            // negotiated drugs (paid as is, outside the total).
-                            let group_fund = (*payment - patient).max(Decimal::ZERO);
-                            let fund = (*payment + *negotiated - patient).max(Decimal::ZERO);
-                            o.extend_from_slice(&buf[a.0..a.1]);
-                            push_money(&mut o, patient);
-                            o.push(b',');
-                            push_money(&mut o, fund);
-                            o.extend_from_slice(&buf[b.0..b.1]);
-                            push_money(&mut o, deductible);
-                            o.push(b',');
-                            push_money(&mut o, coinsurance);
-                            o.push(b',');
-                            push_money(&mut o, over_cap);
-                            o.push(b',');
-                            push_money(&mut o, *uncovered);
-                            o.push(b',');
-                            push_money(&mut o, *negotiated);
-                            o.push(b',');
-                            push_money(&mut o, fund - group_fund);
-                            o.push(b'\n');
-                        }
-                    }
+        let last = batch.is_empty();
+        let (wrote, texts) = rayon::join(
+            || -> Result<()> {
+                for t in &pending {
+                    out.write_all(t)
+                        .map_err(PipelineError::io("writing the output"))?;
                 }
-                o
-            })
-            .collect();
-        for t in texts {
-            out.write_all(&t)
-                .map_err(PipelineError::io("writing the output"))?;
+                Ok(())
+            },
+            || {
+                batch
+                    .par_iter()
+                    .map(|(base, bytes)| format_block(bytes, &shares[*base..]))
+                    .collect::<Result<Vec<_>>>()
+            },
+        );
+        wrote?;
+        if !pending.is_empty() {
+            progress(Progress {
+                stage: Stage::Writing,
+                rows: written as u64,
+            });
         }
-        row += items.len();
-        progress(Progress {
-            stage: Stage::Writing,
-            rows: row as u64,
-        });
+        pending = texts?;
+        written = row;
+        if last {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// A unique spill file name in `dir`.
@@ -1273,6 +1226,88 @@ mod tests {
         let mut b = Vec::new();
         push_money(&mut b, s.parse().unwrap());
         String::from_utf8(b).unwrap()
+    }
+
+    /// A resident's stay at a level-3 hospital, `yuan` all covered.
+    fn stay(
+        ids: &mut String,
+        person: &str,
+        case: &str,
+        date: &str,
+        row: u32,
+        yuan: i64,
+    ) -> BenefitRec {
+        let id_start = ids.len() as u32;
+        ids.push_str(person);
+        ids.push_str(case);
+        let d = Date::parse(date).unwrap();
+        BenefitRec {
+            person_hash: person_hash(person),
+            discharge: d,
+            admit: d,
+            id_start,
+            person_len: person.len() as u16,
+            id_len: case.len() as u16,
+            row,
+            level: HospitalLevel::parse("3").unwrap(),
+            insurance: InsuranceType::Resident,
+            day_surgery: false,
+            referral: Referral::None,
+            total: yuan * 100,
+            covered: yuan * 100,
+        }
+    }
+
+    /// Two persons whose hashes collide (and their stays interleaved in the input) get
+    /// the same shares as with distinct hashes; stays on the same day go by case id.
+    /// Late years too: every date of the accepted range has its own bits in the sort key.
+    #[test]
+    fn benefit_order_survives_hash_collisions() {
+        let policy = Policy::load("../../data/demo-policy.toml".as_ref()).unwrap();
+        for (year, next) in [("2025", "2026"), ("2100", "2101"), ("2998", "2999")] {
+            let mut ids = String::new();
+            let mut recs = Vec::new();
+            let stays = [
+                ("c3", format!("{year}-03-03")),
+                ("c2b", format!("{year}-03-02")),
+                ("c1", format!("{year}-03-01")),
+                ("c2a", format!("{year}-03-02")),
+                // Another year: the accumulators start again.
+                ("c0", format!("{next}-01-05")),
+            ];
+            let mut row = 0;
+            for (case, date) in &stays {
+                for person in ["B", "A"] {
+                    recs.push(stay(&mut ids, person, case, date, row, 200_000));
+                    row += 1;
+                }
+            }
+            let rows = u64::from(row);
+            let collided: Vec<BenefitRec> = recs
+                .iter()
+                .map(|r| BenefitRec {
+                    person_hash: 42,
+                    ..*r
+                })
+                .collect();
+            let distinct = stage_two(&policy, recs, &ids, rows).unwrap();
+            let same = stage_two(&policy, collided, &ids, rows).unwrap();
+            assert_eq!(distinct, same, "{year}");
+            // Per person (rows 2k = B, 2k+1 = A): c1 under the cap, c2a partly over it
+            // (resident cap 200,000 of fund: 119,280 + 80,720), c2b and c3 wholly over.
+            for p in 0..2 {
+                let over = |stay: usize| distinct[2 * stay + p][2];
+                assert_eq!(over(2), 0, "{year} c1");
+                assert_eq!(
+                    over(3),
+                    3_856_000,
+                    "{year} c2a: 119,280 − 80,720 yuan over the cap"
+                );
+                assert_eq!(over(1), 11_928_000, "{year} c2b after c2a");
+                assert_eq!(over(0), 11_928_000, "{year} c3");
+                assert_eq!(over(4), 0, "{year}: a new year");
+            }
+        }
     }
 
     #[test]

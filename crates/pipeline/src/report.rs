@@ -19,10 +19,10 @@ use std::io::{Read, Write};
 
 use rust_decimal::{Decimal, MathematicalOps};
 
-use drgdip_io::{CsvBlocks, block_records};
+use drgdip_io::{CsvBlocks, split_block};
 
 use crate::columns::{
-    Header, dec, decimal, field, money, negotiated_drug_cost, opt_field, quantity, yuan,
+    Header, dec, decimal, field, money_at, negotiated_drug_cost, opt_field, quantity, yuan,
 };
 use crate::error::{PipelineError, Result};
 use crate::settle::RowError;
@@ -174,7 +174,7 @@ pub fn report<R: Read, S: Read>(
     // Blocks of whole records; lines are the file's physical lines (bare `\r`, CRLF,
     // blank lines and quoted multi-line fields counted as in the file).
     while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
-        block_records(&bytes, first_line, |line, rec| {
+        split_block(&bytes, first_line, |line, rec| {
             row += 1;
             if row.is_multiple_of(1 << 16) {
                 progress(Progress {
@@ -190,9 +190,9 @@ pub fn report<R: Read, S: Read>(
                 }
                 // Every field is read before anything is added: a row that cannot be
                 // read is counted as unreadable only, never half in the sums.
-                let total = money(field(rec, c_cost, "total_cost")?, "total_cost")?;
+                let total = money_at(rec, c_cost, "total_cost")?;
                 let cost = total - negotiated_drug_cost(rec, c_negotiated, total)?;
-                let pay = money(field(rec, c_pay, "payment_standard")?, "payment_standard")?;
+                let pay = money_at(rec, c_pay, "payment_standard")?;
                 let method = match field(rec, c_method, "method")? {
                     m @ ("drg" | "dip") => m.to_owned(),
                     m => return Err(format!("field `method`: `{m}` is not drg or dip")),
@@ -444,7 +444,7 @@ fn read_settlement(r: impl Read) -> Result<BTreeMap<String, BTreeMap<String, Str
     let mut total: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut failed: Option<String> = None;
     while let Some((bytes, first_line)) = src.next_block(1 << 20)? {
-        block_records(&bytes, first_line, |line, rec| {
+        split_block(&bytes, first_line, |line, rec| {
             if failed.is_some() {
                 return;
             }

@@ -15,15 +15,15 @@
 
 use std::io::{Read, Write};
 
-use drgdip_io::{CsvBlocks, block_records};
+use drgdip_io::{CsvBlocks, Fields, split_block};
 use drgdip_payment::Policy;
 use drgdip_payment::settle::{Ledger, PricedCase, Settlement, settle};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
-use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::blocks::par_blocks;
 use crate::columns::{
-    Header, date, dec, field, money, negotiated_drug_cost, quantity, ratio, yuan,
+    Header, date, dec, field, money, money_at, negotiated_drug_cost, quantity, ratio, yuan,
 };
 use crate::error::{PipelineError, Result};
 use crate::{Progress, Stage, with_pool};
@@ -194,7 +194,7 @@ enum RowKind<'r> {
     OtherYear,
 }
 
-fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<RowKind<'r>, String> {
+fn parse<'r>(rec: &Fields<'r>, c: &Cols, year: Option<u64>) -> Result<RowKind<'r>, String> {
     if let Some(i) = c.status
         && field(rec, i, "status")? == "rejected"
     {
@@ -223,16 +223,10 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
     }
     let case_id = field(rec, c.case_id, "case_id")?;
     let points = quantity(field(rec, c.points, "points")?, "points")?;
-    let payment_standard = money(
-        field(rec, c.payment_standard, "payment_standard")?,
-        "payment_standard",
-    )?;
-    let patient_share = money(
-        field(rec, c.patient_share, "patient_share")?,
-        "patient_share",
-    )?;
-    let fund_outlay = money(field(rec, c.fund_outlay, "fund_outlay")?, "fund_outlay")?;
-    let total_cost = money(field(rec, c.total_cost, "total_cost")?, "total_cost")?;
+    let payment_standard = money_at(rec, c.payment_standard, "payment_standard")?;
+    let patient_share = money_at(rec, c.patient_share, "patient_share")?;
+    let fund_outlay = money_at(rec, c.fund_outlay, "fund_outlay")?;
+    let total_cost = money_at(rec, c.total_cost, "total_cost")?;
     let opt_money = |idx: Option<usize>, name: &str| -> Result<Decimal, String> {
         match idx {
             Some(i) => match field(rec, i, name)? {
@@ -284,87 +278,73 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, year: Option<u64>) -> Result<Ro
 
 /// Reads a priced file into a ledger, in the caller's rayon pool.
 ///
-/// The input is cut into blocks of whole records; blocks are parsed and summed in
-/// parallel (the ledger is exact decimal sums, so the result does not depend on how the
-/// blocks are combined).
-pub fn read_ledger<R: Read>(
+/// The input is cut into blocks of whole records on a reader thread; blocks are parsed
+/// and summed in parallel into one ledger each, merged in input order (the ledger holds
+/// exact decimal sums, so the result does not depend on how the blocks fall).
+pub fn read_ledger<R: Read + Send>(
     input: R,
     year: Option<u64>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(Ledger, SettleSummary)> {
-    let mut src = CsvBlocks::open(input)?;
+    let src = CsvBlocks::open(input)?;
     let header = Header::from_names(src.header());
     let cols = Cols::new(&header)?;
     let mut ledger = Ledger::new();
     let mut summary = SettleSummary::default();
-    loop {
-        let mut blocks = Vec::new();
-        while blocks.len() < 4 * rayon::current_num_threads().max(2) {
-            match src.next_block(1 << 20)? {
-                Some(b) => blocks.push(b),
-                None => break,
-            }
-        }
-        if blocks.is_empty() {
-            break;
-        }
-        let (part, [n, s, o, b, ng], errs) = blocks
-            .par_iter()
-            .map(|(bytes, first_line)| {
-                let mut l = Ledger::new();
-                let mut k = [0u64; 5];
-                let mut errs = Vec::new();
-                // Lines are the file's physical lines (bare `\r`, CRLF, blank lines and
-                // quoted multi-line fields counted as in the file).
-                block_records(bytes, *first_line, |line, rec| {
-                    k[0] += 1;
-                    match parse(rec, &cols, year) {
-                        Ok(RowKind::Case(c, grouped)) => {
-                            l.add(&c);
-                            k[4] += u64::from(!grouped);
-                        }
-                        Ok(RowKind::Skipped) => k[1] += 1,
-                        Ok(RowKind::OtherYear) => k[2] += 1,
-                        Err(e) => {
-                            k[3] += 1;
-                            if errs.len() < SettleSummary::MAX_ERRORS {
-                                errs.push((line, e));
-                            }
-                        }
+    let work = |bytes: &[u8], first_line: u64| -> Result<BlockSums> {
+        let mut part = BlockSums {
+            ledger: Ledger::new(),
+            counts: [0; 5],
+            errors: Vec::new(),
+        };
+        let k = &mut part.counts;
+        // Lines are the file's physical lines (bare `\r`, CRLF, blank lines and quoted
+        // multi-line fields counted as in the file).
+        split_block(bytes, first_line, |line, rec| {
+            k[0] += 1;
+            match parse(rec, &cols, year) {
+                Ok(RowKind::Case(c, grouped)) => {
+                    part.ledger.add(&c);
+                    k[4] += u64::from(!grouped);
+                }
+                Ok(RowKind::Skipped) => k[1] += 1,
+                Ok(RowKind::OtherYear) => k[2] += 1,
+                Err(message) => {
+                    k[3] += 1;
+                    if part.errors.len() < SettleSummary::MAX_ERRORS {
+                        part.errors.push(RowError { line, message });
                     }
-                });
-                (l, k, errs)
-            })
-            .reduce(
-                || (Ledger::new(), [0; 5], Vec::new()),
-                |mut a, mut b| {
-                    a.0.merge(b.0);
-                    a.2.append(&mut b.2);
-                    for (x, y) in a.1.iter_mut().zip(b.1) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
-        let mut errs = errs;
-        errs.sort();
-        for (line, message) in errs {
-            if summary.errors.len() < SettleSummary::MAX_ERRORS {
-                summary.errors.push(RowError { line, message });
+                }
             }
-        }
-        ledger.merge(part);
+        });
+        Ok(part)
+    };
+    par_blocks(src, work, |part| {
+        ledger.merge(part.ledger);
+        let [n, s, o, b, ng] = part.counts;
         summary.rows += n;
         summary.skipped += s;
         summary.other_year += o;
         summary.unreadable += b;
         summary.not_grouped += ng;
+        // Blocks come in input order, each block's errors in line order.
+        let room = SettleSummary::MAX_ERRORS - summary.errors.len();
+        summary.errors.extend(part.errors.into_iter().take(room));
         progress(Progress {
             stage: Stage::Reading,
             rows: summary.rows,
         });
-    }
+        Ok(())
+    })?;
     Ok((ledger, summary))
+}
+
+/// One block of the priced file read: its ledger, the counts of rows, skipped,
+/// other-year, unreadable and not-grouped rows, and its first unreadable rows.
+struct BlockSums {
+    ledger: Ledger,
+    counts: [u64; 5],
+    errors: Vec<RowError>,
 }
 
 /// Reads a priced file (the output of [`crate::price()`]) and settles the year with

@@ -107,29 +107,61 @@ fn negotiated_drugs_are_outside_the_comparison_and_the_hospital_total() {
     // n1: 45000 of which 10000 negotiated drugs: the comparison uses 35000 (ratio
     // 1.75, no outlier), so the case is paid 20000 + 10000. Patient 4500; the fund
     // pays 30000 − 4500 = 25500, of which 10000 for the negotiated drugs.
-    let n1 = row("n1");
-    assert_eq!(n1["outlier"], "none");
-    assert_eq!(n1["cost_ratio"], "1.75");
-    assert_eq!(n1["payment_standard"], "20000.00");
-    assert_eq!(n1["patient_share"], "4500.00");
-    assert_eq!(n1["fund_outlay"], "25500.00");
-    assert_eq!(n1["negotiated_drug_cost"], "10000.00");
-    assert_eq!(n1["negotiated_fund"], "10000.00");
-    // n2: 14000 with 6000 negotiated compares 8000 < 0.5 × 20000: a low outlier paid
-    // by items 8000; patient 1400; fund 8000 + 6000 − 1400 = 12600 (6000 negotiated).
-    let n2 = row("n2");
-    assert_eq!(n2["outlier"], "low");
-    assert_eq!(n2["payment_standard"], "8000.00");
-    assert_eq!(n2["fund_outlay"], "12600.00");
-    assert_eq!(n2["negotiated_fund"], "6000.00");
-    // n3: patient 20000 uncovered + 1000 = 21000, more than the group payment 20000:
-    // the patient's share goes against the group payment first, so the fund pays 0
-    // of it and 29000 − 21000 = 8000 of the negotiated drugs.
-    let n3 = row("n3");
-    assert_eq!(n3["payment_standard"], "20000.00");
-    assert_eq!(n3["patient_share"], "21000.00");
-    assert_eq!(n3["fund_outlay"], "8000.00");
-    assert_eq!(n3["negotiated_fund"], "8000.00");
+    for (id, expected, why) in [
+        (
+            "n1",
+            &[
+                ("outlier", "none"),
+                ("cost_ratio", "1.75"),
+                ("payment_standard", "20000.00"),
+                ("patient_share", "4500.00"),
+                ("fund_outlay", "25500.00"),
+                ("negotiated_drug_cost", "10000.00"),
+                ("negotiated_fund", "10000.00"),
+            ][..],
+            "45000 of which 10000 negotiated drugs: the comparison uses 35000 (ratio 1.75, \
+             no outlier), so the case is paid 20000 + 10000; patient 4500; the fund pays \
+             30000 − 4500 = 25500, of which 10000 for the negotiated drugs",
+        ),
+        (
+            "n2",
+            &[
+                ("outlier", "low"),
+                ("payment_standard", "8000.00"),
+                ("fund_outlay", "12600.00"),
+                ("negotiated_fund", "6000.00"),
+            ],
+            "14000 with 6000 negotiated compares 8000 < 0.5 × 20000: a low outlier paid by \
+             items 8000; patient 1400; fund 8000 + 6000 − 1400 = 12600 (6000 negotiated)",
+        ),
+        (
+            "n3",
+            &[
+                ("payment_standard", "20000.00"),
+                ("patient_share", "21000.00"),
+                ("fund_outlay", "8000.00"),
+                ("negotiated_fund", "8000.00"),
+            ],
+            "patient 20000 uncovered + 1000 = 21000, more than the group payment 20000: the \
+             patient's share goes against the group payment first, so the fund pays 0 of it \
+             and 29000 − 21000 = 8000 of the negotiated drugs",
+        ),
+        (
+            "n7",
+            &[
+                ("status", "ok"),
+                ("negotiated_drug_cost", "0.00"),
+                ("negotiated_fund", "0.00"),
+                ("fund_outlay", "17500.00"),
+            ],
+            "an empty cell is no negotiated drug",
+        ),
+    ] {
+        let r = row(id);
+        for (column, value) in expected {
+            assert_eq!(r[*column], *value, "{id} {column}: {why}");
+        }
+    }
     // Bad values are rejected with the row and the field.
     let n4 = row("n4");
     assert_eq!(n4["status"], "rejected");
@@ -148,12 +180,6 @@ fn negotiated_drugs_are_outside_the_comparison_and_the_hospital_total() {
         "{}",
         row("n6")["message"]
     );
-    // An empty cell is no negotiated drug.
-    let n7 = row("n7");
-    assert_eq!(n7["status"], "ok");
-    assert_eq!(n7["negotiated_drug_cost"], "0.00");
-    assert_eq!(n7["negotiated_fund"], "0.00");
-    assert_eq!(n7["fund_outlay"], "17500.00");
 
     // Settlement: the negotiated drugs are paid as is, beside the hospital's total.
     let (s, summary) =

@@ -68,61 +68,52 @@ fn outpatient_claims_in_date_order_with_annual_deductible_and_cap() {
     assert_eq!(rows.len(), 10, "{text}");
     let ids: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
     assert_eq!(ids, ["A2", "A1", "A3", "B1", "B2", "C1", "D1", "E1", "F1"]);
-    let money = |id: &str| -> Vec<&str> {
-        let r = rows.iter().find(|r| r[0] == id).unwrap();
-        r[7..13].to_vec()
-    };
     // uncovered, deductible, coinsurance, over_cap, patient, fund.
-    // A1 first in the year: 10 uncovered, deductible 30, fund round(70 × 0.7) = 49.
-    assert_eq!(
-        money("A1"),
-        ["10.00", "30.00", "21.00", "0.00", "61.00", "49.00"]
-    );
-    // A2 later: deductible already paid.
-    assert_eq!(
-        money("A2"),
-        ["0.00", "0.00", "30.00", "0.00", "30.00", "70.00"]
-    );
-    // A3 next year: the deductible again.
-    assert_eq!(
-        money("A3"),
-        ["0.00", "30.00", "6.00", "0.00", "36.00", "14.00"]
-    );
-    // B: cap 400 a year: 300, then 200 cut to 100.
-    assert_eq!(
-        money("B1"),
-        ["0.00", "0.00", "300.00", "0.00", "300.00", "300.00"]
-    );
-    assert_eq!(
-        money("B2"),
-        ["0.00", "0.00", "200.00", "100.00", "300.00", "100.00"]
-    );
-    let msg = |id: &str| {
+    for (id, expected, why) in [
+        (
+            "A1",
+            ["10.00", "30.00", "21.00", "0.00", "61.00", "49.00"],
+            "first in the year: 10 uncovered, deductible 30, fund round(70 × 0.7) = 49",
+        ),
+        (
+            "A2",
+            ["0.00", "0.00", "30.00", "0.00", "30.00", "70.00"],
+            "later: the deductible already paid",
+        ),
+        (
+            "A3",
+            ["0.00", "30.00", "6.00", "0.00", "36.00", "14.00"],
+            "next year: the deductible again",
+        ),
+        (
+            "B1",
+            ["0.00", "0.00", "300.00", "0.00", "300.00", "300.00"],
+            "cap 400 a year: 300",
+        ),
+        (
+            "B2",
+            ["0.00", "0.00", "200.00", "100.00", "300.00", "100.00"],
+            "then 200 cut to 100",
+        ),
+    ] {
         let r = rows.iter().find(|r| r[0] == id).unwrap();
-        assert_eq!(r[13], "rejected");
-        assert!(r[7..13].iter().all(|m| m.is_empty()));
-        r[14..].join(",")
-    };
-    assert!(
-        msg("C1").starts_with("row 7: field `insurance_type`:"),
-        "{}",
-        msg("C1")
-    );
-    assert!(
-        msg("D1").starts_with("row 8: field `scheme`:"),
-        "{}",
-        msg("D1")
-    );
-    assert!(
-        msg("E1").starts_with("row 9: field `visit_date`:"),
-        "{}",
-        msg("E1")
-    );
-    assert!(
-        msg("F1").starts_with("row 10: field `covered_cost`:"),
-        "{}",
-        msg("F1")
-    );
+        assert_eq!(r[7..13], expected, "{id}: {why}");
+    }
+    for (id, start) in [
+        ("C1", "row 7: field `insurance_type`:"),
+        ("D1", "row 8: field `scheme`:"),
+        ("E1", "row 9: field `visit_date`:"),
+        ("F1", "row 10: field `covered_cost`:"),
+    ] {
+        let r = rows.iter().find(|r| r[0] == id).unwrap();
+        assert_eq!(r[13], "rejected", "{id}");
+        assert!(
+            r[7..13].iter().all(|m| m.is_empty()),
+            "{id}: money left empty"
+        );
+        let msg = r[14..].join(",");
+        assert!(msg.starts_with(start), "{id}: {msg}");
+    }
     assert_eq!(s.claims, 9);
     assert_eq!(s.rejected, 4);
     assert_eq!(s.fund, Decimal::new(53300, 2));

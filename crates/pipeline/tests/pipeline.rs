@@ -61,14 +61,16 @@ fn run_price(policy: &Policy, input: &str, threads: usize, spill: SpillTo) -> (V
 #[test]
 fn price_on_bytes_is_the_same_for_any_spill_and_thread_count() {
     let policy = policy();
-    let text = input(3000);
+    // About 3.5 MB: several blocks of the reader, persons spread over all of them.
+    let text = input(40_000);
+    assert!(text.len() > 3 << 20);
     let (mem1, rows, rejected) = run_price(&policy, &text, 1, SpillTo::Memory);
-    assert_eq!(rows, 3000);
-    assert_eq!(rejected, 60, "every 50th row has hospital_level 9");
+    assert_eq!(rows, 40_000);
+    assert_eq!(rejected, 800, "every 50th row has hospital_level 9");
     let out = String::from_utf8(mem1.clone()).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], PRICED_HEADER.join(","));
-    assert_eq!(lines.len(), 3001, "one output row per input row");
+    assert_eq!(lines.len(), 40_001, "one output row per input row");
     // Row 50 (line 51 of the input) is rejected with its line number and field.
     assert!(lines[50].starts_with("C00049,drg,"), "{}", lines[50]);
     assert!(
@@ -78,16 +80,19 @@ fn price_on_bytes_is_the_same_for_any_spill_and_thread_count() {
     );
     let (mem3, ..) = run_price(&policy, &text, 3, SpillTo::Memory);
     let (file2, ..) = run_price(&policy, &text, 2, SpillTo::TempFile(std::env::temp_dir()));
+    let (file8, ..) = run_price(&policy, &text, 8, SpillTo::TempFile(std::env::temp_dir()));
     assert!(mem1 == mem3, "1 vs 3 threads");
     assert!(mem1 == file2, "memory vs file spill");
+    assert!(mem1 == file8, "1 vs 8 threads");
 }
 
 #[test]
 fn settle_and_report_read_what_price_wrote() {
     let policy = policy();
-    let (priced, _, rejected) = run_price(&policy, &input(2000), 0, SpillTo::Memory);
+    let (priced, _, rejected) = run_price(&policy, &input(30_000), 0, SpillTo::Memory);
     let mut files = Vec::new();
-    for threads in [1, 2] {
+    assert!(priced.len() > 4 << 20, "several blocks");
+    for threads in [1, 2, 8] {
         let (settlement, summary) = settle_csv(
             &policy,
             &priced[..],
@@ -97,17 +102,17 @@ fn settle_and_report_read_what_price_wrote() {
             &no_progress,
         )
         .unwrap();
-        assert_eq!(summary.rows, 2000);
+        assert_eq!(summary.rows, 30_000);
         assert_eq!(summary.skipped, rejected);
         assert_eq!(summary.unreadable, 0);
         let cases: u64 = settlement.hospitals.iter().map(|h| h.totals.cases).sum();
-        assert_eq!(cases, 2000 - rejected);
+        assert_eq!(cases, 30_000 - rejected);
         let mut f = Vec::new();
         write_hospitals(&mut f, &settlement).unwrap();
         files.push(f);
     }
     assert!(
-        files[0] == files[1],
+        files[0] == files[1] && files[0] == files[2],
         "settlement depends on the thread count"
     );
     let r = report(
@@ -123,7 +128,7 @@ fn settle_and_report_read_what_price_wrote() {
     let csv = String::from_utf8(csv).unwrap();
     let city = csv.lines().last().unwrap();
     assert!(
-        city.starts_with(&format!("city,ALL,{},{rejected},", 2000 - rejected)),
+        city.starts_with(&format!("city,ALL,{},{rejected},", 30_000 - rejected)),
         "{city}"
     );
 }
@@ -207,6 +212,25 @@ fn a_zero_cost_case_is_a_low_outlier_paid_nothing_with_its_cost_ratio() {
     assert_eq!(get("fund_outlay"), "0.00");
     assert_eq!(get("patient_share"), "0.00");
     assert_eq!(get("cost_ratio"), "0");
+}
+
+/// An empty person, hospital or case id is named as empty (issue 9 §3), each row on
+/// its line.
+#[test]
+fn empty_ids_are_rejected_naming_the_field() {
+    let policy = policy();
+    let input = format!(
+        "{HEADER}\ne1,grouped,BM11,H001,3,employee,,2025-03-01,2025-03-05,100,90,0,,4\n\
+         e2,grouped,BM11, ,3,employee,P2,2025-03-01,2025-03-05,100,90,0,,4\n\
+         ,grouped,BM11,H001,3,employee,P3,2025-03-01,2025-03-05,100,90,0,,4\n"
+    );
+    let (out, rows, rejected) = run_price(&policy, &input, 1, SpillTo::Memory);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!((rows, rejected), (3, 3), "{text}");
+    for (line, f) in [(2, "person_id"), (3, "hospital_id"), (4, "case_id")] {
+        let msg = format!("rejected,line {line}: field `{f}` is empty");
+        assert!(text.contains(&msg), "{msg}\n{text}");
+    }
 }
 
 #[test]

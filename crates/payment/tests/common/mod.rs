@@ -24,6 +24,26 @@ pub fn policy(text: &str) -> Policy {
     try_policy(text).unwrap_or_else(|e| panic!("the test policy loads: {e}"))
 }
 
+/// What most test policies start with: a name, one DRG (`AA11`, weight 1, rate 10000)
+/// and one level coefficient.
+pub const HEAD: &str = r#"
+[policy]
+name = "test"
+region = "T"
+
+[drg]
+weights = "w.csv"
+base_rate = 10000
+
+[coefficients]
+levels = 1
+"#;
+
+/// [`policy`] of [`HEAD`] followed by `body`.
+pub fn policy_with(body: &str) -> Policy {
+    policy(&format!("{HEAD}{body}"))
+}
+
 /// A claim of `cost`, all covered, on one day (admission = discharge), no day surgery
 /// nor referral.
 #[allow(clippy::too_many_arguments)]
