@@ -127,6 +127,9 @@ pub struct GroupJob<'g> {
     label: String,
     principals: Principals,
     unknown_principal: AtomicU64,
+    /// Per result of the grouper: its `mdc,adrg,drg,drg_name` fields as CSV, written
+    /// once here rather than escaped again on every row.
+    result_fields: Vec<Vec<u8>>,
 }
 
 impl<'g> GroupJob<'g> {
@@ -138,6 +141,17 @@ impl<'g> GroupJob<'g> {
             label: grouper.info().label(),
             principals: grouper.principals(),
             unknown_principal: AtomicU64::new(0),
+            result_fields: grouper
+                .results()
+                .iter()
+                .map(|r| {
+                    let mut out = Out::default();
+                    for f in [&r.mdc, &r.adrg, &r.drg, &r.name] {
+                        out.write_field(f);
+                    }
+                    out.into_inner()
+                })
+                .collect(),
         }
     }
 
@@ -258,10 +272,8 @@ impl Job for GroupJob<'_> {
                     self.unknown_principal.fetch_add(1, Ordering::Relaxed);
                 }
                 let outcome = g.group(&st.case, &mut st.scratch);
-                let r = g.result(&outcome);
-                for f in [outcome.status.as_str(), &r.mdc, &r.adrg, &r.drg, &r.name] {
-                    out.write_field(f);
-                }
+                out.write_field(outcome.status.as_str());
+                out.write_raw_fields(&self.result_fields[outcome.result_index()], 4);
                 if let Some(reason) = outcome.invalid {
                     let _ = write!(
                         st.message,
