@@ -10,7 +10,9 @@
 //! - [`payment`]: patient share and fund outlay, budgets, settlement, surplus retention,
 //!   community allocation;
 //! - [`pipeline`]: the `price`, `settle` and `report` pipelines over readers and
-//!   writers (CSV in, CSV out), for a service or a wrapper to call.
+//!   writers (CSV in, CSV out), for a service or a wrapper to call;
+//! - [`arrow`]: grouping and pricing Arrow record batches and Parquet files (the
+//!   Python package and Spark jobs run on it).
 //!
 //! ```no_run
 //! use drgdip::grouper::{Grouper, Scheme};
@@ -22,6 +24,7 @@
 
 pub mod fuzz_entry;
 
+pub use drgdip_arrow as arrow;
 pub use drgdip_grouper as grouper;
 pub use drgdip_io as io;
 pub use drgdip_payment as payment;

@@ -56,6 +56,8 @@ enum Command {
     Report(cmd::report::Args),
     /// Run the whole job on the demo data in `data/`.
     Demo(cmd::demo::Args),
+    /// Serve the HTTP API and the web workbench (localhost by default).
+    Serve(Box<cmd::serve::Args>),
 }
 
 /// An error and its causes joined by `: `, leaving out a cause whose text the link
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Settle(a) => cmd::settle::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -29,9 +29,12 @@ mod folder;
 pub mod graph;
 mod group;
 mod invariants;
+mod lookup;
+mod open;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
+mod whatif;
 mod why;
 pub mod workbook;
 
@@ -41,7 +44,10 @@ pub use group::{
     Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
     Step,
 };
+pub use lookup::CodeInfo;
+pub use open::{OpenError, open_catalog, open_scheme};
 pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
+pub use whatif::{Change, Edit};
 pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.

@@ -155,6 +155,18 @@ impl<'g> GroupJob<'g> {
         }
     }
 
+    /// A job grouping with `grouper`, given its [`Grouper::principals`] computed once
+    /// beforehand (a service groups a few cases per job and keeps them).
+    pub fn with_principals(grouper: &'g Grouper, map_codes: bool, principals: Principals) -> Self {
+        GroupJob {
+            grouper,
+            map_codes,
+            label: grouper.info().label(),
+            principals,
+            unknown_principal: AtomicU64::new(0),
+        }
+    }
+
     /// Rows so far whose principal diagnosis the scheme does not know.
     pub fn unknown_principals(&self) -> u64 {
         self.unknown_principal.load(Ordering::Relaxed)

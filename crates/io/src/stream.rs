@@ -1090,10 +1090,14 @@ pub fn csv_records<R: Read>(
 }
 
 /// A CSV record writer over a byte buffer: fields are quoted only when they must be.
+///
+/// [`Out::raw`] makes a writer that keeps the fields as they are, end to end, with the
+/// end of each (for callers that want a job's fields rather than CSV: Arrow columns).
 #[derive(Debug, Default)]
 pub struct Out {
     buf: Vec<u8>,
     fields: usize,
+    raw_ends: Option<Vec<usize>>,
 }
 
 impl Out {
@@ -1102,12 +1106,45 @@ impl Out {
         Out {
             buf: Vec::with_capacity(n),
             fields: 0,
+            raw_ends: None,
+        }
+    }
+
+    /// An empty writer of raw fields: no quoting, no separators; read them back with
+    /// [`Out::raw_fields`] and start again with [`Out::clear`].
+    pub fn raw() -> Out {
+        Out {
+            buf: Vec::with_capacity(256),
+            fields: 0,
+            raw_ends: Some(Vec::with_capacity(16)),
+        }
+    }
+
+    /// The fields written to a [`Out::raw`] writer since it was last cleared (none for
+    /// a CSV writer).
+    pub fn raw_fields(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.raw_ends.as_deref().unwrap_or(&[]);
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        starts.zip(ends).map(|(s, &e)| &self.buf[s..e])
+    }
+
+    /// Forgets what was written (the buffers are kept).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.fields = 0;
+        if let Some(ends) = &mut self.raw_ends {
+            ends.clear();
         }
     }
 
     /// Appends one field to the current record.
     pub fn write_field(&mut self, field: impl AsRef<[u8]>) {
         let f = field.as_ref();
+        if let Some(ends) = &mut self.raw_ends {
+            self.buf.extend_from_slice(f);
+            ends.push(self.buf.len());
+            return;
+        }
         if self.fields > 0 {
             self.buf.push(b',');
         }

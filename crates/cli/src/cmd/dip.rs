@@ -7,9 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use drgdip_grouper::dip::build::{self, BuildConfig, BuildReport, History, ReportType, Threshold};
 use drgdip_grouper::dip::stats::Trim;
-use drgdip_grouper::dip::{
-    Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer, NationalWorkbook,
-};
+use drgdip_grouper::dip::{Catalog, CatalogSource, DipCase, DipExplanation, DipStep, Layer};
 use drgdip_io::dip::{DIP_COLUMNS, parse_dip_case};
 use drgdip_io::fields::FieldError;
 use drgdip_io::history::read_dip_history;
@@ -54,10 +52,10 @@ pub struct GroupArgs {
     /// Catalogue folder, compiled catalogue file, or NHSA's national DIP workbook (`.xlsx`).
     #[arg(long)]
     pub catalog: PathBuf,
-    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines, .xlsx or .parquet); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
+    /// Output CSV, or an Excel workbook (`.xlsx`) or Parquet file (`.parquet`) by its name; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
     /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
@@ -156,40 +154,7 @@ pub struct BuildArgs {
 /// Loads a catalogue: a compiled file (`drgdip dip compile`), a catalogue folder, or
 /// NHSA's national DIP workbook (`.xlsx`, read and compiled directly).
 pub fn load_catalog(path: &Path) -> Result<Catalog> {
-    if !path.exists() {
-        anyhow::bail!(
-            "{}: no such catalogue folder, workbook or compiled catalogue file",
-            path.display()
-        );
-    }
-    if path.is_dir() && !path.join("catalog.json").exists() {
-        let hint = if path.join("scheme.json").exists() {
-            " (it is a DRG scheme: give it to --scheme)"
-        } else {
-            ""
-        };
-        anyhow::bail!(
-            "{} is a folder without catalog.json, so not a DIP catalogue folder{hint}",
-            path.display()
-        );
-    }
-    let is_xlsx = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-    if is_xlsx && path.is_file() {
-        let wb = NationalWorkbook::read(path)
-            .with_context(|| format!("reading the national DIP workbook {}", path.display()))?;
-        Catalog::compile(&wb.to_source())
-            .with_context(|| format!("compiling the national DIP workbook {}", path.display()))
-    } else if path.is_dir() {
-        let source = CatalogSource::from_dir(path)
-            .with_context(|| format!("reading the catalogue folder {}", path.display()))?;
-        Catalog::compile(&source)
-            .with_context(|| format!("compiling the catalogue {}", path.display()))
-    } else {
-        Catalog::load(path)
-            .with_context(|| format!("loading the compiled catalogue {}", path.display()))
-    }
+    Ok(drgdip_grouper::open_catalog(path)?)
 }
 
 /// Parses `1:2:7`.

@@ -18,10 +18,10 @@ pub struct Args {
     /// Errata for a workbook scheme (`errata.json`: exclusion-table members the workbook lacks).
     #[arg(long)]
     pub errata: Option<PathBuf>,
-    /// Case file (CSV with header, JSON Lines or .xlsx); `-` = stdin.
+    /// Case file (CSV with header, JSON Lines, .xlsx or .parquet); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Output CSV, or an Excel workbook when the name ends in `.xlsx`; `-` = stdout.
+    /// Output CSV, or an Excel workbook (`.xlsx`) or Parquet file (`.parquet`) by its name; `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
     /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).

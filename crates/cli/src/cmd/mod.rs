@@ -13,6 +13,7 @@ pub mod pay_io;
 pub mod price;
 pub mod report;
 pub mod scheme;
+pub mod serve;
 pub mod settle;
 
 use std::fs::File;
@@ -29,31 +30,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Loads a scheme: a compiled file (`drgdip scheme compile`), a scheme folder, or an
 /// official workbook (`.xlsx`) with its optional errata file.
 pub fn load_grouper(path: &Path, errata: Option<&Path>) -> Result<Grouper> {
-    if !path.exists() {
-        anyhow::bail!(
-            "{}: no such scheme folder, workbook or compiled scheme file",
-            path.display()
-        );
-    }
-    if path.is_dir() && !path.join("scheme.json").exists() {
-        let hint = if path.join("catalog.json").exists() {
-            " (it is a DIP catalogue: give it to --catalog)"
-        } else {
-            ""
-        };
-        anyhow::bail!(
-            "{} is a folder without scheme.json, so not a DRG scheme folder{hint}",
-            path.display()
-        );
-    }
-    if path.is_dir() || drgdip_grouper::workbook::is_workbook(path) || errata.is_some() {
-        let scheme = read_scheme(path, errata)?;
-        Grouper::compile(&scheme)
-            .with_context(|| format!("compiling the scheme {}", path.display()))
-    } else {
-        Grouper::load(path)
-            .with_context(|| format!("loading the compiled scheme {}", path.display()))
-    }
+    Ok(drgdip_grouper::open_scheme(path, errata)?)
 }
 
 /// Reads a scheme folder or workbook (`.xlsx`, with its optional errata file).
@@ -265,7 +242,14 @@ pub fn run_job_summary<J: Job>(
     files: JobFiles<'_>,
     started: Instant,
 ) -> Result<(crate::Outcome, drgdip_io::Summary)> {
+    if drgdip_arrow::parquet::is_parquet(files.input) {
+        return run_parquet_job(label, job, files, started);
+    }
     let cases = open_cases(files.input, files.input_args, files.format)?;
+    let parquet_out = drgdip_arrow::parquet::is_parquet(files.output);
+    if parquet_out && files.bom {
+        anyhow::bail!("--bom applies to CSV output; {} is Parquet", files.output);
+    }
     let workbook = files.output != "-" && drgdip_io::excel::is_workbook(files.output);
     if workbook && files.bom {
         anyhow::bail!(
@@ -284,7 +268,15 @@ pub fn run_job_summary<J: Job>(
     let bar = progress(cases.len);
     let tick = |bytes, _| bar.set_position(bytes);
     let input = cases.reader;
-    let summary = if workbook {
+    let summary = if parquet_out {
+        let file = File::create(files.output)
+            .with_context(|| format!("creating the output {}", files.output))?;
+        let out = io::BufWriter::with_capacity(1 << 20, file);
+        drgdip_arrow::parquet::csv_into_parquet(out, |w| -> Result<_> {
+            Ok(pool.install(|| drgdip_io::run(job, input, w, &options, &tick))?)
+        })
+        .with_context(|| format!("writing {}", files.output))?
+    } else if workbook {
         let mut csv = Vec::new();
         let summary = pool.install(|| drgdip_io::run(job, input, &mut csv, &options, &tick))?;
         drgdip_io::excel::write_csv_as_workbook(&csv[..], Path::new(files.output), label)?;
@@ -299,13 +291,23 @@ pub fn run_job_summary<J: Job>(
         pool.install(|| drgdip_io::run(job, input, output, &options, &tick))?
     };
     bar.finish_and_clear();
+    Ok(finish_job(label, job, &summary, started, vec![cases.note]))
+}
+
+/// The summary line of a finished job and its outcome.
+fn finish_job<J: Job>(
+    label: &str,
+    job: &J,
+    summary: &drgdip_io::Summary,
+    started: Instant,
+    mut notes: Vec<String>,
+) -> (crate::Outcome, drgdip_io::Summary) {
     let parts: Vec<(&str, u64)> = job
         .categories()
         .iter()
         .copied()
         .zip(summary.counts.iter().copied())
         .collect();
-    let mut notes = vec![cases.note];
     if let Some(layout) = &summary.layout {
         notes.push(format!("columns {layout}"));
     }
@@ -315,5 +317,68 @@ pub fn run_job_summary<J: Job>(
     } else {
         crate::Outcome::Clean
     };
-    Ok((outcome, summary))
+    (outcome, summary.clone())
+}
+
+/// A job over a Parquet input (`.parquet`), streamed batch by batch into Parquet or
+/// CSV. The table's columns are the case file's, by name; no column mapping.
+fn run_parquet_job<J: Job>(
+    label: &str,
+    job: &J,
+    files: JobFiles<'_>,
+    started: Instant,
+) -> Result<(crate::Outcome, drgdip_io::Summary)> {
+    let args = files.input_args;
+    for (given, what) in [
+        (args.columns.is_some(), "--columns"),
+        (args.encoding.is_some(), "--encoding"),
+        (args.sheet.is_some(), "--sheet"),
+        (files.format.is_some(), "--format"),
+    ] {
+        if given {
+            anyhow::bail!("{what} applies to CSV inputs; {} is Parquet", files.input);
+        }
+    }
+    let input =
+        File::open(files.input).with_context(|| format!("opening the input {}", files.input))?;
+    let parquet_out = drgdip_arrow::parquet::is_parquet(files.output);
+    if files.output != "-" && drgdip_io::excel::is_workbook(files.output) {
+        anyhow::bail!("a Parquet input is written as Parquet or CSV, not as a workbook");
+    }
+    let mut output = if parquet_out {
+        Box::new(io::BufWriter::with_capacity(
+            1 << 20,
+            File::create(files.output)
+                .with_context(|| format!("creating the output {}", files.output))?,
+        )) as Box<dyn Write + Send>
+    } else {
+        open_output(files.output)?
+    };
+    if files.bom {
+        if parquet_out {
+            anyhow::bail!("--bom applies to CSV output; {} is Parquet", files.output);
+        }
+        output
+            .write_all(b"\xEF\xBB\xBF")
+            .with_context(|| format!("writing {}", files.output))?;
+    }
+    let options = drgdip_arrow::BatchOptions {
+        carry: files.carry,
+        ..Default::default()
+    };
+    let sink = if parquet_out {
+        drgdip_arrow::parquet::Output::Parquet(output)
+    } else {
+        drgdip_arrow::parquet::Output::Csv(output)
+    };
+    let summary = pool(files.threads)?
+        .install(|| drgdip_arrow::parquet::run_parquet(job, input, sink, &options))
+        .with_context(|| format!("{label}: {} → {}", files.input, files.output))?;
+    Ok(finish_job(
+        label,
+        job,
+        &summary,
+        started,
+        vec!["input Parquet".to_owned()],
+    ))
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use drgdip_arrow::parquet::{csv_into_parquet, is_parquet, parquet_as_csv};
 use drgdip_payment::Policy;
 use drgdip_pipeline::{PriceConfig, SpillTo, price};
 
@@ -19,10 +20,10 @@ pub struct Args {
     #[arg(long)]
     pub policy: PathBuf,
     /// Grouped cases: output of `drgdip group --carry` / `drgdip dip group --carry`
-    /// (CSV with header); `-` = stdin.
+    /// (CSV with header, or Parquet when the name ends in `.parquet`); `-` = stdin.
     #[arg(long)]
     pub input: String,
-    /// Priced cases (CSV); `-` = stdout.
+    /// Priced cases (CSV, or Parquet when the name ends in `.parquet`); `-` = stdout.
     #[arg(long, default_value = "-")]
     pub output: String,
     /// Worker threads (0 = all cores).
@@ -35,20 +36,32 @@ pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
     let policy = Policy::load(&args.policy)
         .with_context(|| format!("loading the policy {}", args.policy.display()))?;
-    let input = open_input(&args.input)?;
-    let mut out = open_output(&args.output)?;
+    let input = if is_parquet(&args.input) {
+        let file = std::fs::File::open(&args.input)
+            .with_context(|| format!("opening the input {}", args.input))?;
+        Box::new(parquet_as_csv(file)?)
+    } else {
+        open_input(&args.input)?
+    };
     let config = PriceConfig {
         threads: Some(args.threads),
         spill: SpillTo::TempFile(std::env::temp_dir()),
     };
-    let s = price(
-        &policy,
-        input,
-        &mut out,
-        &config,
-        &drgdip_pipeline::no_progress,
-    )?;
-    out.flush().context("writing the output")?;
+    let run = |out: &mut (dyn Write + Send)| {
+        price(&policy, input, out, &config, &drgdip_pipeline::no_progress)
+            .map_err(anyhow::Error::from)
+    };
+    let s = if is_parquet(&args.output) {
+        let file = std::fs::File::create(&args.output)
+            .with_context(|| format!("creating the output {}", args.output))?;
+        csv_into_parquet(std::io::BufWriter::with_capacity(1 << 20, file), run)
+            .with_context(|| format!("writing {}", args.output))?
+    } else {
+        let mut out = open_output(&args.output)?;
+        let s = run(&mut out)?;
+        out.flush().context("writing the output")?;
+        s
+    };
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "price: {} cases: {} priced, {} rejected; {secs:.2} s, {:.0} cases/s \

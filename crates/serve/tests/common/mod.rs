@@ -1,0 +1,266 @@
+//! What the server tests share: a server on a loopback port with the demo data, and a
+//! small blocking HTTP/1.1 client (keep-alive, Content-Length bodies).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use drgdip_serve::{Config, Running, Sources};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A config over the demo scheme, catalogue and policy, on a free loopback port.
+pub fn demo_config() -> Config {
+    let r = root();
+    Config {
+        sources: Sources {
+            schemes: vec![r.join("data/demo-scheme")],
+            catalog: Some(r.join("data/demo-catalog")),
+            policy: Some(r.join("data/demo-policy.toml")),
+        },
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 2,
+        ..Config::default()
+    }
+}
+
+/// Starts a server.
+pub fn start(config: Config) -> Running {
+    drgdip_serve::spawn(config).expect("the server starts")
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(500)])
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A keep-alive connection to one server.
+pub struct Client {
+    addr: SocketAddr,
+    conn: Option<BufReader<TcpStream>>,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        Client {
+            addr,
+            conn: None,
+            token: None,
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, "", b"")
+    }
+
+    pub fn post_json(&mut self, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            "POST",
+            path,
+            "application/json",
+            serde_json::to_vec(body).unwrap().as_slice(),
+        )
+    }
+
+    pub fn post(&mut self, path: &str, kind: &str, body: &[u8]) -> Resp {
+        self.send("POST", path, kind, body)
+    }
+
+    /// Sends a request, reconnecting once when a kept-alive connection was closed.
+    pub fn send(&mut self, method: &str, path: &str, kind: &str, body: &[u8]) -> Resp {
+        for attempt in 0..2 {
+            match self.try_send(method, path, kind, body) {
+                Ok(r) => return r,
+                Err(e) => {
+                    self.conn = None;
+                    if attempt == 1 {
+                        panic!("{method} {path}: {e}");
+                    }
+                }
+            }
+        }
+        unreachable!()
+    }
+
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        kind: &str,
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        if self.conn.is_none() {
+            let s = TcpStream::connect(self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(120)))?;
+            self.conn = Some(BufReader::new(s));
+        }
+        let conn = self.conn.as_mut().unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if !kind.is_empty() {
+            head.push_str(&format!("Content-Type: {kind}\r\n"));
+        }
+        if let Some(t) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        head.push_str("\r\n");
+        let s = conn.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
+        let mut line = String::new();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            conn.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let find = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+        };
+        let mut body = Vec::new();
+        if let Some(len) = find("content-length") {
+            let len: usize = len.parse().map_err(std::io::Error::other)?;
+            body.resize(len, 0);
+            conn.read_exact(&mut body)?;
+        } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                line.clear();
+                conn.read_line(&mut line)?;
+                let n = usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
+                let mut chunk = vec![0; n + 2];
+                conn.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        if find("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            self.conn = None;
+        }
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Generated cases of the demo scheme (as `drgdip gen` writes them).
+pub fn generated_cases(n: u64, seed: u64) -> Vec<u8> {
+    use drgdip_io::synth::{GEN_HEADER, GenConfig, Generator};
+    let scheme = drgdip_grouper::Scheme::from_dir(root().join("data/demo-scheme")).unwrap();
+    let grouper = drgdip_grouper::Grouper::compile(&scheme).unwrap();
+    let config = GenConfig {
+        seed,
+        ..GenConfig::default()
+    };
+    let generator = Generator::new(&scheme, &grouper, config);
+    let mut out = format!("{GEN_HEADER}\n").into_bytes();
+    generator
+        .generate(n, |t| {
+            out.extend_from_slice(t.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// What the library (the CLI's `group` / `dip group`) writes for a case file.
+pub fn library_grouped(cases: &[u8], dip: bool) -> Vec<u8> {
+    let r = root();
+    let mut out = Vec::new();
+    let options = drgdip_io::Options::default();
+    if dip {
+        let catalog = drgdip_grouper::open_catalog(&r.join("data/demo-catalog")).unwrap();
+        let job = drgdip_io::DipGroupJob::new(&catalog);
+        drgdip_io::run(&job, cases, &mut out, &options, &|_, _| {}).unwrap();
+    } else {
+        let grouper = drgdip_grouper::open_scheme(&r.join("data/demo-scheme"), None).unwrap();
+        let job = drgdip_io::GroupJob::new(&grouper, false);
+        drgdip_io::run(&job, cases, &mut out, &options, &|_, _| {}).unwrap();
+    }
+    out
+}
+
+/// The CSV rows of a file as objects keyed by header.
+pub fn csv_objects(bytes: &[u8]) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut rdr = csv::Reader::from_reader(bytes);
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .zip(r.iter())
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string())))
+                .collect()
+        })
+        .collect()
+}
+
+/// A generated row as a JSON case (the columns the API reads).
+pub fn row_to_case(row: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+    let mut case = serde_json::Map::new();
+    for (k, v) in row {
+        let key = match k.as_str() {
+            "diagnoses" => "dx",
+            "procedures" => "px",
+            "self_paid" => continue,
+            other => other,
+        };
+        case.insert(key.to_string(), v.clone());
+    }
+    serde_json::Value::Object(case)
+}
