@@ -1164,13 +1164,28 @@ impl Out {
     }
 
     /// Appends `n` fields already written as CSV (quoted where needed, joined by
-    /// commas), e.g. by another `Out`.
-    pub fn write_raw_fields(&mut self, csv: &[u8], n: usize) {
+    /// commas), e.g. by another `Out`, and returns `true`; a writer of raw fields
+    /// ([`Out::raw`]) writes nothing and returns `false` (write the fields one by one).
+    pub fn write_csv_fields(&mut self, csv: &[u8], n: usize) -> bool {
+        if self.raw_ends.is_some() {
+            return false;
+        }
         if self.fields > 0 {
             self.buf.push(b',');
         }
         self.fields += n;
         self.buf.extend_from_slice(csv);
+        true
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
 
     /// Ends the current record.
@@ -1184,7 +1199,11 @@ impl Out {
     fn reuse(mut buf: Vec<u8>, n: usize) -> Out {
         buf.clear();
         buf.reserve(n);
-        Out { buf, fields: 0 }
+        Out {
+            buf,
+            fields: 0,
+            raw_ends: None,
+        }
     }
 
     /// The bytes written.
