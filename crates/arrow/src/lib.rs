@@ -27,6 +27,7 @@
 //!     ("case_id", Arc::new(StringArray::from(vec!["c1", "c2"])) as ArrayRef),
 //!     ("sex", Arc::new(Int64Array::from(vec![1, 9])) as ArrayRef),
 //!     ("age", Arc::new(Int64Array::from(vec![40, 40])) as ArrayRef),
+//!     ("los", Arc::new(Int64Array::from(vec![9, 9])) as ArrayRef),
 //!     ("diagnoses", Arc::new(StringArray::from(vec!["I21.0", "I21.0"])) as ArrayRef),
 //! ])?;
 //! let job = drgdip_io::GroupJob::new(&grouper, false);

@@ -147,7 +147,8 @@ fn write_csv<W: Write>(
 
 /// Runs `job` over a Parquet file, batch by batch, into Parquet or CSV. Only the
 /// columns the job reads are decoded (all of them with `carry`). Rows are numbered
-/// across batches from `options.first_line`. The caller's rayon pool groups each batch.
+/// across batches from `options.first_line`. The caller's rayon pool groups each batch
+/// while the previous batch's output is written and the next batch decoded.
 pub fn run_parquet<J: Job, W: Write + Send>(
     job: &J,
     input: File,
@@ -175,23 +176,36 @@ pub fn run_parquet<J: Job, W: Write + Send>(
         rows: 0,
     };
     let mut next = reader.next().transpose()?;
+    let mut pending: Option<RecordBatch> = None;
     while let Some(batch) = next {
         let opts = BatchOptions {
             first_line: options.first_line + summary.rows,
             carry: options.carry,
         };
-        // Decode the next batch while this one is grouped.
-        let (read, done) = rayon::join(
-            || reader.next().transpose(),
+        // Write the previous batch's output and decode the next batch while this one
+        // is grouped.
+        let previous = pending.take();
+        let ((read, written), done) = rayon::join(
+            || {
+                let written = match &previous {
+                    Some(p) => sink.write(p),
+                    None => Ok(sink),
+                };
+                (reader.next().transpose(), written)
+            },
             || run_batch(job, &batch, &opts),
         );
+        sink = written?;
         let (out, counts) = done?;
         next = read?;
         summary.rows += batch.num_rows() as u64;
         for (c, n) in summary.counts.iter_mut().zip(counts) {
             *c += n;
         }
-        sink = sink.write(&out)?;
+        pending = Some(out);
+    }
+    if let Some(p) = pending {
+        sink = sink.write(&p)?;
     }
     sink.finish(&out_schema)?;
     Ok(summary)

@@ -268,17 +268,20 @@ pub(crate) const KNOWN_PROC: u8 = 2;
 
 impl Codes {
     pub fn rebuild_index(&mut self) {
-        self.index = CodeIndex::build(&self.normalized);
+        let codes = &self.normalized;
+        self.index = CodeIndex::build(codes.len(), codes.iter().map(str::as_bytes));
     }
 
     /// The id of a normalised code.
     #[inline]
     pub fn find(&self, code: &[u8]) -> Option<CodeId> {
-        self.index.get(&self.normalized, code)
+        self.index
+            .get(code, |id| self.normalized.get(id as usize).as_bytes())
     }
 }
 
-/// A hash index from a normalised code to its id, rebuilt on every load without
+/// A hash index from a normalised code (or any short byte string) to its id, rebuilt on
+/// every load without
 /// allocating per code: a power-of-two table probed linearly. A code of up to 15 bytes
 /// is its own key, packed with its length into two words, so a lookup compares two
 /// integers in one cache line and never reads the dictionary's strings; a longer code
@@ -301,8 +304,9 @@ impl CodeIndex {
     /// The length byte of a key that is a hash (no packed code has it).
     const LONG: u64 = 0xFF << 56;
 
-    fn build(codes: &StrTable) -> CodeIndex {
-        let size = (codes.len() * 2).next_power_of_two().max(2);
+    /// The index of `codes` (distinct), `n` of them: the id of a code is its place.
+    pub(crate) fn build<'a>(n: usize, codes: impl Iterator<Item = &'a [u8]>) -> CodeIndex {
+        let size = (n * 2).next_power_of_two().max(2);
         let empty = IndexEntry {
             key: [0; 2],
             id: Self::EMPTY,
@@ -311,8 +315,8 @@ impl CodeIndex {
             table: vec![empty; size],
             shift: 64 - size.trailing_zeros(),
         };
-        for (id, code) in codes.iter().enumerate() {
-            let key = Self::key(code.as_bytes());
+        for (id, code) in codes.take(n).enumerate() {
+            let key = Self::key(code);
             let mut i = index.first(key);
             while index.table[i].id != Self::EMPTY {
                 i = (i + 1) & (size - 1);
@@ -352,10 +356,11 @@ impl CodeIndex {
         (h >> self.shift) as usize
     }
 
-    /// Looks `code` up; `codes` is the dictionary the index was built from. The table
-    /// is at least half empty, so a probe always ends.
+    /// Looks `code` up; `text` gives the code of an id (checked for codes longer than
+    /// 15 bytes, whose key is a hash). The table is at least half empty, so a probe
+    /// always ends.
     #[inline]
-    fn get(&self, codes: &StrTable, code: &[u8]) -> Option<CodeId> {
+    pub(crate) fn get<'t>(&self, code: &[u8], text: impl Fn(CodeId) -> &'t [u8]) -> Option<CodeId> {
         if self.table.is_empty() {
             return None;
         }
@@ -367,8 +372,7 @@ impl CodeIndex {
             if e.id == Self::EMPTY {
                 return None;
             }
-            if e.key == key && (key[1] != Self::LONG || codes.get(e.id as usize).as_bytes() == code)
-            {
+            if e.key == key && (key[1] != Self::LONG || text(e.id) == code) {
                 return Some(e.id);
             }
             i = (i + 1) & mask;

@@ -149,6 +149,14 @@ pub struct Outcome {
     pub retry_procedure: Option<u32>,
 }
 
+impl Outcome {
+    /// The place of the outcome's result in [`Grouper::results`] (for callers that
+    /// precompute something per result).
+    pub fn result_index(&self) -> usize {
+        self.result as usize
+    }
+}
+
 /// Per-thread working memory for [`Grouper::group`]; create it with [`Grouper::scratch`].
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {

@@ -137,3 +137,48 @@ impl Grouper {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scheme;
+
+    fn demo() -> Grouper {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
+        Grouper::compile(&Scheme::from_dir(dir).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn codes_by_prefix_then_by_name() {
+        let g = demo();
+        let found = g.search_codes("j18", Some(CodeKind::Diagnosis), 10);
+        let codes: Vec<&str> = found.iter().map(|c| c.code.as_str()).collect();
+        assert!(codes.contains(&"J18.900"));
+        assert!(codes.iter().all(|c| c.starts_with("J18")));
+        let mut sorted = codes.clone();
+        sorted.sort();
+        assert_eq!(codes, sorted);
+        let by_name = g.search_codes("肺炎", None, 50);
+        assert!(
+            by_name
+                .iter()
+                .any(|c| c.code == "J18.900" && c.dx_name == "肺炎")
+        );
+        assert!(
+            by_name
+                .iter()
+                .all(|c| c.dx_name.contains("肺炎") || c.proc_name.contains("肺炎"))
+        );
+        assert_eq!(g.search_codes("J", None, 2).len(), 2);
+        assert!(g.search_codes("  ", None, 5).is_empty());
+        assert!(
+            g.search_codes("J18", Some(CodeKind::Procedure), 5)
+                .is_empty()
+        );
+        // R57.000 is an MCC of the demo scheme, and the lists hold J18.900.
+        assert!(g.code_info("R57.000").unwrap().mcc.is_some());
+        let j = g.code_info("j18.900").unwrap();
+        assert!(j.lists.iter().any(|l| l.contains("pdx")), "{:?}", j.lists);
+        assert!(g.code_info("NOPE").is_none());
+    }
+}

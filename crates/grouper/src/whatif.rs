@@ -77,7 +77,8 @@ pub struct Change {
     /// What was changed.
     #[serde(flatten)]
     pub edit: Edit,
-    /// The code the change touches (the scheme's spelling; as written when unknown).
+    /// The code the change touches (the scheme's spelling; empty for a code the scheme
+    /// does not know).
     pub code: String,
     /// Its name in the scheme, if any.
     pub name: String,
@@ -128,5 +129,57 @@ impl Grouper {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scheme;
+
+    fn demo() -> Grouper {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
+        Grouper::compile(&Scheme::from_dir(dir).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_listed_change_moves_the_case_and_none_is_missed() {
+        let g = demo();
+        let mut case = Case {
+            sex: Some(1),
+            age: Some(50),
+            los: Some(6),
+            ..Case::default()
+        };
+        for code in ["J18.900", "J96.000", "R57.000"] {
+            case.dx.push(g.lookup(code, CodeKind::Diagnosis, false).id);
+        }
+        let base = g.result(&g.group(&case, &mut g.scratch())).drg.clone();
+        assert_eq!(base, "ES31");
+        let changes = g.single_changes(&case);
+        // Dropping the shock (the MCC that counts) leaves ES35.
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.edit == Edit::DropDiagnosis { index: 2 }
+                    && c.code == "R57.000"
+                    && c.result.drg == "ES35")
+        );
+        // Every possible single edit, regrouped by hand: listed iff the DRG moves.
+        let mut all = vec![];
+        all.extend((0..3).map(|index| Edit::DropDiagnosis { index }));
+        all.extend((1..3).map(|index| Edit::PromoteDiagnosis { index }));
+        for edit in all {
+            let mut changed = case.clone();
+            edit.apply(&mut changed);
+            let r = g.result(&g.group(&changed, &mut g.scratch())).clone();
+            let listed = changes.iter().find(|c| c.edit == edit);
+            match listed {
+                Some(c) => assert_eq!(c.result, r, "{edit:?}"),
+                None => assert_eq!(r.drg, base, "{edit:?} moves the case but is not listed"),
+            }
+        }
+        // The case itself is untouched.
+        assert_eq!(g.code(case.dx[2]), "R57.000");
     }
 }

@@ -190,6 +190,7 @@ pub struct DipGroupState {
     case: DipCase,
     scratch: DipScratch,
     warnings: String,
+    message: String,
 }
 
 /// Category index of a status in [`DipGroupJob`]'s summary; `national` catalogues
@@ -230,6 +231,7 @@ impl Job for DipGroupJob<'_> {
             case: DipCase::default(),
             scratch: self.catalog.scratch(),
             warnings: String::new(),
+            message: String::new(),
         }
     }
 
@@ -281,9 +283,9 @@ impl Job for DipGroupJob<'_> {
                 out.write_field(&st.warnings);
                 match o.reason {
                     Some(r) => {
-                        let mut m = String::new();
-                        let _ = write!(m, "line {}: {}", row.line, r.message());
-                        out.write_field(&m);
+                        st.message.clear();
+                        let _ = write!(st.message, "line {}: {}", row.line, r.message());
+                        out.write_field(&st.message);
                     }
                     None => {
                         out.write_field("");

@@ -127,18 +127,45 @@ pub struct GroupJob<'g> {
     label: String,
     principals: Principals,
     unknown_principal: AtomicU64,
+    /// Per result of the grouper: its `mdc,adrg,drg,drg_name` fields as CSV, written
+    /// once here rather than escaped again on every row.
+    result_fields: ResultFields,
+}
+
+/// The CSV fields of each result in one buffer, one line each (one allocation per job).
+struct ResultFields {
+    text: Vec<u8>,
+    /// Per result: the position of the end of its line.
+    ends: Vec<usize>,
+}
+
+impl ResultFields {
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+fn result_fields(grouper: &Grouper) -> ResultFields {
+    let mut out = Out::default();
+    let mut ends = Vec::with_capacity(grouper.results().len());
+    for r in grouper.results() {
+        for f in [&r.mdc, &r.adrg, &r.drg, &r.name] {
+            out.write_field(f);
+        }
+        ends.push(out.len());
+        out.end_record();
+    }
+    ResultFields {
+        text: out.into_inner(),
+        ends,
+    }
 }
 
 impl<'g> GroupJob<'g> {
     /// A job grouping with `grouper`.
     pub fn new(grouper: &'g Grouper, map_codes: bool) -> Self {
-        GroupJob {
-            grouper,
-            map_codes,
-            label: grouper.info().label(),
-            principals: grouper.principals(),
-            unknown_principal: AtomicU64::new(0),
-        }
+        Self::with_principals(grouper, map_codes, grouper.principals())
     }
 
     /// A job grouping with `grouper`, given its [`Grouper::principals`] computed once
@@ -150,6 +177,7 @@ impl<'g> GroupJob<'g> {
             label: grouper.info().label(),
             principals,
             unknown_principal: AtomicU64::new(0),
+            result_fields: result_fields(grouper),
         }
     }
 
@@ -270,9 +298,12 @@ impl Job for GroupJob<'_> {
                     self.unknown_principal.fetch_add(1, Ordering::Relaxed);
                 }
                 let outcome = g.group(&st.case, &mut st.scratch);
-                let r = g.result(&outcome);
-                for f in [outcome.status.as_str(), &r.mdc, &r.adrg, &r.drg, &r.name] {
-                    out.write_field(f);
+                out.write_field(outcome.status.as_str());
+                if !out.write_csv_fields(self.result_fields.get(outcome.result_index()), 4) {
+                    let r = g.result(&outcome);
+                    for f in [&r.mdc, &r.adrg, &r.drg, &r.name] {
+                        out.write_field(f);
+                    }
                 }
                 if let Some(reason) = outcome.invalid {
                     let _ = write!(

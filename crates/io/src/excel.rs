@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use calamine::{Data, Reader, open_workbook_auto};
-use rust_xlsxwriter::{Workbook, XlsxError};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::stream::Out;
 
@@ -200,9 +200,11 @@ fn number(f: f64) -> String {
     }
 }
 
-/// Writes CSV text (with a header row) as a one-sheet workbook at `path`. Fields that
-/// look like plain decimal numbers (no leading zero, at most 15 digits) become numbers;
-/// everything else, codes and ids included, stays text.
+/// Writes CSV text (with a header row) as a one-sheet workbook at `path`. A field becomes
+/// a number only where reading the sheet back gives the same value: its text comes back
+/// unchanged (`12.5`, `3`), or it is an amount to the fen (`12.50`, shown as `0.00`).
+/// Codes and ids stay text: fields of code columns (by header: `dx`, `px`, `drg`,
+/// `case_id`, `编码`, …) and fields a number would change (`0012`, `54.5100`).
 pub fn write_csv_as_workbook(
     csv: impl Read,
     path: &Path,
@@ -223,6 +225,8 @@ pub fn write_csv_as_workbook(
         .from_reader(csv);
     let mut rec = csv::StringRecord::new();
     let mut rows = 0usize;
+    let mut code_columns: Vec<bool> = Vec::new();
+    let fen = Format::new().set_num_format("0.00");
     let write_err = |source| ExcelError::Write {
         path: p.clone(),
         source,
@@ -246,11 +250,18 @@ pub fn write_csv_as_workbook(
                 rows: rows + 1 + rest,
             });
         }
+        if rows == 0 {
+            code_columns = rec.iter().map(code_like).collect();
+        }
         for (c, field) in rec.iter().enumerate() {
+            let code = code_columns.get(c).copied().unwrap_or(false);
             let (r, c) = (rows as u32, c as u16);
             match numeric(field).filter(|_| rows > 0) {
-                Some(v) => ws.write_number(r, c, v).map_err(write_err)?,
-                None => ws.write_string(r, c, field).map_err(write_err)?,
+                Some(Cell::Exact(v)) if !code => ws.write_number(r, c, v).map_err(write_err)?,
+                Some(Cell::Fen(v)) if !code => ws
+                    .write_number_with_format(r, c, v, &fen)
+                    .map_err(write_err)?,
+                _ => ws.write_string(r, c, field).map_err(write_err)?,
             };
         }
         rows += 1;
@@ -262,8 +273,20 @@ pub fn write_csv_as_workbook(
     Ok(rows)
 }
 
-/// A field that Excel can show as a number without losing anything.
-fn numeric(field: &str) -> Option<f64> {
+/// How a field that looks like a number goes into a cell.
+#[derive(Debug, PartialEq)]
+enum Cell {
+    /// Read back, the number gives the very same text (`12.5`, `3`, `54.5101`).
+    Exact(f64),
+    /// An amount to the fen whose text a number would shorten (`12.50`, `3.00`): a number
+    /// shown with two decimals, except in a code column.
+    Fen(f64),
+}
+
+/// A field Excel can hold as a number without losing anything on the way back: its text
+/// must come back unchanged, or it is an amount with exactly two decimals. Anything else
+/// (`0012`, `54.5100`, ids of 16 digits and more) stays text.
+fn numeric(field: &str) -> Option<Cell> {
     let digits = field.strip_prefix('-').unwrap_or(field);
     let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let plain = !whole.is_empty()
@@ -272,7 +295,25 @@ fn numeric(field: &str) -> Option<f64> {
         && (whole == "0" || !whole.starts_with('0'))
         && (digits.len() - usize::from(!frac.is_empty())) <= 15
         && !(digits.contains('.') && frac.is_empty());
-    plain.then(|| field.parse().ok()).flatten()
+    let v: f64 = plain.then(|| field.parse().ok()).flatten()?;
+    if number(v) == field {
+        Some(Cell::Exact(v))
+    } else if frac.len() == 2 {
+        Some(Cell::Fen(v))
+    } else {
+        None
+    }
+}
+
+/// Whether a column holds codes or ids by its header (`dx`, `px`, `drg`, `case_id`,
+/// `手术操作编码1`, …): its fields are never shortened into numbers.
+fn code_like(header: &str) -> bool {
+    let h = header.trim().to_ascii_lowercase();
+    [
+        "code", "dx", "px", "drg", "mdc", "dip", "id", "编码", "诊断", "手术", "操作",
+    ]
+    .iter()
+    .any(|k| h.contains(k))
 }
 
 #[cfg(test)]
@@ -291,9 +332,13 @@ mod tests {
 
     #[test]
     fn numbers_and_text() {
-        assert_eq!(numeric("12.50"), Some(12.5));
-        assert_eq!(numeric("-3"), Some(-3.0));
-        assert_eq!(numeric("0.25"), Some(0.25));
+        assert_eq!(numeric("12.50"), Some(Cell::Fen(12.5)));
+        assert_eq!(numeric("-3"), Some(Cell::Exact(-3.0)));
+        assert_eq!(numeric("0.25"), Some(Cell::Exact(0.25)));
+        assert_eq!(numeric("54.5101"), Some(Cell::Exact(54.5101)));
+        // A procedure code would lose its zeros: text.
+        assert_eq!(numeric("54.5100"), None);
+        assert_eq!(numeric("3.0"), None);
         assert_eq!(numeric("0012"), None);
         assert_eq!(numeric("0000"), None);
         assert_eq!(numeric("110101199001011234"), None);
@@ -302,5 +347,28 @@ mod tests {
         assert_eq!(numeric(""), None);
         assert_eq!(number(3.0), "3");
         assert_eq!(number(1234.56), "1234.56");
+    }
+
+    #[test]
+    fn codes_and_amounts_come_back_from_a_written_workbook() {
+        let dir = std::env::temp_dir().join(format!("drgdip-excel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("round.xlsx");
+        let csv = "case_id,px,手术操作编码1,total_cost,score,note\n\
+                   0012,54.5100,54.5100,12.50,0.25,54.5100\n\
+                   7,54.5101|45.1300,5451,3,1.5,\n";
+        let rows = write_csv_as_workbook(csv.as_bytes(), &path, "cases").unwrap();
+        assert_eq!(rows, 3);
+        let (back, sheet) = read_sheet(&path, None).unwrap();
+        assert_eq!(sheet, "cases");
+        // Codes and ids come back as written; the amount 12.50 was a number (12.5) and
+        // reads back as that value; a field a number would change stays text.
+        assert_eq!(
+            String::from_utf8(back).unwrap(),
+            "case_id,px,手术操作编码1,total_cost,score,note\n\
+             0012,54.5100,54.5100,12.5,0.25,54.5100\n\
+             7,54.5101|45.1300,5451,3,1.5,\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

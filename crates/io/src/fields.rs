@@ -23,6 +23,14 @@ pub fn text<'a>(line: u64, field: &str, bytes: &'a [u8]) -> Result<&'a str, Fiel
 
 /// An optional whole number ≥ 0 (`2500` and `2500.0` are accepted; empty is `None`).
 pub fn count(line: u64, field: &str, bytes: &[u8]) -> Result<Option<i64>, FieldError> {
+    // The usual field: up to 18 ASCII digits, perhaps between ASCII spaces.
+    let digits = bytes.trim_ascii();
+    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+        return Ok(Some(v));
+    }
     let s = text(line, field, bytes)?.trim();
     if s.is_empty() {
         return Ok(None);

@@ -101,6 +101,18 @@ struct DipHistoryJob<'s> {
 struct DipHistoryState<'s> {
     part: HistoryBuilder,
     sink: &'s Mutex<Vec<HistoryBuilder>>,
+    /// Storage of a row's code lists, kept empty between rows (see [`reuse`]).
+    dx: Vec<&'static str>,
+    px: Vec<&'static str>,
+}
+
+/// An empty vector of borrowed strings on the storage of `v` (emptied): collecting the
+/// (empty) iterator back into a vector of the same layout reuses the allocation, so a
+/// row's code lists allocate nothing.
+fn reuse<'a>(v: Vec<&str>) -> Vec<&'a str> {
+    let mut v = v;
+    v.clear();
+    v.into_iter().map(|_| "").collect()
 }
 
 impl Drop for DipHistoryState<'_> {
@@ -125,7 +137,22 @@ impl DipHistoryJob<'_> {
         if id.trim().is_empty() {
             return Err(FieldError(format!("line {line}, field `case_id`: empty")));
         }
-        let mut diagnoses: Vec<&str> = Vec::new();
+        let mut diagnoses = reuse(std::mem::take(&mut st.dx));
+        let mut procedures = reuse(std::mem::take(&mut st.px));
+        let r = self.parse_lists(st, row, &mut diagnoses, &mut procedures);
+        st.dx = reuse(diagnoses);
+        st.px = reuse(procedures);
+        r
+    }
+
+    fn parse_lists<'r>(
+        &self,
+        st: &mut DipHistoryState<'_>,
+        row: &'r Row<'_>,
+        diagnoses: &mut Vec<&'r str>,
+        procedures: &mut Vec<&'r str>,
+    ) -> Result<(), FieldError> {
+        let line = row.line;
         fields::codes(line, "diagnoses", row.get(1), |c| diagnoses.push(c))?;
         let principal = diagnoses.first().copied().ok_or_else(|| {
             FieldError(format!(
@@ -147,7 +174,6 @@ impl DipHistoryJob<'_> {
                 "line {line}, field `diagnoses`: `{principal}` does not start with an ICD-10 category (three letters or digits); no disease type can take it"
             )));
         }
-        let mut procedures: Vec<&str> = Vec::new();
         fields::codes(line, "procedures", row.get(2), |c| procedures.push(c))?;
         let cost = total_cost(line, row.get(3))?;
         let y = year(line, row.get(4), row.get(5))?;
@@ -165,8 +191,8 @@ impl DipHistoryJob<'_> {
         st.part.push_case(
             line,
             &HistoryInput {
-                diagnoses: &diagnoses,
-                procedures: &procedures,
+                diagnoses,
+                procedures,
                 year: y,
                 cost,
                 primary: p,
@@ -197,6 +223,8 @@ impl<'s> Job for DipHistoryJob<'s> {
         DipHistoryState {
             part: HistoryBuilder::default(),
             sink: self.sink,
+            dx: Vec::new(),
+            px: Vec::new(),
         }
     }
 

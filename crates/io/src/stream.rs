@@ -1,10 +1,14 @@
-//! The streaming pipeline: input is cut into blocks at record boundaries, blocks are
-//! processed in parallel (rayon) while the next batch is read, and outputs are written
-//! in input order. Memory is bounded by one batch, whatever the file size.
+//! The streaming pipeline: input is cut into blocks at record boundaries; as many
+//! threads as the current rayon pool has each take the next block, process it and hand
+//! its output back, and the calling thread writes the outputs in input order between
+//! blocks of its own. Reading, processing and writing overlap; memory is bounded by the
+//! blocks allowed ahead of the writing, whatever the file size, and block storage is
+//! reused from block to block.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::mapping::{ColumnMap, MapBuf, Resolved};
 
@@ -81,7 +85,7 @@ pub struct Options {
     pub carry: bool,
     /// Bytes per block.
     pub block_size: usize,
-    /// Blocks per batch (processed in parallel).
+    /// Blocks that may be read ahead of the writing (at least twice the threads).
     pub batch_blocks: usize,
     /// A column mapping for CSV input (`--columns`); `None` uses the file's headers as
     /// they are, or a built-in mapping when the header lacks a required column and a
@@ -152,14 +156,25 @@ pub const MAX_COLUMNS: usize = 48;
 pub const MAX_RECORD: usize = 64 << 20;
 
 struct Block {
+    /// Storage; the block is `bytes[..len]` (the rest is spare room kept for reuse).
     bytes: Vec<u8>,
+    len: usize,
     first_line: u64,
+}
+
+impl Block {
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// Cuts a byte stream into blocks ending at record boundaries.
 struct Blocks<R> {
     input: R,
-    pending: Vec<u8>,
+    /// Storage: `buf[..filled]` is input not handed out yet; the rest is initialised
+    /// spare room, so that reading into it needs no zeroing.
+    buf: Vec<u8>,
+    filled: usize,
     eof: bool,
     line: u64,
     quotes: bool,
@@ -172,30 +187,44 @@ impl<R: Read> Blocks<R> {
     fn open(input: R, quotes: bool) -> io::Result<Self> {
         let mut blocks = Blocks {
             input,
-            pending: Vec::new(),
+            buf: Vec::new(),
+            filled: 0,
             eof: false,
             line: 1,
             quotes,
             read: 0,
         };
         blocks.fill(3)?;
-        if blocks.pending.starts_with(b"\xEF\xBB\xBF") {
-            blocks.pending.drain(..3);
+        if blocks.data().starts_with(b"\xEF\xBB\xBF") {
+            blocks.consume(3);
         }
         Ok(blocks)
     }
 
+    /// The input read and not handed out yet.
+    fn data(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+
+    /// Drops the first `n` bytes of [`Self::data`].
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.filled, 0);
+        self.filled -= n;
+    }
+
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        while !self.eof && self.pending.len() < want {
-            let start = self.pending.len();
-            self.pending.resize(start + (want - start).max(64 << 10), 0);
+        while !self.eof && self.filled < want {
+            let need = self.filled + (want - self.filled).max(64 << 10);
+            if self.buf.len() < need {
+                self.buf.resize(need, 0);
+            }
             let n = loop {
-                match self.input.read(&mut self.pending[start..]) {
+                match self.input.read(&mut self.buf[self.filled..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     r => break r?,
                 }
             };
-            self.pending.truncate(start + n);
+            self.filled += n;
             self.read += n as u64;
             if n == 0 {
                 self.eof = true;
@@ -213,29 +242,41 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    fn next(&mut self, size: usize) -> Result<Option<Block>, StreamError> {
+    /// The next block of about `size` bytes of whole records; `spare` (a block's storage
+    /// handed back, or an empty vector) becomes the storage of the input after it.
+    fn next(&mut self, size: usize, spare: Vec<u8>) -> Result<Option<Block>, StreamError> {
         let mut want = size;
         loop {
             self.fill(want)?;
-            if self.pending.is_empty() {
+            if self.filled == 0 {
                 return Ok(None);
             }
-            let cut = if self.eof && self.pending.len() <= want {
-                Some(self.pending.len())
+            let cut = if self.eof && self.filled <= want {
+                Some(self.filled)
             } else {
-                self.boundary(&self.pending[..want.min(self.pending.len())])
+                self.boundary(&self.buf[..want.min(self.filled)])
             };
             match cut {
                 Some(cut) => {
-                    let rest = self.pending.split_off(cut);
-                    let bytes = std::mem::replace(&mut self.pending, rest);
+                    let tail = self.filled - cut;
+                    let mut rest = spare;
+                    if rest.len() < tail {
+                        rest.resize(tail, 0);
+                    }
+                    rest[..tail].copy_from_slice(&self.buf[cut..self.filled]);
+                    let bytes = std::mem::replace(&mut self.buf, rest);
+                    self.filled = tail;
                     let first_line = self.line;
                     self.line += if self.quotes {
-                        count_lines(&bytes)
+                        count_lines(&bytes[..cut])
                     } else {
-                        memchr::memchr_iter(b'\n', &bytes).count() as u64
+                        memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64
                     };
-                    return Ok(Some(Block { bytes, first_line }));
+                    return Ok(Some(Block {
+                        bytes,
+                        len: cut,
+                        first_line,
+                    }));
                 }
                 None if want >= MAX_RECORD => {
                     return Err(StreamError::RecordTooLong(self.line, MAX_RECORD));
@@ -320,44 +361,216 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
         layout,
         ..Summary::default()
     };
-    let mut batch = read_batch(&mut blocks, options)?;
-    while !batch.is_empty() {
-        let (next, results) = rayon::join(
-            || read_batch(&mut blocks, options),
-            || {
-                batch
-                    .par_iter()
-                    .map_init(|| job.state(), |state, b| ctx.process(state, b))
-                    .collect::<Vec<_>>()
-            },
-        );
-        for (bytes, counts) in results {
-            out.write_all(&bytes)?;
-            for (total, c) in summary.counts.iter_mut().zip(counts) {
-                *total += c;
-            }
+    let threads = rayon::current_num_threads().max(1);
+    let shared = Shared {
+        reader: Mutex::new(blocks),
+        block_size: options.block_size.max(1),
+        window: options.batch_blocks.max(2 * threads) as u64,
+        taken: AtomicU64::new(0),
+        done: AtomicBool::new(false),
+        read: AtomicU64::new(0),
+        order: Mutex::new(Order::default()),
+        changed: Condvar::new(),
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|| shared.help(&ctx));
         }
-        summary.rows = summary.counts.iter().sum();
-        progress(blocks.read, summary.rows);
-        batch = next?;
-    }
+        shared.lead(&ctx, &mut out, &mut summary, progress)
+    })?;
     out.flush()?;
-    summary.bytes = blocks.read;
+    summary.bytes = lock(&shared.reader).read;
     Ok(summary)
 }
 
-fn read_batch<R: Read>(
-    blocks: &mut Blocks<R>,
-    options: &Options,
-) -> Result<Vec<Block>, StreamError> {
-    let mut batch = Vec::with_capacity(options.batch_blocks);
-    while batch.len() < options.batch_blocks {
-        match blocks.next(options.block_size)? {
-            Some(b) => batch.push(b),
-            None => break,
+/// Locks a mutex; a worker that panicked while holding it is reported by the thread
+/// scope, so its data is taken as it is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One processed block waiting for its turn to be written.
+struct Done {
+    bytes: Vec<u8>,
+    counts: Vec<u64>,
+}
+
+/// The ordering state of a run: which block is written next, the blocks processed
+/// ahead of it, and storage handed back for reuse.
+#[derive(Default)]
+struct Order {
+    /// Blocks written so far (= the number of the next block to write).
+    written: u64,
+    ready: BTreeMap<u64, Done>,
+    spare_in: Vec<Vec<u8>>,
+    spare_out: Vec<Vec<u8>>,
+    /// The first reading error.
+    error: Option<StreamError>,
+    /// The run is over (finished, failed or a worker panicked): workers stop.
+    stop: bool,
+}
+
+/// What the threads of a run share. Blocks are numbered in input order as they are
+/// read; any thread reads the next block (under `reader`), processes it and hands the
+/// result to `order`; the calling thread also writes the results in block order. At
+/// most `window` blocks are read ahead of the writing, which bounds memory.
+struct Shared<R> {
+    reader: Mutex<Blocks<R>>,
+    block_size: usize,
+    window: u64,
+    /// Blocks read so far.
+    taken: AtomicU64,
+    /// The input is exhausted (or failed): `taken` is final.
+    done: AtomicBool,
+    /// Input bytes read so far (for progress).
+    read: AtomicU64,
+    order: Mutex<Order>,
+    changed: Condvar,
+}
+
+/// Stops the other threads of a run when its holder leaves: always (the writing
+/// thread), or only by a panic (a helper, which leaves normally when the input ends).
+struct StopOnExit<'a> {
+    order: &'a Mutex<Order>,
+    changed: &'a Condvar,
+    always: bool,
+}
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        if self.always || std::thread::panicking() {
+            lock(self.order).stop = true;
+            self.changed.notify_all();
         }
     }
-    Ok(batch)
+}
+
+impl<R: Read + Send> Shared<R> {
+    /// Reads the next block into recycled storage; `None` at the end of the input or
+    /// after an error (kept in `order`).
+    fn take(&self, spare: Vec<u8>) -> Option<(u64, Block)> {
+        let mut r = lock(&self.reader);
+        if self.done.load(Ordering::SeqCst) {
+            return None;
+        }
+        let next = r.next(self.block_size, spare);
+        self.read.store(r.read, Ordering::Relaxed);
+        match next {
+            Ok(Some(block)) => Some((self.taken.fetch_add(1, Ordering::SeqCst), block)),
+            Ok(None) => {
+                self.done.store(true, Ordering::SeqCst);
+                None
+            }
+            Err(e) => {
+                self.done.store(true, Ordering::SeqCst);
+                drop(r);
+                lock(&self.order).error.get_or_insert(e);
+                self.changed.notify_all();
+                None
+            }
+        }
+    }
+
+    /// Hands a processed block to the writer.
+    fn finish(&self, seq: u64, input: Vec<u8>, done: Done) {
+        let mut o = lock(&self.order);
+        o.spare_in.push(input);
+        o.ready.insert(seq, done);
+        drop(o);
+        self.changed.notify_all();
+    }
+
+    /// A helper thread: processes blocks until the input ends or the run stops.
+    fn help<J: Job>(&self, ctx: &BlockCtx<'_, J>) {
+        let _stop = StopOnExit {
+            order: &self.order,
+            changed: &self.changed,
+            always: false,
+        };
+        let mut state = ctx.job.state();
+        loop {
+            let (spare_in, spare_out) = {
+                let mut o = lock(&self.order);
+                loop {
+                    if o.stop || o.error.is_some() || self.done.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    if self.taken.load(Ordering::SeqCst) < o.written + self.window {
+                        break;
+                    }
+                    o = self.changed.wait(o).unwrap_or_else(|e| e.into_inner());
+                }
+                let spare = (o.spare_in.pop(), o.spare_out.pop());
+                (spare.0.unwrap_or_default(), spare.1.unwrap_or_default())
+            };
+            let Some((seq, block)) = self.take(spare_in) else {
+                return;
+            };
+            let done = ctx.process(&mut state, &block, spare_out);
+            self.finish(seq, block.bytes, done);
+        }
+    }
+
+    /// The calling thread: processes blocks too, and writes the results in order.
+    fn lead<J: Job, W: Write>(
+        &self,
+        ctx: &BlockCtx<'_, J>,
+        out: &mut W,
+        summary: &mut Summary,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(), StreamError> {
+        let _stop = StopOnExit {
+            order: &self.order,
+            changed: &self.changed,
+            always: true,
+        };
+        let mut state = ctx.job.state();
+        loop {
+            // Write every result whose turn has come.
+            loop {
+                let next = {
+                    let mut o = lock(&self.order);
+                    if let Some(e) = o.error.take() {
+                        return Err(e);
+                    }
+                    if o.stop {
+                        return Err(StreamError::Io(io::Error::other("a worker thread stopped")));
+                    }
+                    let written = o.written;
+                    o.ready.remove(&written)
+                };
+                let Some(done) = next else { break };
+                out.write_all(&done.bytes)?;
+                for (total, c) in summary.counts.iter_mut().zip(&done.counts) {
+                    *total += c;
+                }
+                summary.rows = summary.counts.iter().sum();
+                progress(self.read.load(Ordering::Relaxed), summary.rows);
+                let mut o = lock(&self.order);
+                o.written += 1;
+                o.spare_out.push(done.bytes);
+                drop(o);
+                self.changed.notify_all();
+            }
+            // Then process a block, or wait for one to be ready.
+            let mut o = lock(&self.order);
+            let finished = self.done.load(Ordering::SeqCst);
+            let taken = self.taken.load(Ordering::SeqCst);
+            if finished && o.written == taken && o.error.is_none() {
+                return Ok(());
+            }
+            if !finished && taken < o.written + self.window {
+                let spare = (o.spare_in.pop(), o.spare_out.pop());
+                drop(o);
+                if let Some((seq, block)) = self.take(spare.0.unwrap_or_default()) {
+                    let done = ctx.process(&mut state, &block, spare.1.unwrap_or_default());
+                    self.finish(seq, block.bytes, done);
+                }
+            } else if !o.ready.contains_key(&o.written) && o.error.is_none() && !o.stop {
+                drop(self.changed.wait(o).unwrap_or_else(|e| e.into_inner()));
+            }
+        }
+    }
 }
 
 /// Applies `--columns`, or picks a built-in mapping when the header lacks a required
@@ -430,10 +643,10 @@ fn first_json_keys<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, Strea
     let mut want = 64 << 10;
     loop {
         blocks.fill(want)?;
-        let complete = memchr::memchr(b'\n', &blocks.pending).is_some() || blocks.eof;
+        let complete = memchr::memchr(b'\n', blocks.data()).is_some() || blocks.eof;
         if complete {
             let first = blocks
-                .pending
+                .data()
                 .split(|&b| b == b'\n')
                 .find(|l| !l.iter().all(u8::is_ascii_whitespace));
             return Ok(first.map(object_keys).unwrap_or_default());
@@ -497,9 +710,9 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(&blocks.pending[..]);
+            .from_reader(blocks.data());
         let mut rec = csv::ByteRecord::new();
-        let complete = blocks.boundary(&blocks.pending).is_some() || blocks.eof;
+        let complete = blocks.boundary(blocks.data()).is_some() || blocks.eof;
         if complete
             && rdr
                 .read_byte_record(&mut rec)
@@ -512,7 +725,7 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
             let mut used = rdr.position().byte() as usize;
             // After a CRLF header the position is at its `\n`: consume it with the
             // header so that data lines are numbered from 2.
-            if blocks.pending.get(used) == Some(&b'\n') {
+            if blocks.data().get(used) == Some(&b'\n') {
                 used += 1;
             }
             break (names, used);
@@ -527,8 +740,8 @@ fn header_names<R: Read>(blocks: &mut Blocks<R>) -> Result<Vec<String>, StreamEr
         }
         want *= 2;
     };
-    blocks.line += count_lines(&blocks.pending[..used]);
-    blocks.pending.drain(..used);
+    blocks.line += count_lines(&blocks.data()[..used]);
+    blocks.consume(used);
     Ok(names)
 }
 
@@ -555,7 +768,10 @@ impl<R: Read> CsvBlocks<R> {
     /// The next block of about `size` bytes of whole records and the line number of its
     /// first record, or `None` at the end of the input.
     pub fn next_block(&mut self, size: usize) -> Result<Option<(Vec<u8>, u64)>, StreamError> {
-        Ok(self.blocks.next(size)?.map(|b| (b.bytes, b.first_line)))
+        Ok(self.blocks.next(size, Vec::new())?.map(|mut b| {
+            b.bytes.truncate(b.len);
+            (b.bytes, b.first_line)
+        }))
     }
 }
 
@@ -614,11 +830,11 @@ impl<J: Job> BlockCtx<'_, J> {
         out.end_record();
     }
 
-    fn process(&self, state: &mut J::State, block: &Block) -> (Vec<u8>, Vec<u64>) {
+    fn process(&self, state: &mut J::State, block: &Block, spare: Vec<u8>) -> Done {
         let mut counts = vec![0u64; self.job.categories().len()];
-        let mut out = Out::with_capacity(block.bytes.len());
+        let mut out = Out::reuse(spare, block.len);
         let mut buf = MapBuf::default();
-        let bytes = &block.bytes[..];
+        let bytes = block.data();
         match self.format {
             Format::Csv => split_block(bytes, block.first_line, |line, record| {
                 self.emit(state, line, record, &mut out, &mut counts, &mut buf)
@@ -648,7 +864,10 @@ impl<J: Job> BlockCtx<'_, J> {
                 }
             }
         }
-        (out.into_inner(), counts)
+        Done {
+            bytes: out.into_inner(),
+            counts,
+        }
     }
 }
 
@@ -940,8 +1159,8 @@ pub fn csv_records<R: Read>(
     let mut blocks = Blocks::open(input, true)?;
     let names = header_names(&mut blocks)?;
     let mut records = Vec::new();
-    while let Some(block) = blocks.next(block_size.max(1))? {
-        split_block(&block.bytes, block.first_line, |line, fields| {
+    while let Some(block) = blocks.next(block_size.max(1), Vec::new())? {
+        split_block(block.data(), block.first_line, |line, fields| {
             let all = (0..fields.len())
                 .filter_map(|i| fields.get(i))
                 .map(<[u8]>::to_vec);
@@ -1025,10 +1244,47 @@ impl Out {
         }
     }
 
+    /// Appends `n` fields already written as CSV (quoted where needed, joined by
+    /// commas), e.g. by another `Out`, and returns `true`; a writer of raw fields
+    /// ([`Out::raw`]) writes nothing and returns `false` (write the fields one by one).
+    pub fn write_csv_fields(&mut self, csv: &[u8], n: usize) -> bool {
+        if self.raw_ends.is_some() {
+            return false;
+        }
+        if self.fields > 0 {
+            self.buf.push(b',');
+        }
+        self.fields += n;
+        self.buf.extend_from_slice(csv);
+        true
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// Ends the current record.
     pub fn end_record(&mut self) {
         self.buf.push(b'\n');
         self.fields = 0;
+    }
+
+    /// A writer appending to `buf` after emptying it (its storage is reused), with
+    /// room for `n` bytes.
+    fn reuse(mut buf: Vec<u8>, n: usize) -> Out {
+        buf.clear();
+        buf.reserve(n);
+        Out {
+            buf,
+            fields: 0,
+            raw_ends: None,
+        }
     }
 
     /// The bytes written.

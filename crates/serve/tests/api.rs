@@ -169,7 +169,7 @@ fn codes_schemes_health_metrics() {
             .any(|x| x["code"] == "J18.900")
     );
     let mcc = c.get("/v1/codes?q=R57.000").json();
-    assert_eq!(mcc["codes"][0]["mcc"].is_string(), true);
+    assert!(mcc["codes"][0]["mcc"].is_string());
 
     let s = c.get("/v1/schemes").json();
     assert_eq!(s["generation"], 1);

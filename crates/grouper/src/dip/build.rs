@@ -202,15 +202,20 @@ impl History {
             .collect();
         let dx_codes: Vec<String> = dx_all.into_iter().map(String::from).collect();
         let px_codes: Vec<String> = px_all.into_iter().map(String::from).collect();
-        let pos = |codes: &[String], k: &str| {
+        // Each part's local ids → global ids through one hash map per dictionary (a
+        // binary search over strings per code and part was most of the merge).
+        fn ids(codes: &[String]) -> FxHashMap<&str, u32> {
             codes
-                .binary_search_by(|c| c.as_str().cmp(k))
-                .expect("present") as u32
-        };
-        let global = |codes: &[String], map: &FxHashMap<Box<str>, u32>| {
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i as u32))
+                .collect()
+        }
+        let (dx_ids, px_ids) = (ids(&dx_codes), ids(&px_codes));
+        let global = |ids: &FxHashMap<&str, u32>, map: &FxHashMap<Box<str>, u32>| {
             let mut out = vec![0u32; map.len()];
             for (code, &v) in map {
-                out[v as usize] = pos(codes, code);
+                out[v as usize] = ids[&**code];
             }
             out
         };
@@ -219,14 +224,15 @@ impl History {
             Vec::with_capacity(parts.iter().map(|p| p.cases.len()).sum());
         let mut maps = Vec::with_capacity(parts.len());
         for (k, p) in parts.iter().enumerate() {
-            let dx_map = global(&dx_codes, &p.dx);
+            let dx_map = global(&dx_ids, &p.dx);
             all.extend(p.cases.iter().map(|&(order, mut c)| {
                 c.dx = dx_map[c.dx as usize];
                 (order, k, c)
             }));
-            maps.push((dx_map, global(&px_codes, &p.px)));
+            maps.push((dx_map, global(&px_ids, &p.px)));
         }
-        all.sort_by_key(|x| x.0);
+        // Orders are distinct (input lines): an unstable sort gives the one order.
+        all.sort_unstable_by_key(|x| x.0);
         // Lay the lists out in case order, so that the result does not depend on how the
         // cases were split into parts.
         let mut px = Vec::with_capacity(parts.iter().map(|p| p.px_ids.len()).sum());

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{CatalogError, Problem};
@@ -21,6 +20,7 @@ use super::source::{
 };
 use super::spec::{Attribute, DxSpec, ProcSpec, Range, is_category, px_key};
 use super::workbook::ProcCell;
+use crate::compile::CodeIndex;
 
 /// The layer of a disease type, in matching order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -271,7 +271,18 @@ pub(crate) struct DxDict {
     /// Class keys (dot-free, upper-case), sorted; the id is the index.
     pub keys: Vec<Box<str>>,
     #[serde(skip)]
-    pub index: FxHashMap<Box<[u8]>, u32>,
+    pub index: CodeIndex,
+    /// The longest key (longer codes are looked up by their 亚目 and category only).
+    #[serde(skip)]
+    pub longest: usize,
+}
+
+impl DxDict {
+    /// The id of a class key.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<u32> {
+        self.index.get(key, |id| self.keys[id as usize].as_bytes())
+    }
 }
 
 /// The procedure dictionary.
@@ -291,10 +302,17 @@ pub(crate) struct PxDict {
     /// Exclusion prefixes, longest first.
     pub excl_prefix: Vec<(Box<str>, Excl)>,
     #[serde(skip)]
-    pub index: FxHashMap<Box<[u8]>, u32>,
+    pub index: CodeIndex,
 }
 
 impl PxDict {
+    /// The id of a listed code (upper-case).
+    #[inline]
+    pub fn find(&self, code: &[u8]) -> Option<u32> {
+        self.index
+            .get(code, |id| self.codes[id as usize].as_bytes())
+    }
+
     /// The id standing for an unknown code with these properties.
     pub fn special(&self, attr: Attribute, excl: Excl) -> u32 {
         self.codes.len() as u32 + attr as u32 * 3 + excl as u32
@@ -397,20 +415,11 @@ impl Catalog {
     }
 
     pub(crate) fn rebuild_index(&mut self) {
-        self.dx.index = self
-            .dx
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (Box::<[u8]>::from(k.as_bytes()), i as u32))
-            .collect();
-        self.px.index = self
-            .px
-            .codes
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (Box::<[u8]>::from(k.as_bytes()), i as u32))
-            .collect();
+        let keys = &self.dx.keys;
+        self.dx.index = CodeIndex::build(keys.len(), keys.iter().map(|k| k.as_bytes()));
+        self.dx.longest = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+        let codes = &self.px.codes;
+        self.px.index = CodeIndex::build(codes.len(), codes.iter().map(|k| k.as_bytes()));
     }
 
     /// Checks and compiles a catalogue; every problem found is reported together, each
@@ -1044,7 +1053,7 @@ impl Compiler<'_> {
             covered,
             attr_prefix,
             excl_prefix,
-            index: FxHashMap::default(),
+            index: CodeIndex::default(),
         };
         let px_id = |code: &str| -> u32 {
             px.codes
@@ -1507,7 +1516,8 @@ impl Compiler<'_> {
             options: m.options.clone(),
             dx: DxDict {
                 keys,
-                index: FxHashMap::default(),
+                index: CodeIndex::default(),
+                longest: 0,
             },
             px,
             words,

@@ -351,14 +351,16 @@ impl Catalog {
         } else {
             &long[..]
         };
-        let found = self
-            .dx
-            .index
-            .get(key)
-            .or_else(|| (n > 4).then(|| self.dx.index.get(&key[..4])).flatten())
-            .or_else(|| (n > 3).then(|| self.dx.index.get(&key[..3])).flatten());
+        // The exact code, its 亚目, its category: the first the catalogue has (a key
+        // longer than any of the catalogue's cannot be one of them).
+        let d = &self.dx;
+        let found = (n <= d.longest)
+            .then(|| d.find(key))
+            .flatten()
+            .or_else(|| (n > 4).then(|| d.find(&key[..4])).flatten())
+            .or_else(|| (n > 3).then(|| d.find(&key[..3])).flatten());
         match found {
-            Some(&id) => CodeLookup { id, known: true },
+            Some(id) => CodeLookup { id, known: true },
             None => CodeLookup {
                 id: self.unknown_class(),
                 known: false,
@@ -376,7 +378,7 @@ impl Catalog {
             let b = &mut buf[..bytes.len()];
             b.copy_from_slice(bytes);
             b.make_ascii_uppercase();
-            if let Some(&id) = self.px.index.get(&*b) {
+            if let Some(id) = self.px.find(b) {
                 return CodeLookup {
                     id,
                     known: self.px.covered[id as usize],
@@ -384,7 +386,7 @@ impl Catalog {
             }
         }
         let upper = code.to_ascii_uppercase();
-        if let Some(&id) = self.px.index.get(upper.as_bytes()) {
+        if let Some(id) = self.px.find(upper.as_bytes()) {
             return CodeLookup {
                 id,
                 known: self.px.covered[id as usize],
