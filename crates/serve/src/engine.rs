@@ -85,28 +85,24 @@ pub fn parse_dip(
 /// Groups cases with a DRG scheme: per case the columns of `drgdip group`.
 pub fn group_drg(entry: &SchemeEntry, texts: &[CaseText]) -> Vec<Record> {
     let job = GroupJob::with_principals(&entry.grouper, false, entry.principals.clone());
-    let header = job.header();
-    let mut state = job.state();
-    texts
-        .iter()
-        .map(|text| {
-            let mut out = Out::with_capacity(256);
-            with_row(text, 10, |row| job.row(&mut state, row, &mut out));
-            record(&header, out)
-        })
-        .collect()
+    run_job(&job, 10, texts)
 }
 
 /// Groups cases with the DIP catalogue: per case the columns of `drgdip dip group`.
 pub fn group_dip(entry: &CatalogEntry, texts: &[CaseText]) -> Vec<Record> {
-    let job = DipGroupJob::new(&entry.catalog);
+    run_job(&DipGroupJob::new(&entry.catalog), 13, texts)
+}
+
+/// Runs a file job on cases of `fields` input fields: one record per case, the job's
+/// columns by name.
+fn run_job<J: Job>(job: &J, fields: usize, texts: &[CaseText]) -> Vec<Record> {
     let header = job.header();
     let mut state = job.state();
     texts
         .iter()
         .map(|text| {
             let mut out = Out::with_capacity(256);
-            with_row(text, 13, |row| job.row(&mut state, row, &mut out));
+            with_row(text, fields, |row| job.row(&mut state, row, &mut out));
             record(&header, out)
         })
         .collect()
