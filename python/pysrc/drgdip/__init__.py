@@ -82,22 +82,27 @@ def _values(case: Mapping[str, Any]) -> list:
     return out
 
 
-class Scheme:
-    """A compiled CHS-DRG scheme (see :func:`load_scheme`)."""
+class _Compiled:
+    """What a compiled scheme and a compiled catalogue share: the native object, its
+    label, saving it, and the counts of the last run."""
 
     def __init__(self, native: Any) -> None:
         self._native = native
-        #: Counts per outcome of the last :meth:`group` call.
+        #: Counts per outcome of the last grouping call.
         self.last_counts: Dict[str, int] = {}
 
     @property
     def label(self) -> str:
-        """Name, version and content hash of the scheme."""
+        """Name, version and content hash."""
         return self._native.label
 
     def save(self, path: str) -> None:
-        """Writes the compiled scheme (load it back with :func:`load_scheme`)."""
+        """Writes the compiled file (load it back with the matching ``load_…``)."""
         self._native.save(str(path))
+
+
+class Scheme(_Compiled):
+    """A compiled CHS-DRG scheme (see :func:`load_scheme`)."""
 
     def group(
         self,
@@ -119,22 +124,8 @@ class Scheme:
         return json.loads(self._native.explain(_values(case), map_codes))
 
 
-class Catalog:
+class Catalog(_Compiled):
     """A compiled DIP catalogue (see :func:`load_catalog`)."""
-
-    def __init__(self, native: Any) -> None:
-        self._native = native
-        #: Counts per outcome of the last :meth:`dip_group` call.
-        self.last_counts: Dict[str, int] = {}
-
-    @property
-    def label(self) -> str:
-        """Name, version and content hash of the catalogue."""
-        return self._native.label
-
-    def save(self, path: str) -> None:
-        """Writes the compiled catalogue (load it back with :func:`load_catalog`)."""
-        self._native.save(str(path))
 
     def dip_group(
         self,
