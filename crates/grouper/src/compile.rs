@@ -440,6 +440,27 @@ pub struct Grouper {
     pub(crate) facts: Vec<CodeFacts>,
     #[serde(skip)]
     pub(crate) more_slots: Vec<u16>,
+    /// Derived likewise: which entries of an MDC the principal codes let through their
+    /// filters.
+    #[serde(skip)]
+    pub(crate) entry_masks: EntryMasks,
+}
+
+/// Which entries of an MDC can pass their filters given the case's principal diagnosis
+/// and principal procedure, as bit masks over the MDC's `entries` (bit `k` =
+/// `entries[k]`), so grouping visits only those instead of testing every filter. Per
+/// role (0 = principal diagnosis, 1 = principal procedure): the entries without a
+/// filter of that role, and per slot the entries whose filter is that slot. An MDC of
+/// more than 64 entries lets every entry through (its filters are then tested one by
+/// one, as always).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntryMasks {
+    /// Per MDC and role: the entries without a filter of that role.
+    pub free: Vec<[u64; 2]>,
+    /// Per role: `(mdc, entries)` pairs by filter slot,
+    /// `by_slot[role][at[role][slot]..at[role][slot + 1]]`.
+    pub at: [Vec<u32>; 2],
+    pub by_slot: [Vec<(u32, u64)>; 2],
 }
 
 /// How many slots a [`CodeFacts`] record holds itself.
@@ -561,6 +582,55 @@ impl Grouper {
             }
             self.facts.push(f);
         }
+        self.derive_entry_masks();
+    }
+
+    /// Builds [`EntryMasks`] from the MDCs' entries and their filters.
+    fn derive_entry_masks(&mut self) {
+        let mut free = Vec::with_capacity(self.mdcs.len());
+        // (role, slot, mdc, entry bit) for every filter of an MDC of at most 64 entries.
+        let mut filtered: Vec<(usize, u32, u32, u64)> = Vec::new();
+        for (i, m) in self.mdcs.iter().enumerate() {
+            if m.entries.len() > 64 {
+                free.push([u64::MAX; 2]);
+                continue;
+            }
+            let mut none = [0u64; 2];
+            for (k, &e) in m.entries.iter().enumerate() {
+                let f = self.entry_hot[e as usize].0;
+                for (role, slot) in [f.pdx, f.ppx].into_iter().enumerate() {
+                    if slot == NO_SLOT {
+                        none[role] |= 1 << k;
+                    } else {
+                        filtered.push((role, slot, i as u32, 1 << k));
+                    }
+                }
+            }
+            free.push(none);
+        }
+        filtered.sort_unstable();
+        let slots = self.slots.len();
+        let mut masks = EntryMasks {
+            free,
+            ..EntryMasks::default()
+        };
+        for role in 0..2 {
+            let at = &mut masks.at[role];
+            let by_slot = &mut masks.by_slot[role];
+            at.push(0);
+            let mut pairs = filtered.iter().filter(|f| f.0 == role).peekable();
+            for slot in 0..slots as u32 {
+                let start = by_slot.len();
+                while let Some(&(_, _, mdc, bit)) = pairs.next_if(|f| f.1 == slot) {
+                    match by_slot[start..].last_mut() {
+                        Some((m, bits)) if *m == mdc => *bits |= bit,
+                        _ => by_slot.push((mdc, bit)),
+                    }
+                }
+                at.push(by_slot.len() as u32);
+            }
+        }
+        self.entry_masks = masks;
     }
 
     /// Name, version and content hash of the compiled scheme.
@@ -965,6 +1035,7 @@ impl<'s> Builder<'s> {
             format: s.format,
             facts: Vec::new(),
             more_slots: Vec::new(),
+            entry_masks: EntryMasks::default(),
         }
     }
 

@@ -646,20 +646,25 @@ impl Grouper {
                 s.runnable[0] = principal.runnable[0];
                 // A complication is excluded when the principal has its table (folder
                 // schemes) or is a member of it (workbook schemes: the table's slot).
+                // Folder schemes have no member slots; table 0 (none) has none either.
                 let ptable = principal.tables[2];
-                let workbook = !self.exclusion_slots.is_empty();
-                let excluded = |t: u16| {
-                    if workbook {
-                        let slot = self.exclusion_slots[t as usize - 1] as usize;
-                        pdx[slot / 64] >> (slot % 64) & 1 != 0
-                    } else {
-                        t == ptable
-                    }
+                let excluded = |t: u16| match self.exclusion_slots.get((t as usize).wrapping_sub(1))
+                {
+                    Some(&slot) => pdx[slot as usize / 64] >> (slot % 64) & 1 != 0,
+                    None => t == ptable,
                 };
+                // The tables first, without a branch on them: the codes' records load
+                // side by side, and the marking below finds them in cache.
+                let (mut mcc, mut cc) = (false, false);
                 for &x in secondary {
-                    let [m, c, _] = self.mark(x, sdx).tables;
-                    s.has_mcc |= m != 0 && !excluded(m);
-                    s.has_cc |= c != 0 && !excluded(c);
+                    let [m, c, _] = self.facts[x as usize].tables;
+                    mcc |= (m != 0) & !excluded(m);
+                    cc |= (c != 0) & !excluded(c);
+                }
+                s.has_mcc = mcc;
+                s.has_cc = cc;
+                for &x in secondary {
+                    self.mark(x, sdx);
                 }
             }
             None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
@@ -696,18 +701,23 @@ impl Grouper {
     /// Sets the bits of the slots `code` is in.
     #[inline]
     fn mark(&self, code: CodeId, bits: &mut [u64]) -> &CodeFacts {
+        for &slot in self.slots_of(code) {
+            bits[slot as usize / 64] |= 1 << (slot % 64);
+        }
+        &self.facts[code as usize]
+    }
+
+    /// The list slots `code` is in.
+    #[inline]
+    fn slots_of(&self, code: CodeId) -> &[u16] {
         let f = &self.facts[code as usize];
         let len = f.len as usize;
-        let slots = if len <= INLINE_SLOTS {
+        if len <= INLINE_SLOTS {
             &f.slots[..len]
         } else {
             let at = f.slots[0] as usize | (f.slots[1] as usize) << 16;
             &self.more_slots[at..at + len]
-        };
-        for &slot in slots {
-            bits[slot as usize / 64] |= 1 << (slot % 64);
         }
-        f
     }
 
     /// Fills the procedure roles of [`Scratch::bits`] from `px` (the case's procedures,
@@ -774,20 +784,52 @@ impl Grouper {
                     because: self.witness(m.entry, env),
                 });
             }
+            // The QY check runs once, before the first entry at or after its place
+            // (entries that cannot pass their filter are false, so skipping them
+            // changes nothing), or after them all.
             let qy_at = m.qy.as_ref().map_or(usize::MAX, |q| q.after as usize);
-            for (k, &ei) in m.entries.iter().enumerate() {
-                if k == qy_at
-                    && let Some(q) = &m.qy
-                    && self.qy(m, env, t)
-                {
-                    return q.result;
+            let mut qy_done = m.qy.is_none();
+            // Grouping visits only the entries the principal codes let through;
+            // explanations show every entry tried.
+            let n = m.entries.len();
+            let mut open = if T::SKIP {
+                self.entry_mask(i, env)
+            } else {
+                u64::MAX
+            };
+            let mut next = 0;
+            loop {
+                let k = if n <= 64 {
+                    if open == 0 {
+                        break;
+                    }
+                    let k = open.trailing_zeros() as usize;
+                    open &= open - 1;
+                    if k >= n {
+                        break;
+                    }
+                    k
+                } else {
+                    if next == n {
+                        break;
+                    }
+                    next += 1;
+                    next - 1
+                };
+                if !qy_done && k >= qy_at {
+                    qy_done = true;
+                    if let Some(q) = &m.qy
+                        && self.qy(m, env, t)
+                    {
+                        return q.result;
+                    }
                 }
-                if let Some(r) = self.entry(ei as usize, env, t) {
+                if let Some(r) = self.entry(m.entries[k] as usize, env, t) {
                     return r;
                 }
             }
-            if let Some(q) = &m.qy
-                && q.after as usize >= m.entries.len()
+            if !qy_done
+                && let Some(q) = &m.qy
                 && self.qy(m, env, t)
             {
                 return q.result;
@@ -804,6 +846,31 @@ impl Grouper {
             });
         }
         self.no_match
+    }
+
+    /// The entries of `mdcs[i]` (bit `k` = `entries[k]`) whose filters the case's
+    /// principal diagnosis and principal procedure can pass; all bits for an MDC of
+    /// more than 64 entries. A superset: [`Self::entry`] still tests the filters.
+    #[inline]
+    fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
+        let masks = &self.entry_masks;
+        let open = |role: usize, code: Option<&CodeId>| {
+            let mut bits = masks.free[i][role];
+            if let Some(&c) = code {
+                for &slot in self.slots_of(c) {
+                    let at = &masks.at[role];
+                    let pairs = &masks.by_slot[role]
+                        [at[slot as usize] as usize..at[slot as usize + 1] as usize];
+                    for &(mdc, entries) in pairs {
+                        if mdc as usize == i {
+                            bits |= entries;
+                        }
+                    }
+                }
+            }
+            bits
+        };
+        open(0, env.case.dx.first()) & open(1, env.px.first())
     }
 
     fn qy<T: Tracer>(&self, m: &crate::compile::CMdc, env: &Env<'_>, t: &mut T) -> bool {

@@ -391,6 +391,17 @@ mod tests {
     }
 
     #[test]
+    fn rows_too_wide_for_16_bit_slot_ids_are_rejected() {
+        // Slot ids are 16-bit in the records derived on load: 1,025 slot words per row
+        // would give ids up to 65,599.
+        let mut bad = demo();
+        let n = bad.code_count() + 1;
+        bad.words = 1026;
+        bad.membership = vec![0; n * bad.words];
+        assert!(invalid(&bad).contains("membership words"));
+    }
+
+    #[test]
     fn a_rule_that_is_its_own_child_is_rejected() {
         let mut g = demo();
         let i = g
