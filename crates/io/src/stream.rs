@@ -1230,17 +1230,32 @@ impl Out {
             self.buf.push(b',');
         }
         self.fields += 1;
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-            self.buf.push(b'"');
-            for &b in f {
-                if b == b'"' {
-                    self.buf.push(b'"');
-                }
-                self.buf.push(b);
-            }
-            self.buf.push(b'"');
+        if needs_quotes(f) {
+            push_quoted(&mut self.buf, f);
         } else {
             self.buf.extend_from_slice(f);
+        }
+    }
+
+    /// Appends one field formatted from `args` (`format_args!`), written straight into
+    /// the buffer (and quoted afterwards, in the rare case it must be).
+    pub fn write_field_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        use std::io::Write as _;
+        let raw = self.raw_ends.is_some();
+        if !raw {
+            if self.fields > 0 {
+                self.buf.push(b',');
+            }
+            self.fields += 1;
+        }
+        let start = self.buf.len();
+        // Writing into a `Vec` cannot fail.
+        let _ = self.buf.write_fmt(args);
+        if let Some(ends) = &mut self.raw_ends {
+            ends.push(self.buf.len());
+        } else if needs_quotes(&self.buf[start..]) {
+            let field = self.buf.split_off(start);
+            push_quoted(&mut self.buf, &field);
         }
     }
 
@@ -1291,6 +1306,23 @@ impl Out {
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// Whether a CSV field must be quoted.
+fn needs_quotes(f: &[u8]) -> bool {
+    f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends `f` quoted, its quotes doubled.
+fn push_quoted(buf: &mut Vec<u8>, f: &[u8]) {
+    buf.push(b'"');
+    for &b in f {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
 }
 
 /// The job's columns of one JSON object line (arrays of codes are joined with `|`).
