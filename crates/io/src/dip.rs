@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use drgdip_grouper::dip::{Catalog, DipCase, DipScratch, DipStatus};
 
 use crate::fields::{self, FieldError};
-use crate::stream::{Column, Job, Out, Row};
+use crate::stream::{Column, Job, Out, Row, push_decimal};
 
 const fn col(name: &'static str, required: bool) -> Column {
     Column { name, required }
@@ -101,6 +101,12 @@ pub fn fen(line: u64, field: &str, bytes: &[u8]) -> Result<Option<i64>, FieldErr
 
 /// Discharge way 1–9 (empty = `None`).
 fn discharge_way(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
+    // The usual field, from the bytes.
+    match *bytes {
+        [] => return Ok(None),
+        [d @ b'1'..=b'9'] => return Ok(Some(d - b'0')),
+        _ => {}
+    }
     let s = fields::text(line, "discharge_way", bytes)?.trim();
     match s.as_bytes() {
         [] => Ok(None),
@@ -137,7 +143,10 @@ pub fn parse_dip_case(
     if id.trim().is_empty() {
         return Err(FieldError(format!("line {line}, field `case_id`: empty")));
     }
-    fields::sex(line, row.get(1))?;
+    // The usual values need no check as text.
+    if !matches!(row.get(1), b"" | b"1" | b"2") {
+        fields::sex(line, row.get(1))?;
+    }
     case.age = fields::count(line, "age", row.get(2))?;
     case.age_days = fields::count(line, "age_days", row.get(3))?;
     case.weight = fields::count(line, "weight", row.get(4))?;
@@ -404,9 +413,12 @@ impl Job for DipGroupJob<'_> {
                 }
                 out.write_field(&st.warnings);
                 match o.reason {
-                    Some(r) => {
-                        out.write_field_fmt(format_args!("line {}: {}", row.line, r.message()))
-                    }
+                    Some(r) => out.write_field_with(|buf| {
+                        buf.extend_from_slice(b"line ");
+                        push_decimal(buf, row.line);
+                        buf.extend_from_slice(b": ");
+                        buf.extend_from_slice(r.message().as_bytes());
+                    }),
                     None => out.write_field(""),
                 }
                 o.status

@@ -1237,10 +1237,9 @@ impl Out {
         }
     }
 
-    /// Appends one field formatted from `args` (`format_args!`), written straight into
-    /// the buffer (and quoted afterwards, in the rare case it must be).
-    pub fn write_field_fmt(&mut self, args: std::fmt::Arguments<'_>) {
-        use std::io::Write as _;
+    /// Appends one field that `fill` appends to the buffer it is given: written
+    /// straight into the output (and quoted afterwards, in the rare case it must be).
+    pub fn write_field_with(&mut self, fill: impl FnOnce(&mut Vec<u8>)) {
         let raw = self.raw_ends.is_some();
         if !raw {
             if self.fields > 0 {
@@ -1249,8 +1248,7 @@ impl Out {
             self.fields += 1;
         }
         let start = self.buf.len();
-        // Writing into a `Vec` cannot fail.
-        let _ = self.buf.write_fmt(args);
+        fill(&mut self.buf);
         if let Some(ends) = &mut self.raw_ends {
             ends.push(self.buf.len());
         } else if needs_quotes(&self.buf[start..]) {
@@ -1306,6 +1304,21 @@ impl Out {
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
 
 /// Whether a CSV field must be quoted.
@@ -1450,5 +1463,31 @@ mod fields_text_tests {
                 (3, false, vec![Ok("b".to_owned()), Ok("中".to_owned())]),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::{Out, push_decimal};
+
+    #[test]
+    fn fields_written_in_place_are_quoted_when_they_must_be() {
+        let mut out = Out::with_capacity(64);
+        out.write_field("a");
+        out.write_field_with(|b| {
+            b.extend_from_slice(b"line ");
+            push_decimal(b, 1_234_567);
+        });
+        out.write_field_with(|b| b.extend_from_slice(b"x, \"y\""));
+        out.write_field_with(|_| {});
+        out.end_record();
+        out.write_field_with(|b| push_decimal(b, 0));
+        out.end_record();
+        assert_eq!(out.into_inner(), b"a,line 1234567,\"x, \"\"y\"\"\",\n0\n");
+        let mut raw = Out::raw();
+        raw.write_field_with(|b| push_decimal(b, u64::MAX));
+        raw.write_field_with(|b| b.extend_from_slice(b"p,q"));
+        let fields: Vec<&[u8]> = raw.raw_fields().collect();
+        assert_eq!(fields, [&b"18446744073709551615"[..], b"p,q"]);
     }
 }
