@@ -1282,17 +1282,30 @@ impl Out {
             self.buf.push(b',');
         }
         self.fields += 1;
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-            self.buf.push(b'"');
-            for &b in f {
-                if b == b'"' {
-                    self.buf.push(b'"');
-                }
-                self.buf.push(b);
-            }
-            self.buf.push(b'"');
+        if needs_quotes(f) {
+            push_quoted(&mut self.buf, f);
         } else {
             self.buf.extend_from_slice(f);
+        }
+    }
+
+    /// Appends one field that `fill` appends to the buffer it is given: written
+    /// straight into the output (and quoted afterwards, in the rare case it must be).
+    pub fn write_field_with(&mut self, fill: impl FnOnce(&mut Vec<u8>)) {
+        let raw = self.raw_ends.is_some();
+        if !raw {
+            if self.fields > 0 {
+                self.buf.push(b',');
+            }
+            self.fields += 1;
+        }
+        let start = self.buf.len();
+        fill(&mut self.buf);
+        if let Some(ends) = &mut self.raw_ends {
+            ends.push(self.buf.len());
+        } else if needs_quotes(&self.buf[start..]) {
+            let field = self.buf.split_off(start);
+            push_quoted(&mut self.buf, &field);
         }
     }
 
@@ -1343,6 +1356,38 @@ impl Out {
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+/// Whether a CSV field must be quoted.
+fn needs_quotes(f: &[u8]) -> bool {
+    f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends `f` quoted, its quotes doubled.
+fn push_quoted(buf: &mut Vec<u8>, f: &[u8]) {
+    buf.push(b'"');
+    for &b in f {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
 }
 
 /// The job's columns of one JSON object line (arrays of codes are joined with `|`).
@@ -1470,5 +1515,31 @@ mod fields_text_tests {
                 (3, false, vec![Ok("b".to_owned()), Ok("中".to_owned())]),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::{Out, push_decimal};
+
+    #[test]
+    fn fields_written_in_place_are_quoted_when_they_must_be() {
+        let mut out = Out::with_capacity(64);
+        out.write_field("a");
+        out.write_field_with(|b| {
+            b.extend_from_slice(b"line ");
+            push_decimal(b, 1_234_567);
+        });
+        out.write_field_with(|b| b.extend_from_slice(b"x, \"y\""));
+        out.write_field_with(|_| {});
+        out.end_record();
+        out.write_field_with(|b| push_decimal(b, 0));
+        out.end_record();
+        assert_eq!(out.into_inner(), b"a,line 1234567,\"x, \"\"y\"\"\",\n0\n");
+        let mut raw = Out::raw();
+        raw.write_field_with(|b| push_decimal(b, u64::MAX));
+        raw.write_field_with(|b| b.extend_from_slice(b"p,q"));
+        let fields: Vec<&[u8]> = raw.raw_fields().collect();
+        assert_eq!(fields, [&b"18446744073709551615"[..], b"p,q"]);
     }
 }
