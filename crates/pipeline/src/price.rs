@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drgdip_io::{CsvBlocks, Fields, split_block};
+use drgdip_io::{Cancel, CsvBlocks, Fields, split_block};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
 use drgdip_payment::policy::BenefitPolicy;
@@ -880,11 +880,17 @@ fn stage_one<R: Read + Send>(
     cols: &Cols,
     spill: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<StageOne> {
     let mut ids = String::new();
     let mut recs: Vec<BlockRecs> = Vec::new();
     let (mut rows, mut rejected, mut not_grouped) = (0u64, 0u64, 0u64);
-    let work = |bytes: &[u8], first_line: u64| price_block(pricer, cols, bytes, first_line);
+    let work = |bytes: &[u8], first_line: u64| {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        price_block(pricer, cols, bytes, first_line)
+    };
     par_blocks(src, work, |part: BlockOut| {
         let werr = PipelineError::io("writing the spill file");
         spill
@@ -1146,12 +1152,16 @@ fn stage_three(
     shares: &Shares,
     out: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<()> {
     let per_batch = 2 * rayon::current_num_threads().max(2);
     let mut row = 0usize;
     let mut written = 0usize;
     let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
         let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(per_batch);
         while batch.len() < per_batch {
             let Some((n, bytes)) = read_block(spill)? else {
@@ -1240,9 +1250,23 @@ fn spill_path(dir: &std::path::Path) -> PathBuf {
 pub fn price<R: Read + Send, W: Write + Send>(
     policy: &Policy,
     input: R,
+    output: W,
+    config: &PriceConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PriceSummary> {
+    price_cancellable(policy, input, output, config, progress, &Cancel::new())
+}
+
+/// [`price`] watching a [`Cancel`] flag: the reading and the writing passes check it
+/// per block of rows (not per row); once it is set the run stops, removes its spill
+/// and returns [`PipelineError::Cancelled`].
+pub fn price_cancellable<R: Read + Send, W: Write + Send>(
+    policy: &Policy,
+    input: R,
     mut output: W,
     config: &PriceConfig,
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<PriceSummary> {
     let started = Instant::now();
     let pricer = Pricer::new(policy.pricing.clone());
@@ -1259,7 +1283,8 @@ pub fn price<R: Read + Send, W: Write + Send>(
                     spill.0.display()
                 )))?;
                 let mut w = BufWriter::with_capacity(1 << 20, file);
-                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut w, progress)?;
+                let (recs, ids, rows, rejected) =
+                    stage_one(&pricer, src, &cols, &mut w, progress, cancel)?;
                 w.flush()
                     .map_err(PipelineError::io("writing the spill file"))?;
                 drop(w);
@@ -1267,7 +1292,8 @@ pub fn price<R: Read + Send, W: Write + Send>(
             }
             SpillTo::Memory => {
                 let mut v = Vec::new();
-                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut v, progress)?;
+                let (recs, ids, rows, rejected) =
+                    stage_one(&pricer, src, &cols, &mut v, progress, cancel)?;
                 (recs, ids, rows, rejected, None, v)
             }
         };
@@ -1290,9 +1316,9 @@ pub fn price<R: Read + Send, W: Write + Send>(
                     "reading the spill file {}",
                     spill.0.display()
                 )))?;
-                stage_three(&mut f, &shares, &mut output, progress)?;
+                stage_three(&mut f, &shares, &mut output, progress, cancel)?;
             }
-            None => stage_three(&mut &spilled[..], &shares, &mut output, progress)?,
+            None => stage_three(&mut &spilled[..], &shares, &mut output, progress, cancel)?,
         }
         output
             .flush()
