@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use drgdip_grouper::dip::{Catalog, DipCase, DipScratch, DipStatus};
 
 use crate::fields::{self, FieldError};
-use crate::stream::{Column, Job, Out, Row};
+use crate::stream::{Column, Job, Out, Row, push_decimal};
 
 const fn col(name: &'static str, required: bool) -> Column {
     Column { name, required }
@@ -48,6 +48,29 @@ pub const DIP_HEADER: [&str; 12] = [
 /// Parses an amount of money (`1234.56`, `1234.5`, `1234`) into fen; more than two
 /// decimals, a sign or anything else is an error naming line and field.
 pub fn fen(line: u64, field: &str, bytes: &[u8]) -> Result<Option<i64>, FieldError> {
+    // The usual field: ASCII digits with at most 2 decimals, perhaps between ASCII
+    // spaces, read from the bytes.
+    let t = bytes.trim_ascii();
+    if bytes.len() <= fields::MAX_FIELD {
+        let (whole, frac) = match memchr::memchr(b'.', t) {
+            Some(dot) => (&t[..dot], &t[dot + 1..]),
+            None => (t, &[][..]),
+        };
+        if !whole.is_empty()
+            && whole.len() <= 15
+            && whole.iter().all(u8::is_ascii_digit)
+            && frac.len() <= 2
+            && frac.iter().all(u8::is_ascii_digit)
+        {
+            let digits = |d: &[u8]| d.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0'));
+            let cents = match frac.len() {
+                0 => 0,
+                1 => 10 * digits(frac),
+                _ => digits(frac),
+            };
+            return Ok(Some(digits(whole) * 100 + cents));
+        }
+    }
     let s = fields::text(line, field, bytes)?.trim();
     if s.is_empty() {
         return Ok(None);
@@ -78,6 +101,12 @@ pub fn fen(line: u64, field: &str, bytes: &[u8]) -> Result<Option<i64>, FieldErr
 
 /// Discharge way 1–9 (empty = `None`).
 fn discharge_way(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
+    // The usual field, from the bytes.
+    match *bytes {
+        [] => return Ok(None),
+        [d @ b'1'..=b'9'] => return Ok(Some(d - b'0')),
+        _ => {}
+    }
     let s = fields::text(line, "discharge_way", bytes)?.trim();
     match s.as_bytes() {
         [] => Ok(None),
@@ -114,7 +143,10 @@ pub fn parse_dip_case(
     if id.trim().is_empty() {
         return Err(FieldError(format!("line {line}, field `case_id`: empty")));
     }
-    fields::sex(line, row.get(1))?;
+    // The usual values need no check as text.
+    if !matches!(row.get(1), b"" | b"1" | b"2") {
+        fields::sex(line, row.get(1))?;
+    }
     case.age = fields::count(line, "age", row.get(2))?;
     case.age_days = fields::count(line, "age_days", row.get(3))?;
     case.weight = fields::count(line, "weight", row.get(4))?;
@@ -137,7 +169,7 @@ pub fn parse_dip_case(
     };
     if catalog.is_national() {
         // National rules: empty items are skipped, even before the principal code.
-        for code in fields::text(line, "diagnoses", diagnoses)?.split('|') {
+        for code in fields::bar_parts(fields::text(line, "diagnoses", diagnoses)?) {
             let code = code.trim_ascii();
             if !code.is_empty() {
                 on_dx(code);
@@ -173,14 +205,104 @@ pub struct DipGroupJob<'c> {
     /// The compiled catalogue.
     pub catalog: &'c Catalog,
     label: String,
+    /// The output fields that depend only on the type or on the status, as CSV,
+    /// escaped once here rather than on every row.
+    fields: TypeFields,
+}
+
+/// Per type: its `dip_code,layer,score,name` fields; per auxiliary sub-type: its
+/// `aux_type,aux_coef`; per status (its [`dip_category`] under national rules): the
+/// seven fields `dip_code…primary_care` of a row without a type; the label. All as CSV
+/// in one buffer.
+struct TypeFields {
+    text: Vec<u8>,
+    /// `text[ranges[i].0..ranges[i].1]`: types, then aux sub-types, then `no_aux`, then
+    /// statuses, then the label.
+    ranges: Vec<(usize, usize)>,
+    aux_start: usize,
+    status_start: usize,
+}
+
+impl TypeFields {
+    fn new(catalog: &Catalog, label: &str) -> TypeFields {
+        let mut out = Out::with_capacity(64 * catalog.types().len());
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        let mut record = |out: &mut Out, fields: &[&str]| {
+            for f in fields {
+                out.write_field(f);
+            }
+            ranges.push((start, out.len()));
+            out.end_record();
+            start = out.len();
+        };
+        for t in catalog.types() {
+            record(
+                &mut out,
+                &[&t.code, t.layer.as_str(), &t.score_text, &t.name],
+            );
+        }
+        let aux_start = catalog.types().len();
+        for a in catalog.aux_types() {
+            record(&mut out, &[&a.code, &a.coefficient_text]);
+        }
+        record(&mut out, &["", "1"]);
+        let status_start = aux_start + catalog.aux_types().len() + 1;
+        for status in [
+            DipStatus::Grouped,
+            DipStatus::Composite,
+            DipStatus::Ungrouped,
+            DipStatus::Excluded,
+            DipStatus::Invalid,
+        ] {
+            // National rules name the outcome in the layer column too.
+            let layer = if catalog.is_national() {
+                status.as_str()
+            } else {
+                ""
+            };
+            record(&mut out, &["", layer, "", "", "", "", "0"]);
+        }
+        record(&mut out, &[label]);
+        TypeFields {
+            text: out.into_inner(),
+            ranges,
+            aux_start,
+            status_start,
+        }
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let (a, b) = self.ranges[i];
+        &self.text[a..b]
+    }
+
+    fn label(&self) -> &[u8] {
+        self.get(self.ranges.len() - 1)
+    }
+
+    /// `aux_type,aux_coef` of a sub-type (`None` = none).
+    fn aux(&self, aux: Option<u32>) -> &[u8] {
+        self.get(match aux {
+            Some(a) => self.aux_start + a as usize,
+            None => self.status_start - 1,
+        })
+    }
+
+    /// The seven fields `dip_code…primary_care` of a row without a type.
+    fn untyped(&self, status: DipStatus) -> &[u8] {
+        self.get(self.status_start + dip_category(status, true))
+    }
 }
 
 impl<'c> DipGroupJob<'c> {
     /// A job grouping with `catalog`.
     pub fn new(catalog: &'c Catalog) -> Self {
+        let label = catalog.info().label();
         DipGroupJob {
             catalog,
-            label: catalog.info().label(),
+            fields: TypeFields::new(catalog, &label),
+            label,
         }
     }
 }
@@ -190,7 +312,6 @@ pub struct DipGroupState {
     case: DipCase,
     scratch: DipScratch,
     warnings: String,
-    message: String,
 }
 
 /// Category index of a status in [`DipGroupJob`]'s summary; `national` catalogues
@@ -231,7 +352,6 @@ impl Job for DipGroupJob<'_> {
             case: DipCase::default(),
             scratch: self.catalog.scratch(),
             warnings: String::new(),
-            message: String::new(),
         }
     }
 
@@ -252,44 +372,54 @@ impl Job for DipGroupJob<'_> {
             Ok(()) => {
                 let o = c.group(&st.case, &mut st.scratch);
                 out.write_field(o.status.as_str());
-                match c.type_of(&o) {
+                let tf = &self.fields;
+                match o.type_id {
                     Some(t) => {
-                        let aux = c.aux_of(&o);
-                        for f in [
-                            t.code.as_str(),
-                            t.layer.as_str(),
-                            &t.score_text,
-                            &t.name,
-                            aux.map_or("", |a| &a.code),
-                            aux.map_or("1", |a| &a.coefficient_text),
-                            if o.primary_care { "1" } else { "0" },
-                        ] {
-                            out.write_field(f);
+                        if !(out.write_csv_fields(tf.get(t as usize), 4)
+                            && out.write_csv_fields(tf.aux(o.aux), 2))
+                        {
+                            // A writer of raw fields: one by one.
+                            let t = &c.types()[t as usize];
+                            let aux = c.aux_of(&o);
+                            for f in [
+                                t.code.as_str(),
+                                t.layer.as_str(),
+                                &t.score_text,
+                                &t.name,
+                                aux.map_or("", |a| &a.code),
+                                aux.map_or("1", |a| &a.coefficient_text),
+                            ] {
+                                out.write_field(f);
+                            }
                         }
+                        out.write_field(if o.primary_care { "1" } else { "0" });
                     }
                     None => {
-                        // National rules name the outcome in the layer column too.
-                        let layer = if c.is_national() {
-                            o.status.as_str()
-                        } else {
-                            ""
-                        };
-                        for f in ["", layer, "", "", "", "", "0"] {
-                            out.write_field(f);
+                        if !out.write_csv_fields(tf.untyped(o.status), 7) {
+                            // National rules name the outcome in the layer column too.
+                            let layer = if c.is_national() {
+                                o.status.as_str()
+                            } else {
+                                ""
+                            };
+                            for f in ["", layer, "", "", "", "", "0"] {
+                                out.write_field(f);
+                            }
                         }
                     }
                 }
-                out.write_field(&self.label);
+                if !out.write_csv_fields(tf.label(), 1) {
+                    out.write_field(&self.label);
+                }
                 out.write_field(&st.warnings);
                 match o.reason {
-                    Some(r) => {
-                        st.message.clear();
-                        let _ = write!(st.message, "line {}: {}", row.line, r.message());
-                        out.write_field(&st.message);
-                    }
-                    None => {
-                        out.write_field("");
-                    }
+                    Some(r) => out.write_field_with(|buf| {
+                        buf.extend_from_slice(b"line ");
+                        push_decimal(buf, row.line);
+                        buf.extend_from_slice(b": ");
+                        buf.extend_from_slice(r.message().as_bytes());
+                    }),
+                    None => out.write_field(""),
                 }
                 o.status
             }
@@ -309,7 +439,13 @@ mod tests {
         assert_eq!(fen(2, "total_cost", b" 7 "), Ok(Some(700)));
         assert_eq!(fen(2, "total_cost", b"0.05"), Ok(Some(5)));
         assert_eq!(fen(2, "total_cost", b""), Ok(None));
-        for bad in ["-1", "1.234", "abc", "1e3", ".5", "1,000"] {
+        assert_eq!(fen(2, "total_cost", b"  "), Ok(None));
+        assert_eq!(fen(2, "total_cost", b"12."), Ok(Some(1_200)));
+        assert_eq!(
+            fen(2, "total_cost", " 3.07\u{3000}".as_bytes()),
+            Ok(Some(307))
+        );
+        for bad in ["-1", "1.234", "abc", "1e3", ".5", "1,000", "1.2.3", "1 2"] {
             let e = fen(9, "total_cost", bad.as_bytes()).unwrap_err();
             assert!(
                 e.0.starts_with("line 9, field `total_cost`"),

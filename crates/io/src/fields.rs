@@ -61,6 +61,22 @@ pub fn sex(line: u64, bytes: &[u8]) -> Result<Option<u8>, FieldError> {
     }
 }
 
+/// The `|`-separated parts of `s`, as `s.split('|')` gives them, found in one pass over
+/// the bytes.
+pub fn bar_parts(s: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    memchr::memchr_iter(b'|', s.as_bytes())
+        .map(Some)
+        .chain([None])
+        .map(move |bar| {
+            let end = bar.unwrap_or(s.len());
+            // `|` is ASCII: both ends are character boundaries.
+            let part = &s[start..end];
+            start = end + 1;
+            part
+        })
+}
+
 /// Calls `each` on every code of a `|`-separated field, trimmed; empty segments are
 /// skipped, but an empty first segment (no principal) is an error when codes follow.
 pub fn codes<'a>(
@@ -72,7 +88,7 @@ pub fn codes<'a>(
     let s = text(line, field, bytes)?;
     let mut n = 0;
     let mut first_empty = false;
-    for (i, part) in s.split('|').enumerate() {
+    for (i, part) in bar_parts(s).enumerate() {
         let code = part.trim_ascii();
         if code.is_empty() {
             first_empty |= i == 0;
@@ -115,6 +131,17 @@ mod tests {
         assert_eq!(sex(2, "女".as_bytes()), Ok(Some(2)));
         assert_eq!(sex(2, b""), Ok(None));
         assert!(sex(2, b"3").unwrap_err().0.contains("field `sex`"));
+    }
+
+    #[test]
+    fn bar_parts_split_as_str_split() {
+        for s in ["", "|", "A", "A|B", "|A||B|", "甲|乙|", "A.1 | B"] {
+            assert_eq!(
+                bar_parts(s).collect::<Vec<_>>(),
+                s.split('|').collect::<Vec<_>>(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

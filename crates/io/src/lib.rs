@@ -19,6 +19,7 @@ pub mod synth;
 pub use dip::{DipGroupJob, parse_dip_case};
 pub use drg::{GroupJob, parse_case};
 pub use stream::{
-    Column, CsvBlocks, Fields, Format, Job, Options, Out, Row, StreamError, Summary, block_records,
-    block_records_into, csv_records, run, split_block, split_block_text,
+    Cancel, Column, CsvBlocks, Fields, Format, Job, Options, Out, Row, StreamError, Summary,
+    block_records, block_records_into, csv_records, run, run_cancellable, split_block,
+    split_block_text,
 };

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::mapping::{ColumnMap, MapBuf, Resolved};
 
@@ -147,6 +147,32 @@ pub enum StreamError {
     /// One record is larger than the limit: the file is probably not what it should be.
     #[error("line {0}: a single record is longer than {1} bytes (unbalanced quotes?)")]
     RecordTooLong(u64, usize),
+    /// The run was stopped through its [`Cancel`] flag.
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+/// A flag that stops a run between blocks: set it (from any thread) and the run
+/// returns [`StreamError::Cancelled`] before it takes the next block. Clones share
+/// the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A flag not set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Sets the flag: runs watching it stop at their next block.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Is the flag set?
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The most columns a job may read.
@@ -296,6 +322,20 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
     options: &Options,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Summary, StreamError> {
+    run_cancellable(job, input, output, options, progress, &Cancel::new())
+}
+
+/// [`run`] watching a [`Cancel`] flag: every thread checks it before it takes the next
+/// block (not per row), and once it is set the run stops and returns
+/// [`StreamError::Cancelled`]; what was written so far is a prefix of the output.
+pub fn run_cancellable<J: Job, R: Read + Send, W: Write>(
+    job: &J,
+    input: R,
+    output: W,
+    options: &Options,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    cancel: &Cancel,
+) -> Result<Summary, StreamError> {
     let mut out = io::BufWriter::with_capacity(1 << 20, output);
     let mut blocks = Blocks::open(input, options.format == Format::Csv)?;
     let mut header = job.header();
@@ -371,6 +411,7 @@ pub fn run<J: Job, R: Read + Send, W: Write>(
         read: AtomicU64::new(0),
         order: Mutex::new(Order::default()),
         changed: Condvar::new(),
+        cancel,
     };
     std::thread::scope(|scope| {
         for _ in 1..threads {
@@ -414,8 +455,10 @@ struct Order {
 /// read; any thread reads the next block (under `reader`), processes it and hands the
 /// result to `order`; the calling thread also writes the results in block order. At
 /// most `window` blocks are read ahead of the writing, which bounds memory.
-struct Shared<R> {
+struct Shared<'c, R> {
     reader: Mutex<Blocks<R>>,
+    /// Checked before every block is taken.
+    cancel: &'c Cancel,
     block_size: usize,
     window: u64,
     /// Blocks read so far.
@@ -445,12 +488,21 @@ impl Drop for StopOnExit<'_> {
     }
 }
 
-impl<R: Read + Send> Shared<R> {
+impl<R: Read + Send> Shared<'_, R> {
     /// Reads the next block into recycled storage; `None` at the end of the input or
-    /// after an error (kept in `order`).
+    /// after an error (kept in `order`), or once the run is cancelled.
     fn take(&self, spare: Vec<u8>) -> Option<(u64, Block)> {
         let mut r = lock(&self.reader);
         if self.done.load(Ordering::SeqCst) {
+            return None;
+        }
+        if self.cancel.is_cancelled() {
+            self.done.store(true, Ordering::SeqCst);
+            drop(r);
+            lock(&self.order)
+                .error
+                .get_or_insert(StreamError::Cancelled);
+            self.changed.notify_all();
             return None;
         }
         let next = r.next(self.block_size, spare);
@@ -1230,17 +1282,30 @@ impl Out {
             self.buf.push(b',');
         }
         self.fields += 1;
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-            self.buf.push(b'"');
-            for &b in f {
-                if b == b'"' {
-                    self.buf.push(b'"');
-                }
-                self.buf.push(b);
-            }
-            self.buf.push(b'"');
+        if needs_quotes(f) {
+            push_quoted(&mut self.buf, f);
         } else {
             self.buf.extend_from_slice(f);
+        }
+    }
+
+    /// Appends one field that `fill` appends to the buffer it is given: written
+    /// straight into the output (and quoted afterwards, in the rare case it must be).
+    pub fn write_field_with(&mut self, fill: impl FnOnce(&mut Vec<u8>)) {
+        let raw = self.raw_ends.is_some();
+        if !raw {
+            if self.fields > 0 {
+                self.buf.push(b',');
+            }
+            self.fields += 1;
+        }
+        let start = self.buf.len();
+        fill(&mut self.buf);
+        if let Some(ends) = &mut self.raw_ends {
+            ends.push(self.buf.len());
+        } else if needs_quotes(&self.buf[start..]) {
+            let field = self.buf.split_off(start);
+            push_quoted(&mut self.buf, &field);
         }
     }
 
@@ -1291,6 +1356,38 @@ impl Out {
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+/// Whether a CSV field must be quoted.
+fn needs_quotes(f: &[u8]) -> bool {
+    f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends `f` quoted, its quotes doubled.
+fn push_quoted(buf: &mut Vec<u8>, f: &[u8]) {
+    buf.push(b'"');
+    for &b in f {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
 }
 
 /// The job's columns of one JSON object line (arrays of codes are joined with `|`).
@@ -1418,5 +1515,31 @@ mod fields_text_tests {
                 (3, false, vec![Ok("b".to_owned()), Ok("中".to_owned())]),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::{Out, push_decimal};
+
+    #[test]
+    fn fields_written_in_place_are_quoted_when_they_must_be() {
+        let mut out = Out::with_capacity(64);
+        out.write_field("a");
+        out.write_field_with(|b| {
+            b.extend_from_slice(b"line ");
+            push_decimal(b, 1_234_567);
+        });
+        out.write_field_with(|b| b.extend_from_slice(b"x, \"y\""));
+        out.write_field_with(|_| {});
+        out.end_record();
+        out.write_field_with(|b| push_decimal(b, 0));
+        out.end_record();
+        assert_eq!(out.into_inner(), b"a,line 1234567,\"x, \"\"y\"\"\",\n0\n");
+        let mut raw = Out::raw();
+        raw.write_field_with(|b| push_decimal(b, u64::MAX));
+        raw.write_field_with(|b| b.extend_from_slice(b"p,q"));
+        let fields: Vec<&[u8]> = raw.raw_fields().collect();
+        assert_eq!(fields, [&b"18446744073709551615"[..], b"p,q"]);
     }
 }

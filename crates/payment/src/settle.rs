@@ -14,6 +14,7 @@ use drgdip_pricing::policy::{DipBudget, PointValueMethod, RateMethod};
 use drgdip_pricing::special::{ReviewCandidate, select_special_cases};
 use drgdip_pricing::{HospitalLevel, InsuranceType, Method, Outlier};
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use crate::budget::Budget;
 use crate::community::MemberAllocation;
@@ -81,17 +82,6 @@ pub struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, c: &PricedCase<'_>) {
-        self.cases += 1;
-        self.points += c.points;
-        self.payment += c.payment_standard;
-        self.patient += c.patient_share;
-        self.fund += c.fund_outlay - c.negotiated_fund;
-        self.cost += c.total_cost - c.negotiated_cost;
-        self.negotiated_cost += c.negotiated_cost;
-        self.negotiated_fund += c.negotiated_fund;
-    }
-
     fn merge(&mut self, o: &Sums) {
         self.cases += o.cases;
         self.points += o.points;
@@ -130,11 +120,204 @@ pub struct HospitalLedger {
     pub candidates: [Vec<ReviewCandidate>; 2],
 }
 
+/// 10ⁿ for n = 0..=8.
+const POW10: [i128; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// An exact sum of decimals, kept as a whole number of 10⁻ᴰ units (`D` ≤ 8: fen for
+/// money, 10⁻⁸ for points) so that adding a term is an integer addition. Its value is
+/// that of adding the terms one by one as decimals, as long as that sum is exact (which
+/// bounded case fields guarantee); its scale is the largest scale of a term, whatever
+/// the order and split of the terms. A term with more than `D` decimals, or one that
+/// would overflow the units, is summed as a `Decimal` on the side.
+#[derive(Debug, Clone, Copy, Default)]
+struct ExactSum<const D: u32> {
+    /// Σ terms × 10ᴰ of the terms with at most `D` decimals.
+    units: i128,
+    /// The largest scale of a term (0 when there is none).
+    scale: u32,
+    /// Σ of the other terms.
+    rest: Decimal,
+}
+
+impl<const D: u32> ExactSum<D> {
+    #[inline]
+    fn add(&mut self, d: Decimal) {
+        let s = d.scale();
+        self.scale = self.scale.max(s);
+        // |mantissa| < 2⁹⁶ and 10ᴰ < 2²⁷: the product fits an i128.
+        let units = (s <= D)
+            .then(|| {
+                self.units
+                    .checked_add(d.mantissa() * POW10[(D - s) as usize])
+            })
+            .flatten();
+        match units {
+            Some(u) => self.units = u,
+            None => self.rest += d,
+        }
+    }
+
+    #[inline]
+    fn sub(&mut self, d: Decimal) {
+        self.add(-d);
+    }
+
+    fn merge(&mut self, o: &Self) {
+        self.scale = self.scale.max(o.scale);
+        match self.units.checked_add(o.units) {
+            Some(u) => self.units = u,
+            None => {
+                self.rest += o.value_of_units();
+            }
+        }
+        self.rest += o.rest;
+    }
+
+    /// The units as a decimal of scale `min(D, self.scale)` (exact: every term of them
+    /// has at most that many decimals).
+    fn value_of_units(&self) -> Decimal {
+        let mut dp = D.min(self.scale);
+        let mut m = self.units / POW10[(D - dp) as usize];
+        loop {
+            match Decimal::try_from_i128_with_scale(m, dp) {
+                Ok(v) => return v,
+                // Beyond 96 bits (never for bounded case fields): drop decimals, as
+                // `Decimal` addition itself does.
+                Err(_) if dp > 0 => {
+                    let half = if m < 0 { -5 } else { 5 };
+                    m = (m + half) / 10;
+                    dp -= 1;
+                }
+                Err(_) if m < 0 => return Decimal::MIN,
+                Err(_) => return Decimal::MAX,
+            }
+        }
+    }
+
+    fn value(&self) -> Decimal {
+        let mut v = self.value_of_units() + self.rest;
+        // `Decimal` addition keeps the scale of the other term when one is zero.
+        if v.scale() < self.scale {
+            v.rescale(self.scale);
+        }
+        v
+    }
+}
+
+/// Running sums of one method × insurance type of a hospital.
+#[derive(Debug, Clone, Default)]
+struct KindTally {
+    cases: u64,
+    points: ExactSum<8>,
+    payment: ExactSum<2>,
+    patient: ExactSum<2>,
+    fund: ExactSum<2>,
+    cost: ExactSum<2>,
+    negotiated_cost: ExactSum<2>,
+    negotiated_fund: ExactSum<2>,
+}
+
+impl KindTally {
+    #[inline]
+    fn add(&mut self, c: &PricedCase<'_>) {
+        self.cases += 1;
+        self.points.add(c.points);
+        self.payment.add(c.payment_standard);
+        self.patient.add(c.patient_share);
+        self.fund.add(c.fund_outlay);
+        self.fund.sub(c.negotiated_fund);
+        self.cost.add(c.total_cost);
+        self.cost.sub(c.negotiated_cost);
+        self.negotiated_cost.add(c.negotiated_cost);
+        self.negotiated_fund.add(c.negotiated_fund);
+    }
+
+    fn merge(&mut self, o: &Self) {
+        self.cases += o.cases;
+        self.points.merge(&o.points);
+        self.payment.merge(&o.payment);
+        self.patient.merge(&o.patient);
+        self.fund.merge(&o.fund);
+        self.cost.merge(&o.cost);
+        self.negotiated_cost.merge(&o.negotiated_cost);
+        self.negotiated_fund.merge(&o.negotiated_fund);
+    }
+
+    fn sums(&self) -> Sums {
+        Sums {
+            cases: self.cases,
+            points: self.points.value(),
+            payment: self.payment.value(),
+            patient: self.patient.value(),
+            fund: self.fund.value(),
+            cost: self.cost.value(),
+            negotiated_cost: self.negotiated_cost.value(),
+            negotiated_fund: self.negotiated_fund.value(),
+        }
+    }
+}
+
+/// Running totals of one hospital, as [`Ledger`] keeps them.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    level: Option<HospitalLevel>,
+    by_kind: [[KindTally; 2]; 2],
+    monthly_fund: Vec<((u16, u8), ExactSum<2>)>,
+    outliers: [u64; 3],
+    candidates: [Vec<ReviewCandidate>; 2],
+}
+
+impl Tally {
+    fn month(&mut self, key: (u16, u8)) -> &mut ExactSum<2> {
+        let at = match self.monthly_fund.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.monthly_fund.push((key, ExactSum::default()));
+                self.monthly_fund.len() - 1
+            }
+        };
+        &mut self.monthly_fund[at].1
+    }
+
+    fn into_ledger(self) -> HospitalLedger {
+        let mut all = KindTally::default();
+        for k in self.by_kind.iter().flatten() {
+            all.merge(k);
+        }
+        HospitalLedger {
+            level: self.level,
+            all: all.sums(),
+            by_kind: self.by_kind.map(|t| t.map(|k| k.sums())),
+            monthly_fund: self
+                .monthly_fund
+                .into_iter()
+                .map(|(k, s)| (k, s.value()))
+                .collect(),
+            outliers: self.outliers,
+            candidates: self.candidates,
+        }
+    }
+}
+
 /// Per-hospital running totals of priced cases.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Amounts are summed exactly in whole fen (points in 10⁻⁸) and turned into decimals
+/// once per hospital by [`Ledger::into_hospitals`]: the same values as adding the cases'
+/// decimals one by one, each written with the largest scale of its terms, whatever the
+/// order and split of the cases.
+#[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    /// By hospital id (sorted).
-    pub hospitals: BTreeMap<String, HospitalLedger>,
+    hospitals: FxHashMap<String, Tally>,
 }
 
 fn method_idx(m: Method) -> usize {
@@ -158,9 +341,10 @@ impl Ledger {
             None => self.hospitals.entry(c.hospital_id.to_owned()).or_default(),
         };
         h.level = h.level.max(Some(c.level));
-        h.all.add(c);
         h.by_kind[method_idx(c.method)][c.insurance.index()].add(c);
-        *h.monthly_fund.entry((c.year, c.month)).or_default() += c.fund_outlay - c.negotiated_fund;
+        let month = h.month((c.year, c.month));
+        month.add(c.fund_outlay);
+        month.sub(c.negotiated_fund);
         match c.outlier {
             Outlier::High | Outlier::Review => h.outliers[0] += 1,
             Outlier::Low => h.outliers[1] += 1,
@@ -181,15 +365,21 @@ impl Ledger {
         }
     }
 
-    /// Merges another ledger into this one.
+    /// Merges another ledger into this one (review candidates: this ledger's first).
     pub fn merge(&mut self, other: Ledger) {
         for (id, o) in other.hospitals {
             let h = self.hospitals.entry(id).or_default();
             h.level = h.level.max(o.level);
-            h.all.merge(&o.all);
-            merge_kinds(&mut h.by_kind, &o.by_kind);
-            for (k, b) in o.monthly_fund {
-                *h.monthly_fund.entry(k).or_default() += b;
+            for (d, s) in h
+                .by_kind
+                .iter_mut()
+                .flatten()
+                .zip(o.by_kind.iter().flatten())
+            {
+                d.merge(s);
+            }
+            for (k, b) in &o.monthly_fund {
+                h.month(*k).merge(b);
             }
             for (a, b) in h.outliers.iter_mut().zip(o.outliers) {
                 *a += b;
@@ -198,6 +388,27 @@ impl Ledger {
                 a.extend(b);
             }
         }
+    }
+
+    /// Number of hospitals seen.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.hospitals.len()
+    }
+
+    /// Whether no case was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hospitals.is_empty()
+    }
+
+    /// The totals per hospital, by hospital id.
+    #[must_use]
+    pub fn into_hospitals(self) -> BTreeMap<String, HospitalLedger> {
+        self.hospitals
+            .into_iter()
+            .map(|(id, t)| (id, t.into_ledger()))
+            .collect()
     }
 }
 
@@ -321,7 +532,8 @@ pub enum SettleError {
 const RATE_DP: u32 = 4;
 
 /// Settles the year for every hospital of `ledger` under `policy`.
-pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleError> {
+pub fn settle(policy: &Policy, ledger: Ledger) -> Result<Settlement, SettleError> {
+    let mut ledger_hospitals = ledger.into_hospitals();
     let pricing = &policy.pricing;
     let pay = &policy.payment;
     let st = &pay.settlement;
@@ -329,7 +541,7 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
     // Rates and point values come from the cases under the budget: zero-markup
     // institutions are paid by items outside it.
     let mut kind_totals: [[Sums; 2]; 2] = Default::default();
-    for (id, h) in &ledger.hospitals {
+    for (id, h) in &ledger_hospitals {
         city.merge(&h.all);
         if !st.zero_markup.contains(id) {
             merge_kinds(&mut kind_totals, &h.by_kind);
@@ -428,7 +640,7 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
                     // round(Σ points × point value × ratio). What the rounding of the
                     // point value leaves of the budget is shown, not spread.
                     let mut paid = Decimal::ZERO;
-                    for (id, h) in &ledger.hospitals {
+                    for (id, h) in &ledger_hospitals {
                         if st.zero_markup.contains(id) {
                             continue;
                         }
@@ -466,8 +678,8 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
         .iter()
         .flat_map(|c| c.hospitals().into_iter().map(move |h| (h, c.id.as_str())))
         .collect();
-    let mut hospitals = Vec::with_capacity(ledger.hospitals.len());
-    for (id, h) in &mut ledger.hospitals {
+    let mut hospitals = Vec::with_capacity(ledger_hospitals.len());
+    for (id, h) in &mut ledger_hospitals {
         // DRG: reprice at the final rate when it is not fixed.
         let mut repriced = Decimal::ZERO;
         let mut drg_delta = Decimal::ZERO;
@@ -689,4 +901,125 @@ pub fn settle(policy: &Policy, mut ledger: Ledger) -> Result<Settlement, SettleE
             annual_total,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds a case to per-hospital totals the plain way: one decimal addition per term.
+    fn add_plainly(h: &mut HospitalLedger, c: &PricedCase<'_>) {
+        h.level = h.level.max(Some(c.level));
+        for s in [
+            &mut h.all,
+            &mut h.by_kind[method_idx(c.method)][c.insurance.index()],
+        ] {
+            s.cases += 1;
+            s.points += c.points;
+            s.payment += c.payment_standard;
+            s.patient += c.patient_share;
+            s.fund += c.fund_outlay - c.negotiated_fund;
+            s.cost += c.total_cost - c.negotiated_cost;
+            s.negotiated_cost += c.negotiated_cost;
+            s.negotiated_fund += c.negotiated_fund;
+        }
+        *h.monthly_fund.entry((c.year, c.month)).or_default() += c.fund_outlay - c.negotiated_fund;
+    }
+
+    /// The ledger's whole-unit sums give the values that adding the terms one by one
+    /// as decimals gives, for terms of 0 to 12 decimals, negative points and any split
+    /// of the cases into merged ledgers; each with the largest scale of its terms.
+    #[test]
+    fn ledger_sums_equal_plain_decimal_sums() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let ids: Vec<String> = (0..2000).map(|i| format!("c{i}")).collect();
+        let hospitals = ["H1", "H2", "H3"];
+        let cases: Vec<PricedCase<'_>> = ids
+            .iter()
+            .map(|id| {
+                // Money of 0, 1 or 2 decimals, points of up to 12 (beyond the 8 kept
+                // in whole units), sometimes negative.
+                let money = |v: u64, dp: u32| Decimal::new(v as i64, dp);
+                let (fund, negotiated) = (next(10_000_000), next(3));
+                let pdp = [0, 2, 4, 4, 4, 9, 12][next(7) as usize];
+                let points = Decimal::new(next(2_000_000) as i64 - 100_000, pdp);
+                PricedCase {
+                    case_id: id,
+                    hospital_id: hospitals[next(3) as usize],
+                    level: HospitalLevel::parse(["1", "2", "3"][next(3) as usize]).unwrap(),
+                    method: if next(2) == 0 {
+                        Method::Drg
+                    } else {
+                        Method::Dip
+                    },
+                    insurance: InsuranceType::ALL[next(2) as usize],
+                    year: 2025 + next(2) as u16,
+                    month: 1 + next(12) as u8,
+                    points,
+                    payment_standard: money(next(10_000_000), next(3) as u32),
+                    patient_share: money(next(1_000_000), next(3) as u32),
+                    fund_outlay: money(fund, 2),
+                    total_cost: money(next(10_000_000) + 100, next(3) as u32),
+                    outlier: Outlier::None,
+                    cost_ratio: Decimal::ONE,
+                    negotiated_cost: money(negotiated, 1),
+                    negotiated_fund: if negotiated == 0 {
+                        Decimal::ZERO
+                    } else {
+                        money(fund.min(negotiated), 2)
+                    },
+                }
+            })
+            .collect();
+        let mut plain: BTreeMap<String, HospitalLedger> = BTreeMap::new();
+        for c in &cases {
+            add_plainly(plain.entry(c.hospital_id.to_owned()).or_default(), c);
+        }
+        for block in [1, 7, 500, cases.len()] {
+            let mut ledger = Ledger::new();
+            for chunk in cases.chunks(block) {
+                let mut part = Ledger::new();
+                for c in chunk {
+                    part.add(c);
+                }
+                ledger.merge(part);
+            }
+            assert_eq!(ledger.len(), 3);
+            let got = ledger.into_hospitals();
+            // `Decimal` equality compares values.
+            assert_eq!(got, plain, "blocks of {block}");
+            for h in got.values() {
+                assert_eq!(h.all.points.scale(), 12, "blocks of {block}");
+                assert_eq!(h.all.fund.scale(), 2, "blocks of {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_sums_keep_scale_and_overflow_gracefully() {
+        let mut s = ExactSum::<2>::default();
+        assert_eq!(format!("{:?}", s.value()), format!("{:?}", Decimal::ZERO));
+        s.add(Decimal::new(15, 1));
+        s.add(Decimal::new(2, 0));
+        assert_eq!(s.value().to_string(), "3.5");
+        s.add(Decimal::new(1, 3));
+        assert_eq!(s.value().to_string(), "3.501");
+        s.sub(Decimal::new(1, 3));
+        assert_eq!(s.value().to_string(), "3.500");
+        let mut big = ExactSum::<8>::default();
+        for _ in 0..4 {
+            big.add(Decimal::MAX / Decimal::new(8, 0));
+        }
+        let mut plain = Decimal::ZERO;
+        for _ in 0..4 {
+            plain += Decimal::MAX / Decimal::new(8, 0);
+        }
+        assert_eq!(big.value(), plain);
+    }
 }

@@ -82,7 +82,7 @@ pub(crate) fn negotiated_drug_cost(
         "" => Decimal::ZERO,
         s => money(s, "negotiated_drug_cost")?,
     };
-    if n > total_cost {
+    if !n.is_zero() && n > total_cost {
         return Err(format!(
             "field `negotiated_drug_cost`: {n} is more than total_cost {total_cost}"
         ));
@@ -187,6 +187,9 @@ fn plain_fen(b: &[u8]) -> Option<i64> {
 
 /// Parses a quantity (weight, score, points, LOS) of magnitude at most [`MAX_QUANTITY`].
 pub(crate) fn quantity(s: &str, name: &str) -> Result<Decimal, String> {
+    if let Some(d) = plain_quantity(s.as_bytes()) {
+        return Ok(d);
+    }
     let d = decimal(s, name)?;
     if d.abs() > MAX_QUANTITY {
         return Err(format!(
@@ -194,6 +197,33 @@ pub(crate) fn quantity(s: &str, name: &str) -> Result<Decimal, String> {
         ));
     }
     Ok(d)
+}
+
+/// The common spelling of a quantity, read without `Decimal`'s general parser: digits,
+/// optionally a point and digits (`1`, `1.3978`, `0.50`), 1 to 7 whole digits and 1 to
+/// 11 decimals, at most [`MAX_QUANTITY`]. The same decimal (value and scale) as the
+/// general parser gives; anything else is `None` and goes through [`quantity`]'s checks.
+fn plain_quantity(b: &[u8]) -> Option<Decimal> {
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b, &b""[..]),
+    };
+    if int.is_empty()
+        || int.len() > 7
+        || frac.len() > 11
+        || (frac.is_empty() && int.len() < b.len())
+    {
+        return None;
+    }
+    let mut m = 0i64;
+    for &d in int.iter().chain(frac) {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        m = m * 10 + i64::from(d - b'0');
+    }
+    let d = Decimal::new(m, frac.len() as u32);
+    (int.len() < 7 || d <= MAX_QUANTITY).then_some(d)
 }
 
 /// Writes a decimal with its own scale (no float formatting anywhere).
@@ -327,6 +357,36 @@ mod tests {
         assert_eq!(plain_fen(b"1."), None);
         assert_eq!(plain_fen(b"-1"), None);
         assert!(quantity("1000001", "w").is_err());
+        // The quantity fast path and the general parser agree, scale included.
+        for t in [
+            "0",
+            "1",
+            "1.3978",
+            "0.50",
+            "007.10",
+            "1000000",
+            "1000000.0",
+            "999999.99999999999",
+            "12.00000000000",
+        ] {
+            let fast = plain_quantity(t.as_bytes()).expect(t);
+            let full = decimal(t, "w").unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{t}");
+        }
+        for t in [
+            "1000000.01",
+            "10000000",
+            "1.000000000000",
+            "1.",
+            ".5",
+            "-1",
+            "+1",
+            "1e3",
+            "",
+            "1.2.3",
+        ] {
+            assert_eq!(plain_quantity(t.as_bytes()), None, "{t}");
+        }
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum PipelineError {
     /// The settlement itself failed (e.g. a community's minimum shares cannot be met).
     #[error("settling the year: {0}")]
     Settle(#[from] drgdip_payment::settle::SettleError),
+    /// The run was stopped through its [`drgdip_io::Cancel`] flag.
+    #[error("the run was cancelled")]
+    Cancelled,
     /// The worker threads could not be started.
     #[error("starting the thread pool: {0}")]
     ThreadPool(#[from] rayon::ThreadPoolBuildError),

@@ -38,7 +38,7 @@ pub mod warnings;
 pub use columns::{MAX_AMOUNT, MAX_FIELD, MAX_QUANTITY};
 pub use error::PipelineError;
 pub use outpatient::{OUTPATIENT_HEADER, OutpatientSummary, price_outpatient};
-pub use price::{PRICED_HEADER, PriceConfig, PriceSummary, SpillTo, price};
+pub use price::{PRICED_HEADER, PriceConfig, PriceSummary, SpillTo, price, price_cancellable};
 pub use report::{Report, ReportConfig, report};
 pub use settle::{SettleConfig, SettleSummary, settle_csv};
 

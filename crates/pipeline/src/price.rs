@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drgdip_io::{CsvBlocks, Fields, split_block};
+use drgdip_io::{Cancel, CsvBlocks, Fields, split_block};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
 use drgdip_payment::policy::BenefitPolicy;
@@ -413,6 +413,12 @@ fn person_hash(name: &str) -> u64 {
 /// An amount of money to the fen as a whole number of fen. Case amounts are at most
 /// [`crate::MAX_AMOUNT`] (10¹² fen), far inside `i64`.
 fn to_fen(d: Decimal) -> i64 {
+    if d.scale() == 2
+        && let Ok(fen) = i64::try_from(d.mantissa())
+        && fen != i64::MIN
+    {
+        return fen;
+    }
     let mut r = round_yuan(d);
     r.rescale(2);
     i64::try_from(r.mantissa()).unwrap_or(if r.is_sign_negative() {
@@ -439,8 +445,9 @@ struct BlockOut {
     not_grouped: u64,
     /// The block's rows as spilled ([`spill_ok`], [`spill_rejected`]), in order.
     spill: Vec<u8>,
-    /// Benefit records of the accepted rows; rows and id spans counted within the block.
-    recs: Vec<BenefitRec>,
+    /// Benefit records of the accepted rows by bucket; rows and id spans counted within
+    /// the block.
+    recs: BlockRecs,
     /// Person and case ids of the accepted rows, end to end.
     ids: String,
 }
@@ -464,6 +471,57 @@ fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// "00" to "99": two digits at a time.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends `v` in decimal, with leading zeros to at least `width` digits (≤ 20).
+fn push_u64_width(buf: &mut Vec<u8>, mut v: u64, width: usize) {
+    let n = (v.checked_ilog10().unwrap_or(0) as usize + 1).max(width.min(20));
+    // Room made with a copy of fixed size (no call), then the digits written in place,
+    // two at a time from the right (not through a buffer on the stack: copying bytes
+    // just written costs a stall).
+    let start = buf.len();
+    buf.extend_from_slice(&[b'0'; 20]);
+    buf.truncate(start + n);
+    let out = &mut buf[start..];
+    let mut i = n;
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        out[i] = PAIRS[d];
+        out[i + 1] = PAIRS[d + 1];
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        out[i - 2] = PAIRS[d];
+        out[i - 1] = PAIRS[d + 1];
+    } else {
+        out[i - 1] = b'0' + v as u8;
+    }
+}
+
+/// Appends `v` in decimal.
+fn push_u64(buf: &mut Vec<u8>, v: u64) {
+    push_u64_width(buf, v, 1);
+}
+
+/// Appends an amount of whole fen as yuan with two decimals (`-12.05`, `0.00`).
+fn push_fen(buf: &mut Vec<u8>, fen: i64) {
+    if fen < 0 {
+        buf.push(b'-');
+    }
+    let f = fen.unsigned_abs();
+    push_u64(buf, f / 100);
+    let d = (f % 100) as usize * 2;
+    buf.extend_from_slice(&[b'.', PAIRS[d], PAIRS[d + 1]]);
+}
+
 /// Appends an amount of money rounded to the fen, always with two decimals.
 fn push_money(buf: &mut Vec<u8>, d: Decimal) {
     let m = match d.scale() {
@@ -472,26 +530,12 @@ fn push_money(buf: &mut Vec<u8>, d: Decimal) {
         0 => d.mantissa() * 100,
         _ => round_yuan(d).mantissa(),
     };
-    let Ok(fen) = u64::try_from(m.unsigned_abs()) else {
-        let _ = write!(buf, "{}", round_yuan(d));
-        return;
-    };
-    if m < 0 {
-        buf.push(b'-');
-    }
-    let (mut v, frac) = (fen / 100, (fen % 100) as u8);
-    let mut tmp = [0u8; 24];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+    match i64::try_from(m) {
+        Ok(fen) if fen != i64::MIN => push_fen(buf, fen),
+        _ => {
+            let _ = write!(buf, "{}", round_yuan(d));
         }
     }
-    buf.extend_from_slice(&tmp[i..]);
-    buf.extend_from_slice(&[b'.', b'0' + frac / 10, b'0' + frac % 10]);
 }
 
 /// Appends a non-money decimal in its shortest form (`1.10` → `1.1`, `2.0` → `2`).
@@ -509,27 +553,20 @@ fn push_dec(buf: &mut Vec<u8>, d: Decimal) {
     if m < 0 && v != 0 {
         buf.push(b'-');
     }
-    let mut tmp = [0u8; 48];
-    let mut i = tmp.len();
-    let mut digits = 0u32;
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        digits += 1;
-        if digits == scale {
-            i -= 1;
-            tmp[i] = b'.';
-        }
-        if v == 0 && digits > scale {
-            break;
-        }
+    if scale == 0 {
+        push_u64(buf, v);
+        return;
     }
-    if tmp[i] == b'.' {
-        i -= 1;
-        tmp[i] = b'0';
+    // At most 19 decimals fit a u64 power of ten; more (28 at most) go digit by digit.
+    if scale <= 19 {
+        let p = 10u64.pow(scale);
+        push_u64(buf, v / p);
+        buf.push(b'.');
+        push_u64_width(buf, v % p, scale as usize);
+    } else {
+        let text = d.normalize().to_string();
+        buf.extend_from_slice(text.trim_start_matches('-').as_bytes());
     }
-    buf.extend_from_slice(&tmp[i..]);
 }
 
 /// Appends a date as `YYYY-MM-DD`.
@@ -638,9 +675,12 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     push_dec(b, p.points);
     b.push(b',');
     close(spill, at_b);
-    spill.extend_from_slice(&p.payment_standard.serialize());
-    spill.extend_from_slice(&(row.total - row.covered).serialize());
-    spill.extend_from_slice(&p.negotiated.serialize());
+    // Whole fen: the payment standard and the negotiated amount are rounded to the fen
+    // by the pricer, the costs are read to the fen.
+    for m in [p.payment_standard, row.total - row.covered, p.negotiated] {
+        debug_assert!(m.scale() <= 2, "{m} is not to the fen");
+        spill.extend_from_slice(&to_fen(m).to_le_bytes());
+    }
 }
 
 /// Encodes one rejected row: its output line before the message, and the message,
@@ -683,20 +723,24 @@ fn price_block(pricer: &Pricer, cols: &Cols, bytes: &[u8], first_line: u64) -> R
         rejected: 0,
         not_grouped: 0,
         spill: Vec::with_capacity(bytes.len() + bytes.len() / 2),
-        recs: Vec::with_capacity(bytes.len() / 100),
+        recs: BlockRecs::new(&[]),
         ids: String::with_capacity(bytes.len() / 8),
     };
+    let mut recs = Vec::with_capacity(bytes.len() / 100);
     let mut failed: Option<PipelineError> = None;
     split_block(bytes, first_line, |line, rec| {
         if failed.is_none()
-            && let Err(e) = price_record(pricer, cols, &mut out, line, rec)
+            && let Err(e) = price_record(pricer, cols, &mut out, &mut recs, line, rec)
         {
             failed = Some(e);
         }
     });
     match failed {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => {
+            out.recs = BlockRecs::new(&recs);
+            Ok(out)
+        }
     }
 }
 
@@ -705,6 +749,7 @@ fn price_record(
     pricer: &Pricer,
     cols: &Cols,
     out: &mut BlockOut,
+    recs: &mut Vec<BenefitRec>,
     line: u64,
     rec: &Fields<'_>,
 ) -> Result<()> {
@@ -724,7 +769,7 @@ fn price_record(
             let id_start = u32::try_from(out.ids.len()).map_err(|_| too_large())?;
             out.ids.push_str(r.person);
             out.ids.push_str(r.case_id);
-            out.recs.push(BenefitRec {
+            recs.push(BenefitRec {
                 person_hash: person_hash(r.person),
                 discharge: r.discharge,
                 admit: r.admit,
@@ -758,9 +803,73 @@ impl Drop for Spill {
     }
 }
 
-/// What stage 1 returns: the benefit records, the ids they point into, the rows read,
-/// and (rows rejected, rows not grouped).
-type StageOne = (Vec<BenefitRec>, String, u64, (u64, u64));
+/// What stage 1 returns: each block's benefit records ([`BlockRecs`]), the ids they
+/// point into, the rows read, and (rows rejected, rows not grouped).
+type StageOne = (Vec<BlockRecs>, String, u64, (u64, u64));
+
+/// Benefit records are kept in 2¹⁰ buckets by the top bits of the person hash: a
+/// person's records fall in one bucket, and the buckets (about a thousand records each
+/// per million rows) are sorted and worked on one by one, in parallel, each in cache.
+const BUCKET_BITS: u32 = 10;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// The bucket of a benefit record.
+fn bucket(r: &BenefitRec) -> usize {
+    (r.person_hash >> (64 - BUCKET_BITS)) as usize
+}
+
+/// The benefit records of one block, ordered by [`bucket`] (bucket `b` is
+/// `recs[starts[b]..starts[b + 1]]`), with ids and rows counted within the block:
+/// `id_base` and `row_base` place them in the run.
+struct BlockRecs {
+    recs: Vec<BenefitRec>,
+    starts: Vec<u32>,
+    id_base: u32,
+    row_base: u32,
+}
+
+impl BlockRecs {
+    /// Orders a block's records by bucket (a counting sort: two passes, no comparison).
+    fn new(recs: &[BenefitRec]) -> Self {
+        let mut starts = vec![0u32; BUCKETS + 1];
+        for r in recs {
+            starts[bucket(r) + 1] += 1;
+        }
+        for b in 0..BUCKETS {
+            starts[b + 1] += starts[b];
+        }
+        let mut at = starts.clone();
+        let mut sorted = match recs.first() {
+            Some(r) => vec![*r; recs.len()],
+            None => Vec::new(),
+        };
+        for r in recs {
+            let b = bucket(r);
+            sorted[at[b] as usize] = *r;
+            at[b] += 1;
+        }
+        Self {
+            recs: sorted,
+            starts,
+            id_base: 0,
+            row_base: 0,
+        }
+    }
+
+    /// The records of bucket `b`, placed in the run.
+    fn bucket(&self, b: usize) -> impl Iterator<Item = BenefitRec> + '_ {
+        let (s, e) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        self.recs[s..e].iter().map(|r| BenefitRec {
+            id_start: r.id_start + self.id_base,
+            row: r.row + self.row_base,
+            ..*r
+        })
+    }
+
+    fn bucket_len(&self, b: usize) -> usize {
+        (self.starts[b + 1] - self.starts[b]) as usize
+    }
+}
 
 /// Stage 1: read, parse, price, spill; collect benefit records. Blocks of whole
 /// records are parsed and priced in parallel ([`par_blocks`]); each block's spill
@@ -771,11 +880,17 @@ fn stage_one<R: Read + Send>(
     cols: &Cols,
     spill: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<StageOne> {
     let mut ids = String::new();
-    let mut recs: Vec<BenefitRec> = Vec::new();
+    let mut recs: Vec<BlockRecs> = Vec::new();
     let (mut rows, mut rejected, mut not_grouped) = (0u64, 0u64, 0u64);
-    let work = |bytes: &[u8], first_line: u64| price_block(pricer, cols, bytes, first_line);
+    let work = |bytes: &[u8], first_line: u64| {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        price_block(pricer, cols, bytes, first_line)
+    };
     par_blocks(src, work, |part: BlockOut| {
         let werr = PipelineError::io("writing the spill file");
         spill
@@ -793,13 +908,10 @@ fn stage_one<R: Read + Send>(
         if rows + part.records > u64::from(u32::MAX) {
             return Err(PipelineError::TooLarge("more than 4 billion rows"));
         }
-        let row_base = rows as u32;
-        recs.reserve(part.recs.len());
-        for mut r in part.recs {
-            r.id_start += id_base;
-            r.row += row_base;
-            recs.push(r);
-        }
+        let mut block = part.recs;
+        block.id_base = id_base;
+        block.row_base = rows as u32;
+        recs.push(block);
         rows += part.records;
         rejected += part.rejected;
         not_grouped += part.not_grouped;
@@ -827,38 +939,29 @@ fn same_hash_run(a: &BenefitRec, b: &BenefitRec) -> bool {
     a.person_hash >> 10 == b.person_hash >> 10
 }
 
-/// Stage 2: benefits in date order per person, persons in parallel.
-fn stage_two(policy: &Policy, mut recs: Vec<BenefitRec>, ids: &str, rows: u64) -> Result<Shares> {
+/// Stage 2: benefits in date order per person, persons in parallel (a bucket of
+/// persons at a time: [`BUCKETS`]).
+fn stage_two(policy: &Policy, blocks: Vec<BlockRecs>, ids: &str, rows: u64) -> Result<Shares> {
     let rows = usize::try_from(rows).map_err(|_| PipelineError::TooLarge("too many rows"))?;
-    // The records themselves are sorted (48 bytes each): the benefit rules then read
-    // them in memory order, which costs less than sorting keys and chasing each record.
-    recs.par_sort_unstable_by_key(sort_key);
-    // Pieces of whole hash runs, about eight per thread.
-    let step = (recs.len() / (8 * rayon::current_num_threads().max(1))).max(1024);
-    let mut pieces: Vec<&mut [BenefitRec]> = Vec::new();
-    let mut rest: &mut [BenefitRec] = &mut recs;
-    while rest.len() > step {
-        let mut at = step;
-        while at < rest.len() && same_hash_run(&rest[at], &rest[at - 1]) {
-            at += 1;
-        }
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(at);
-        pieces.push(head);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        pieces.push(rest);
-    }
     let benefits = &policy.payment.benefits;
-    let done: Vec<Vec<(u32, [i64; 3])>> = pieces
+    // A bucket's records are gathered from every block and sorted themselves (48 bytes
+    // each): the benefit rules then read them in memory order, which costs less than
+    // sorting keys and chasing each record. A bucket holds whole hash runs (the key's
+    // hash bits include the bucket's).
+    let done: Vec<Vec<(u32, [i64; 3])>> = (0..BUCKETS)
         .into_par_iter()
-        .map(|piece| {
-            order_persons(piece, ids);
-            apply_benefits(piece, ids, benefits)
+        .map(|b| {
+            let mut piece = Vec::with_capacity(blocks.iter().map(|k| k.bucket_len(b)).sum());
+            for k in &blocks {
+                piece.extend(k.bucket(b));
+            }
+            piece.sort_unstable_by_key(sort_key);
+            order_persons(&mut piece, ids);
+            apply_benefits(&piece, ids, benefits)
         })
         .collect();
     // The records are no longer needed: free them before the per-row table.
-    drop(recs);
+    drop(blocks);
     let mut shares: Shares = vec![NO_SHARE; rows];
     for piece in done {
         for (row, s) in piece {
@@ -967,10 +1070,10 @@ fn take_part<'a>(b: &mut &'a [u8]) -> Result<&'a [u8]> {
     take(b, len)
 }
 
-fn take_dec(b: &mut &[u8]) -> Result<Decimal> {
-    let mut d = [0u8; 16];
-    d.copy_from_slice(take(b, 16)?);
-    Ok(Decimal::deserialize(d))
+fn take_fen(b: &mut &[u8]) -> Result<i64> {
+    let mut d = [0u8; 8];
+    d.copy_from_slice(take(b, 8)?);
+    Ok(i64::from_le_bytes(d))
 }
 
 /// The output text of one spilled block, its benefit columns filled in from `shares`
@@ -989,28 +1092,27 @@ fn format_block(mut spill: &[u8], shares: &[[i64; 3]]) -> Result<Vec<u8>> {
         } else {
             let a = take_part(&mut spill)?;
             let b = take_part(&mut spill)?;
-            let payment = take_dec(&mut spill)?;
-            let uncovered = take_dec(&mut spill)?;
-            let negotiated = take_dec(&mut spill)?;
+            // All in whole fen (amounts of at most 10¹² fen: no overflow).
+            let payment = take_fen(&mut spill)?;
+            let uncovered = take_fen(&mut spill)?;
+            let negotiated = take_fen(&mut spill)?;
             let [patient, deductible, over_cap] = shares[i];
             debug_assert!(patient != i64::MIN, "accepted rows have shares");
-            let [patient, deductible, over_cap] =
-                [from_fen(patient), from_fen(deductible), from_fen(over_cap)];
             let coinsurance = patient - uncovered - deductible - over_cap;
             // The patient's share goes against the group payment first; the fund pays
             // the rest of it and of the negotiated drugs (paid as is, outside the total).
-            let group_fund = (payment - patient).max(Decimal::ZERO);
-            let fund = (payment + negotiated - patient).max(Decimal::ZERO);
+            let group_fund = (payment - patient).max(0);
+            let fund = (payment + negotiated - patient).max(0);
             o.extend_from_slice(a);
-            push_money(&mut o, patient);
+            push_fen(&mut o, patient);
             o.push(b',');
-            push_money(&mut o, fund);
+            push_fen(&mut o, fund);
             o.extend_from_slice(b);
             for m in [deductible, coinsurance, over_cap, uncovered, negotiated] {
-                push_money(&mut o, m);
+                push_fen(&mut o, m);
                 o.push(b',');
             }
-            push_money(&mut o, fund - group_fund);
+            push_fen(&mut o, fund - group_fund);
             o.push(b'\n');
         }
         i += 1;
@@ -1050,12 +1152,16 @@ fn stage_three(
     shares: &Shares,
     out: &mut (dyn Write + Send),
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<()> {
     let per_batch = 2 * rayon::current_num_threads().max(2);
     let mut row = 0usize;
     let mut written = 0usize;
     let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
         let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(per_batch);
         while batch.len() < per_batch {
             let Some((n, bytes)) = read_block(spill)? else {
@@ -1144,9 +1250,23 @@ fn spill_path(dir: &std::path::Path) -> PathBuf {
 pub fn price<R: Read + Send, W: Write + Send>(
     policy: &Policy,
     input: R,
+    output: W,
+    config: &PriceConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PriceSummary> {
+    price_cancellable(policy, input, output, config, progress, &Cancel::new())
+}
+
+/// [`price`] watching a [`Cancel`] flag: the reading and the writing passes check it
+/// per block of rows (not per row); once it is set the run stops, removes its spill
+/// and returns [`PipelineError::Cancelled`].
+pub fn price_cancellable<R: Read + Send, W: Write + Send>(
+    policy: &Policy,
+    input: R,
     mut output: W,
     config: &PriceConfig,
     progress: &(dyn Fn(Progress) + Sync),
+    cancel: &Cancel,
 ) -> Result<PriceSummary> {
     let started = Instant::now();
     let pricer = Pricer::new(policy.pricing.clone());
@@ -1163,7 +1283,8 @@ pub fn price<R: Read + Send, W: Write + Send>(
                     spill.0.display()
                 )))?;
                 let mut w = BufWriter::with_capacity(1 << 20, file);
-                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut w, progress)?;
+                let (recs, ids, rows, rejected) =
+                    stage_one(&pricer, src, &cols, &mut w, progress, cancel)?;
                 w.flush()
                     .map_err(PipelineError::io("writing the spill file"))?;
                 drop(w);
@@ -1171,7 +1292,8 @@ pub fn price<R: Read + Send, W: Write + Send>(
             }
             SpillTo::Memory => {
                 let mut v = Vec::new();
-                let (recs, ids, rows, rejected) = stage_one(&pricer, src, &cols, &mut v, progress)?;
+                let (recs, ids, rows, rejected) =
+                    stage_one(&pricer, src, &cols, &mut v, progress, cancel)?;
                 (recs, ids, rows, rejected, None, v)
             }
         };
@@ -1194,9 +1316,9 @@ pub fn price<R: Read + Send, W: Write + Send>(
                     "reading the spill file {}",
                     spill.0.display()
                 )))?;
-                stage_three(&mut f, &shares, &mut output, progress)?;
+                stage_three(&mut f, &shares, &mut output, progress, cancel)?;
             }
-            None => stage_three(&mut &spilled[..], &shares, &mut output, progress)?,
+            None => stage_three(&mut &spilled[..], &shares, &mut output, progress, cancel)?,
         }
         output
             .flush()
@@ -1290,8 +1412,24 @@ mod tests {
                     ..*r
                 })
                 .collect();
-            let distinct = stage_two(&policy, recs, &ids, rows).unwrap();
-            let same = stage_two(&policy, collided, &ids, rows).unwrap();
+            // In two blocks, the second's rows and ids counted from its start.
+            let blocks = |recs: &[BenefitRec]| {
+                let (a, b) = recs.split_at(3);
+                let id_base = b[0].id_start;
+                let b: Vec<BenefitRec> = b
+                    .iter()
+                    .map(|r| BenefitRec {
+                        id_start: r.id_start - id_base,
+                        row: r.row - 3,
+                        ..*r
+                    })
+                    .collect();
+                let mut second = BlockRecs::new(&b);
+                (second.id_base, second.row_base) = (id_base, 3);
+                vec![BlockRecs::new(a), second]
+            };
+            let distinct = stage_two(&policy, blocks(&recs), &ids, rows).unwrap();
+            let same = stage_two(&policy, blocks(&collided), &ids, rows).unwrap();
             assert_eq!(distinct, same, "{year}");
             // Per person (rows 2k = B, 2k+1 = A): c1 under the cap, c2a partly over it
             // (resident cap 200,000 of fund: 119,280 + 80,720), c2b and c3 wholly over.
@@ -1317,6 +1455,37 @@ mod tests {
         ] {
             let d: Decimal = s.parse().unwrap();
             assert_eq!(dec_str(s), d.normalize().to_string(), "{s}");
+        }
+        for s in [
+            "1.05",
+            "-0.05",
+            "123456789.000123",
+            "18446744073709551615",
+            "0.00000000000000000005",
+            "1844674407370955.1615",
+            "79228162514264337593543950335",
+            "-7.9228162514264337593543950335",
+        ] {
+            let d: Decimal = s.parse().unwrap();
+            assert_eq!(dec_str(s), d.normalize().to_string(), "{s}");
+        }
+        let fen = |f: i64| {
+            let mut b = Vec::new();
+            push_fen(&mut b, f);
+            String::from_utf8(b).unwrap()
+        };
+        for f in [
+            0,
+            5,
+            -1,
+            100,
+            -12_345,
+            99,
+            1_000_000_000_000,
+            i64::MAX,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(fen(f), Decimal::new(f, 2).to_string(), "{f}");
         }
         assert_eq!(money_str("12"), "12.00");
         assert_eq!(money_str("-0.005"), "-0.01");

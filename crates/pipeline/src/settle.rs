@@ -238,7 +238,7 @@ fn parse<'r>(rec: &Fields<'r>, c: &Cols, year: Option<u64>) -> Result<RowKind<'r
     };
     let negotiated_cost = negotiated_drug_cost(rec, c.negotiated_cost, total_cost)?;
     let negotiated_fund = opt_money(c.negotiated_fund, "negotiated_fund")?;
-    if negotiated_fund > fund_outlay {
+    if !negotiated_fund.is_zero() && negotiated_fund > fund_outlay {
         return Err(format!(
             "field `negotiated_fund`: {negotiated_fund} is more than fund_outlay {fund_outlay}"
         ));

@@ -112,6 +112,9 @@ pub struct Config {
     pub workers: usize,
     /// Where the server reports its start, reloads and stop (never a request's data).
     pub log: fn(&str),
+    /// Where batch results, workbook uploads and price spills are spooled (`None` =
+    /// the system's temporary folder). Files go when their job is no longer kept.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             limits: Limits::default(),
             workers: 0,
             log: |_| {},
+            spool_dir: None,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Inner {
     pub jobs: batch::Jobs,
     /// Permits for running batches.
     pub batches: Arc<tokio::sync::Semaphore>,
+    /// The spool folder.
+    pub spool: std::path::PathBuf,
     reloading: std::sync::Mutex<()>,
     log: fn(&str),
 }
@@ -181,6 +187,7 @@ impl AppState {
             )),
             reloading: std::sync::Mutex::new(()),
             log: config.log,
+            spool: config.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
         }))
     }
 
@@ -337,21 +344,30 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, ServeError> {
     })
 }
 
-/// Loads, binds and serves on a background thread; returns once it listens. Port 0
-/// picks a free port ([`Running::addr`] tells which).
-pub fn spawn(config: Config) -> Result<Running, ServeError> {
-    let state = AppState::load(&config)?;
-    let rt = runtime(config.workers)?;
+/// Binds the listening socket (in `rt`) and tells the address it got.
+fn bind(
+    rt: &tokio::runtime::Runtime,
+    listen: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
     let listener = rt
-        .block_on(tokio::net::TcpListener::bind(config.listen))
+        .block_on(tokio::net::TcpListener::bind(listen))
         .map_err(|source| ServeError::Io {
-            what: format!("listening on {}", config.listen),
+            what: format!("listening on {listen}"),
             source,
         })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Io {
         what: "reading the listening address".into(),
         source,
     })?;
+    Ok((listener, addr))
+}
+
+/// Loads, binds and serves on a background thread; returns once it listens. Port 0
+/// picks a free port ([`Running::addr`] tells which).
+pub fn spawn(config: Config) -> Result<Running, ServeError> {
+    let state = AppState::load(&config)?;
+    let rt = runtime(config.workers)?;
+    let (listener, addr) = bind(&rt, config.listen)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
     let thread = std::thread::spawn(move || {
@@ -375,17 +391,8 @@ pub fn spawn(config: Config) -> Result<Running, ServeError> {
 pub fn run(config: Config) -> Result<(), ServeError> {
     let state = AppState::load(&config)?;
     let rt = runtime(config.workers)?;
+    let (listener, addr) = bind(&rt, config.listen)?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Io {
-                what: format!("listening on {}", config.listen),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServeError::Io {
-            what: "reading the listening address".into(),
-            source,
-        })?;
         let described = state.0.loaded.load().describe();
         let names: Vec<String> = described
             .schemes

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub batches: AtomicU64,
     /// Successful reloads.
     pub reloads: AtomicU64,
+    /// Work running on blocking threads now (batch jobs, `cases` requests).
+    pub working: AtomicU64,
+    /// Work stopped by its cancel flag (a request past its time, a client gone).
+    pub cancelled: AtomicU64,
 }
 
 impl Metrics {
@@ -137,7 +141,40 @@ impl Metrics {
             "drgdip_reloads_total {}",
             self.reloads.load(Ordering::Relaxed)
         );
+        s.push_str(
+            "# HELP drgdip_work_running Work running on blocking threads (batches, case lists).\n",
+        );
+        s.push_str("# TYPE drgdip_work_running gauge\n");
+        let _ = writeln!(
+            s,
+            "drgdip_work_running {}",
+            self.working.load(Ordering::Relaxed)
+        );
+        s.push_str(
+            "# HELP drgdip_work_cancelled_total Work stopped early: past its time or abandoned.\n",
+        );
+        s.push_str("# TYPE drgdip_work_cancelled_total counter\n");
+        let _ = writeln!(
+            s,
+            "drgdip_work_cancelled_total {}",
+            self.cancelled.load(Ordering::Relaxed)
+        );
         s
+    }
+
+    /// Counts a piece of blocking work as running until the guard is dropped.
+    pub fn working(&self) -> Working<'_> {
+        self.working.fetch_add(1, Ordering::Relaxed);
+        Working(self)
+    }
+}
+
+/// A piece of blocking work counted in `drgdip_work_running` while it lives.
+pub struct Working<'a>(&'a Metrics);
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.0.working.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

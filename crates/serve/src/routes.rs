@@ -21,6 +21,7 @@ use crate::batch::{self, BatchSpec, Method, Output};
 use crate::case::{CaseJson, CaseText};
 use crate::engine;
 use crate::{ApiError, AppState};
+use drgdip_io::Cancel;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -55,10 +56,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limits.json_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), timeout));
     let slow = Router::new()
-        .route(
-            "/v1/batch",
-            post(batch_start).layer(DefaultBodyLimit::max(limits.batch_body)),
-        )
+        .route("/v1/batch", post(batch_start))
         .route("/v1/batch/{id}/result", get(batch_result))
         .route("/v1/admin/reload", post(reload));
     json.merge(slow)
@@ -290,9 +288,23 @@ async fn group(
             let n = cases.len() as u64;
             let req = Arc::new(req);
             let st = state.clone();
-            let answer = tokio::task::spawn_blocking(move || many(&loaded, &req, drg, dip))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))??;
+            // Past the time limit this future is dropped, and the guard stops the work.
+            let cancel = Cancel::new();
+            let _guard = CancelOnDrop(cancel.clone());
+            let work = state.clone();
+            let answer = tokio::task::spawn_blocking(move || {
+                let _working = work.0.metrics.working();
+                let r = many(&loaded, &req, drg, dip, &cancel);
+                if r.is_err() && cancel.is_cancelled() {
+                    work.0
+                        .metrics
+                        .cancelled
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                r
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
             st.0.metrics
                 .grouped(if drg { n } else { 0 }, if dip { n } else { 0 });
             Ok(json_response(&answer))
@@ -306,12 +318,24 @@ async fn group(
 
 /// Many cases: one result per case, in order; a case with a bad field gets
 /// `{case_id, error, field}` instead of a result.
+/// Sets its flag when dropped: the work of a request whose future is dropped (past its
+/// time, or its client gone) stops at its next block.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 fn many(
     loaded: &crate::Loaded,
     req: &CaseRequest,
     drg: bool,
     dip: bool,
+    cancel: &Cancel,
 ) -> Result<Value, ApiError> {
+    let stopped = |_| ApiError::unavailable("the request was cancelled (past its time)");
     let cases = req.cases.as_deref().unwrap_or_default();
     let scheme = if drg {
         Some(loaded.scheme(req.scheme.as_deref())?)
@@ -322,6 +346,9 @@ fn many(
     let mut results: Vec<Value> = Vec::with_capacity(cases.len());
     let mut good: Vec<(usize, CaseText)> = Vec::with_capacity(cases.len());
     for (i, c) in cases.iter().enumerate() {
+        if i % engine::CANCEL_BLOCK == 0 && cancel.is_cancelled() {
+            return Err(stopped(engine::Cancelled));
+        }
         let prefix = format!("cases[{i}].");
         let checked = c.to_text(&(i + 1).to_string(), &prefix).and_then(|text| {
             if let Some(s) = scheme {
@@ -345,8 +372,14 @@ fn many(
         }
     }
     let texts: Vec<CaseText> = good.iter().map(|(_, t)| t.clone()).collect();
-    let drg_rows = scheme.map(|s| engine::group_drg(s, &texts));
-    let dip_rows = catalog.map(|c| engine::group_dip(c, &texts));
+    let drg_rows = scheme
+        .map(|s| engine::group_drg_cancellable(s, &texts, cancel))
+        .transpose()
+        .map_err(stopped)?;
+    let dip_rows = catalog
+        .map(|c| engine::group_dip_cancellable(c, &texts, cancel))
+        .transpose()
+        .map_err(stopped)?;
     for (k, (i, _)) in good.iter().enumerate() {
         let mut m = serde_json::Map::new();
         if let Some(rows) = &drg_rows {
@@ -453,7 +486,13 @@ async fn codes(
         }
     }
     let loaded = state.0.loaded.load();
-    let entry = loaded.scheme(q.get("scheme").map(String::as_str))?;
+    // Without a DRG scheme, the catalogue's own codes are searched.
+    let scheme = if loaded.schemes.is_empty() && loaded.catalog.is_some() {
+        None
+    } else {
+        Some(loaded.scheme(q.get("scheme").map(String::as_str))?)
+    };
+    let catalog = loaded.catalog.as_ref().map(|c| &c.catalog);
     let query = q.get("q").map(String::as_str).unwrap_or("").trim();
     if query.is_empty() {
         return Err(ApiError::bad(
@@ -484,10 +523,34 @@ async fn codes(
             }
         },
     };
-    let found = entry.grouper.search_codes(query, kind, limit);
+    let dip_kind = |k: &str| match (kind, k) {
+        (Some(k), _) => k,
+        (None, "procedure") => drgdip_grouper::CodeKind::Procedure,
+        (None, _) => drgdip_grouper::CodeKind::Diagnosis,
+    };
+    let codes: Vec<Value> = match scheme {
+        Some(entry) => entry
+            .grouper
+            .search_codes(query, kind, limit)
+            .into_iter()
+            .map(|c| {
+                let dip = catalog.map(|cat| cat.dip_code_info(&c.code, dip_kind(&c.kind)));
+                let mut v = serde_json::to_value(&c).unwrap_or_default();
+                v["dip"] = serde_json::to_value(dip).unwrap_or_default();
+                v
+            })
+            .collect(),
+        None => catalog
+            .map(|cat| cat.search_dip_codes(query, kind, limit))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| json!({"code": d.code, "kind": d.kind, "dip": d}))
+            .collect(),
+    };
     Ok(json_response(&json!({
-        "scheme": entry.grouper.info().label(),
-        "codes": found,
+        "scheme": scheme.map(|e| e.grouper.info().label()),
+        "catalog": catalog.map(|c| c.info().label()),
+        "codes": codes,
     })))
 }
 
@@ -529,16 +592,58 @@ async fn reload(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(json_response(&json!({"generation": generation})))
 }
 
-/// `POST /v1/batch?method=drg|dip&output=grouped|priced&…`: starts a job.
+/// Forgets a job unless disarmed: the job of a request that ends without handing its
+/// id to the client (an error, a client gone mid-upload) is not kept.
+struct Forget {
+    state: AppState,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if self.armed {
+            self.state.0.jobs.remove(self.id);
+        }
+    }
+}
+
+/// The error answer of a job that stopped before its result: 413 at a limit, else
+/// 422 with the job's message.
+fn job_error(job: &batch::BatchJob, limits: &crate::Limits) -> ApiError {
+    match job.limit() {
+        Some(batch::Limit::Bytes) => ApiError::with(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            batch::too_large_message(limits.batch_body),
+            Some("body"),
+        ),
+        Some(batch::Limit::Rows) => ApiError::with(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            batch::too_many_rows_message(limits.batch_rows),
+            Some("body"),
+        ),
+        None => ApiError::with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            job.error()
+                .unwrap_or_else(|| "the batch stopped without a result".into()),
+            Some("body"),
+        ),
+    }
+}
+
+/// `POST /v1/batch?method=drg|dip&output=grouped|priced&stream=1&…`: starts a job on
+/// the upload as it arrives. Without `stream`, answers 202 with the job's id once the
+/// upload is read (the job may still be running); with `stream=1`, the response body
+/// is the result, written as it is produced, with the id in `X-Batch-Id`.
 async fn batch_start(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-    body: Result<Bytes, BytesRejection>,
+    headers: header::HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = take(body)?;
     for k in q.keys() {
         if ![
-            "method", "output", "scheme", "columns", "encoding", "sheet", "format",
+            "method", "output", "scheme", "columns", "encoding", "sheet", "format", "stream",
         ]
         .contains(&k.as_str())
         {
@@ -592,6 +697,16 @@ async fn batch_start(
             ));
         }
     };
+    let stream = match q.get("stream").map(String::as_str) {
+        None | Some("") | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(o) => {
+            return Err(ApiError::bad(
+                format!("`stream` is `{o}`; expected 1 or 0"),
+                Some("stream".into()),
+            ));
+        }
+    };
     let columns = match q.get("columns") {
         None => None,
         Some(c) => Some(
@@ -606,26 +721,33 @@ async fn batch_start(
                 .map_err(|err| ApiError::bad(err.to_string(), Some("encoding".into())))?,
         ),
     };
-    if body.is_empty() {
-        return Err(ApiError::bad(
-            "the body is empty: send the case file (CSV or .xlsx)",
-            Some("body".into()),
-        ));
-    }
-    let max_rows = state.0.limits.batch_rows;
-    if !batch::is_xlsx(&body) && batch::max_rows(&body) > max_rows {
-        return Err(ApiError::with(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the file has more than {max_rows} rows (the server's batch limit)"),
-            Some("body"),
-        ));
+    let limits = &state.0.limits;
+    let declared: Option<u64> = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    match declared {
+        Some(0) => {
+            return Err(ApiError::bad(
+                "the body is empty: send the case file (CSV or .xlsx)",
+                Some("body".into()),
+            ));
+        }
+        Some(n) if n > limits.batch_body as u64 => {
+            return Err(ApiError::with(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                batch::too_large_message(limits.batch_body),
+                Some("body"),
+            ));
+        }
+        _ => {}
     }
     let permit = state.0.batches.clone().try_acquire_owned().map_err(|_| {
         ApiError::with(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "{} batches are running (the server's limit); try again later",
-                state.0.limits.concurrent_batches
+                limits.concurrent_batches
             ),
             None,
         )
@@ -638,24 +760,103 @@ async fn batch_start(
         encoding,
         sheet: q.get("sheet").cloned(),
         xlsx,
-        max_rows,
+        max_rows: limits.batch_rows,
+        stream,
+        spool: state.0.spool.clone(),
     };
     let job = state
         .0
         .jobs
-        .create(spec, body.len() as u64, state.0.limits.kept_batches);
+        .create(spec, declared.unwrap_or(0), limits.kept_batches);
+    let mut forget = Forget {
+        state: state.clone(),
+        id: job.id,
+        armed: true,
+    };
     state
         .0
         .metrics
         .batches
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (tx, rx) = tokio::sync::mpsc::channel::<batch::Chunk>(UPLOAD_CHUNKS);
+    let (consumed, consumed_rx) = batch::Consumed::new();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel(RESULT_CHUNKS);
+    let writer = stream.then(|| batch::ChannelWriter::new(out_tx, job.cancel.clone()));
     let j = job.clone();
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        let counted = batch::run(&loaded, &j, &body);
+        let _working = st.0.metrics.working();
+        let counted = batch::run(&loaded, &j, batch::Upload::new(rx), consumed, writer);
         st.0.metrics.grouped(counted.drg, counted.dip);
+        if j.cancel.is_cancelled() && j.limit().is_none() {
+            st.0.metrics
+                .cancelled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         drop(permit);
     });
+    let limit = limits.batch_body as u64;
+    if stream {
+        // The upload goes on while the response is written.
+        let j = job.clone();
+        tokio::spawn(async move {
+            if let (_, Some(rest)) = batch::pump(body, tx, &j, limit).await {
+                batch::drain(rest, DRAIN_TIME).await;
+            }
+        });
+        // Answer with the first bytes of the result, or the error that came first.
+        let Some(Ok(first)) = out_rx.recv().await else {
+            // Let the job record its end before reading why.
+            let started = Instant::now();
+            while !job.is_over() && started.elapsed() < std::time::Duration::from_secs(5) {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            return Err(job_error(&job, limits));
+        };
+        let (kind, ext) = result_kind(xlsx);
+        forget.armed = false;
+        let body = Body::new(batch::ChannelBody::new(Some(first), out_rx, None));
+        return Ok((
+            [
+                (header::CONTENT_TYPE, kind.to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"batch-{}.{ext}\"", job.id),
+                ),
+                (
+                    header::HeaderName::from_static("x-batch-id"),
+                    job.id.to_string(),
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    drop(out_rx);
+    let (pumped, rest) = batch::pump(body, tx, &job, limit).await;
+    if let Some(rest) = rest {
+        // Answer now; the rest of the upload is read and dropped meanwhile.
+        tokio::spawn(batch::drain(rest, DRAIN_TIME));
+    }
+    match pumped {
+        batch::Pumped::TooLarge => return Err(job_error(&job, limits)),
+        batch::Pumped::Interrupted(why) => {
+            return Err(ApiError::bad(why, Some("body".into())));
+        }
+        batch::Pumped::Complete(_) | batch::Pumped::Stopped => {}
+    }
+    // The job has read the whole upload (or stopped reading it): limits are known.
+    let _ = consumed_rx.await;
+    if job.limit().is_some() {
+        return Err(job_error(&job, limits));
+    }
+    if job.bytes_read.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return Err(ApiError::bad(
+            "the body is empty: send the case file (CSV or .xlsx)",
+            Some("body".into()),
+        ));
+    }
+    forget.armed = false;
     let mut r = json_response(&json!({
         "id": job.id,
         "status": format!("/v1/batch/{}", job.id),
@@ -663,6 +864,26 @@ async fn batch_start(
     }));
     *r.status_mut() = StatusCode::ACCEPTED;
     Ok(r)
+}
+
+/// How long the rest of an upload no longer read is drained after the answer.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Chunks of an upload in flight between the request and its job.
+const UPLOAD_CHUNKS: usize = 16;
+/// Chunks of a result in flight between its job and the response.
+const RESULT_CHUNKS: usize = 8;
+
+/// The content type and file extension of a result.
+fn result_kind(xlsx: bool) -> (&'static str, &'static str) {
+    if xlsx {
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        )
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    }
 }
 
 fn job_of(state: &AppState, id: &str) -> Result<Arc<batch::BatchJob>, ApiError> {
@@ -701,7 +922,7 @@ async fn batch_status(
     ))
 }
 
-/// `GET /v1/batch/{id}/result`: the file, streamed in chunks.
+/// `GET /v1/batch/{id}/result`: the spool file, streamed in chunks.
 async fn batch_result(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -719,16 +940,20 @@ async fn batch_result(
             None,
         ));
     };
-    let (bytes, kind, ext) = match &f.xlsx {
-        Some(x) => (
-            x.clone(),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        None => (f.csv.clone(), "text/csv; charset=utf-8", "csv"),
+    let Some((file, len, xlsx)) = f
+        .result_file()
+        .map_err(|e| ApiError::internal(format!("opening the result: {e}")))?
+    else {
+        return Err(ApiError::with(
+            StatusCode::GONE,
+            format!("batch {id} was streamed in the response of its upload; no result is kept"),
+            None,
+        ));
     };
-    let len = bytes.len();
-    let body = Body::from(bytes);
+    let (kind, ext) = result_kind(xlsx);
+    let (tx, rx) = tokio::sync::mpsc::channel(RESULT_CHUNKS);
+    tokio::task::spawn_blocking(move || batch::send_file(file, tx));
+    let body = Body::new(batch::ChannelBody::new(None, rx, Some(len)));
     Ok((
         [
             (header::CONTENT_TYPE, kind.to_string()),

@@ -44,6 +44,10 @@ pub struct Args {
     /// Worker threads of the server (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+    /// Folder for batch results, workbook uploads and price spills (default: the
+    /// system's temporary folder).
+    #[arg(long)]
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// Runs `drgdip serve` until interrupted.
@@ -70,6 +74,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         },
         workers: args.workers,
         log: |line| eprintln!("{line}"),
+        spool_dir: args.spool_dir,
     };
     drgdip_serve::run(config).context("drgdip serve")?;
     Ok(Outcome::Clean)

@@ -115,7 +115,7 @@ impl ResKind {
 
 /// The parts of a row under national rules (ranges into `alts`; each alternative there
 /// is a group of which one code is needed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct NationalParts {
     /// Related-procedure groups (met by the procedures after the principal).
     pub related: (u32, u32),
@@ -228,6 +228,33 @@ pub(crate) struct Cand {
     pub level: u8,
 }
 
+/// What the grouping loop knows of a candidate row without reading the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CandMeta {
+    pub layer: Layer,
+    /// What the row's principal-procedure cell asks.
+    pub procs: ProcsKind,
+}
+
+/// The kind of a [`Procs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcsKind {
+    /// No condition.
+    Any,
+    /// No principal procedure.
+    Conservative,
+    /// One of the listed principal procedures.
+    Listed,
+}
+
+/// The parts of a type that grouping reads, in one small record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HotType {
+    pub procs: Procs,
+    pub nat: NationalParts,
+    pub has_cond: bool,
+}
+
 /// How a procedure counts for grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum Excl {
@@ -275,6 +302,58 @@ pub(crate) struct DxDict {
     /// The longest key (longer codes are looked up by their 亚目 and category only).
     #[serde(skip)]
     pub longest: usize,
+    /// Per ICD-10 category `A00`…`Z99` ([`icd_category`]): its class and its block of
+    /// 亚目 in `subs`, so that an ICD-shaped code is placed by two small tables and
+    /// probes the hash index only when a longer key shares its 亚目.
+    #[serde(skip)]
+    pub cats: Vec<CatEntry>,
+    /// Blocks of 36 entries (fourth character `0`–`9`, `A`–`Z`), one per category
+    /// having some key longer than itself.
+    #[serde(skip)]
+    pub subs: Vec<SubEntry>,
+}
+
+/// No class.
+const NO_CLASS: u32 = u32::MAX;
+
+/// A category's entry in [`DxDict::cats`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CatEntry {
+    /// The category's class ([`NO_CLASS`] = none).
+    class: u32,
+    /// Its block in [`DxDict::subs`] ([`NO_CLASS`] = no key is longer than the category).
+    block: u32,
+}
+
+/// A 亚目's entry in [`DxDict::subs`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SubEntry {
+    /// The class of the four-character key ([`NO_CLASS`] = none).
+    class: u32,
+    /// Some key longer than four characters starts with it.
+    longer: bool,
+}
+
+/// The index of an ICD-10 category (`A00`…`Z99`: an upper-case letter, two digits) that
+/// `key` starts with.
+#[inline]
+fn icd_category(key: &[u8]) -> Option<usize> {
+    match *key {
+        [l @ b'A'..=b'Z', d1 @ b'0'..=b'9', d2 @ b'0'..=b'9', ..] => {
+            Some(usize::from(l - b'A') * 100 + usize::from(d1 - b'0') * 10 + usize::from(d2 - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// The place of a 亚目's fourth character (`0`–`9`, `A`–`Z`) in its block.
+#[inline]
+fn icd_sub(b: u8) -> Option<usize> {
+    match b {
+        b'0'..=b'9' => Some(usize::from(b - b'0')),
+        b'A'..=b'Z' => Some(usize::from(b - b'A') + 10),
+        _ => None,
+    }
 }
 
 impl DxDict {
@@ -282,6 +361,79 @@ impl DxDict {
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
         self.index.get(key, |id| self.keys[id as usize].as_bytes())
+    }
+
+    /// Rebuilds the look-up structures (the hash index and the category tables).
+    fn rebuild(&mut self) {
+        let keys = &self.keys;
+        self.index = CodeIndex::build(keys.len(), keys.iter().map(|k| k.as_bytes()));
+        self.longest = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+        let none = CatEntry {
+            class: NO_CLASS,
+            block: NO_CLASS,
+        };
+        let mut cats = vec![none; 2600];
+        let mut subs: Vec<SubEntry> = Vec::new();
+        for (id, key) in keys.iter().enumerate() {
+            let key = key.as_bytes();
+            let Some(c) = icd_category(key) else { continue };
+            if key.len() == 3 {
+                cats[c].class = id as u32;
+                continue;
+            }
+            if cats[c].block == NO_CLASS {
+                cats[c].block = (subs.len() / 36) as u32;
+                subs.resize(
+                    subs.len() + 36,
+                    SubEntry {
+                        class: NO_CLASS,
+                        longer: false,
+                    },
+                );
+            }
+            // A fourth character outside `0-9A-Z`: only the hash index finds such a key.
+            let Some(s) = icd_sub(key[3]) else { continue };
+            let e = &mut subs[cats[c].block as usize * 36 + s];
+            if key.len() == 4 {
+                e.class = id as u32;
+            } else {
+                e.longer = true;
+            }
+        }
+        self.cats = cats;
+        self.subs = subs;
+    }
+
+    /// The class of a normalised code (upper-case, dot-free): the code itself, else its
+    /// first four characters (亚目), else its first three (category), the first the
+    /// dictionary has.
+    #[inline]
+    pub fn place(&self, key: &[u8]) -> Option<u32> {
+        let n = key.len();
+        let some = |class: u32| (class != NO_CLASS).then_some(class);
+        if let Some(c) = icd_category(key)
+            && let Some(&cat) = self.cats.get(c)
+        {
+            // No key longer than the category starts with it: only the category can match.
+            if n == 3 || cat.block == NO_CLASS {
+                return some(cat.class);
+            }
+            if let Some(s) = icd_sub(key[3]) {
+                let sub = self.subs[cat.block as usize * 36 + s];
+                let exact = if n > 4 && sub.longer && n <= self.longest {
+                    self.find(key)
+                } else {
+                    None
+                };
+                return exact.or(some(sub.class)).or(some(cat.class));
+            }
+        }
+        // Other shapes: probe the hash index for each of the three.
+        (n <= self.longest)
+            .then(|| self.find(key))
+            .flatten()
+            .or_else(|| (n > 4).then(|| self.find(&key[..4])).flatten())
+            .or_else(|| (n > 3).then(|| self.find(&key[..3])).flatten())
     }
 }
 
@@ -338,7 +490,14 @@ pub struct Catalog {
     /// `cand[cand_start[c]..cand_start[c+1]]`; `classes + 2` entries.
     pub(crate) cand_start: Vec<u32>,
     pub(crate) cand: Vec<Cand>,
+    /// Per entry of `cand` (derived on load): the row's layer and what it asks of the
+    /// principal procedure, so that grouping passes over rows without reading them.
+    #[serde(skip)]
+    pub(crate) cand_meta: Vec<CandMeta>,
     pub(crate) types: Vec<DipType>,
+    /// Per type (derived on load): the parts grouping reads, packed together.
+    #[serde(skip)]
+    pub(crate) hot: Vec<HotType>,
     pub(crate) alts: Vec<(u32, u32)>,
     pub(crate) alt_codes: Vec<u32>,
     /// Sorted by coefficient, highest first, then by line.
@@ -415,9 +574,31 @@ impl Catalog {
     }
 
     pub(crate) fn rebuild_index(&mut self) {
-        let keys = &self.dx.keys;
-        self.dx.index = CodeIndex::build(keys.len(), keys.iter().map(|k| k.as_bytes()));
-        self.dx.longest = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+        self.dx.rebuild();
+        self.hot = self
+            .types
+            .iter()
+            .map(|t| HotType {
+                procs: t.procs,
+                nat: t.nat,
+                has_cond: t.has_cond,
+            })
+            .collect();
+        self.cand_meta = self
+            .cand
+            .iter()
+            .map(|c| {
+                let t = &self.types[c.row as usize];
+                CandMeta {
+                    layer: t.layer,
+                    procs: match t.procs {
+                        Procs::Any => ProcsKind::Any,
+                        Procs::Conservative => ProcsKind::Conservative,
+                        Procs::Alts(..) => ProcsKind::Listed,
+                    },
+                }
+            })
+            .collect();
         let codes = &self.px.codes;
         self.px.index = CodeIndex::build(codes.len(), codes.iter().map(|k| k.as_bytes()));
     }
@@ -1518,6 +1699,8 @@ impl Compiler<'_> {
                 keys,
                 index: CodeIndex::default(),
                 longest: 0,
+                cats: Vec::new(),
+                subs: Vec::new(),
             },
             px,
             words,
@@ -1526,7 +1709,9 @@ impl Compiler<'_> {
             class_cci,
             cand_start,
             cand,
+            cand_meta: Vec::new(),
             types,
+            hot: Vec::new(),
             alts,
             alt_codes,
             aux,
@@ -1715,6 +1900,97 @@ impl AttributeSource {
         match self {
             AttributeSource::Principal => "principal",
             AttributeSource::Highest => "highest",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The class of a code found by comparing strings: the code, its first four
+    /// characters, its first three, the first that is a key.
+    fn by_scanning(keys: &[&str], code: &str) -> Option<u32> {
+        let at = |k: &str| keys.iter().position(|&x| x == k).map(|i| i as u32);
+        let n = code.len();
+        at(code)
+            .or_else(|| code.get(..4).filter(|_| n > 4).and_then(at))
+            .or_else(|| code.get(..3).filter(|_| n > 3).and_then(at))
+    }
+
+    #[test]
+    fn category_tables_place_codes_as_the_three_probes_do() {
+        let mut keys = vec![
+            "A15",
+            "A150",
+            "A17",
+            "A17801+G07*",
+            "A178",
+            "C34",
+            "C341",
+            "C3410X001",
+            "K35",
+            "K358",
+            "K3580",
+            "P07",
+            "U07",
+            "U071",
+            "Z51",
+            "Z511",
+            "Z51100X001",
+            "B20+",
+            "B2",
+            "XYZ",
+            "A00",
+            "Q99",
+        ];
+        keys.sort_unstable();
+        let mut dict = DxDict {
+            keys: keys.iter().map(|k| Box::from(*k)).collect(),
+            ..DxDict::default()
+        };
+        dict.rebuild();
+        let mut codes: Vec<String> = Vec::new();
+        for k in &keys {
+            codes.push(k.to_string());
+            for tail in ["0", "9", "X", "X001", "+", "*"] {
+                codes.push(format!("{k}{tail}"));
+            }
+            for n in 1..k.len() {
+                codes.push(k[..n].to_string());
+            }
+        }
+        codes.extend(
+            [
+                "",
+                "A",
+                "A1",
+                "A16",
+                "A160",
+                "A1780",
+                "A17801",
+                "A17802+G07*",
+                "C349",
+                "C3410X002",
+                "K3581",
+                "K35899",
+                "Z99",
+                "Z990",
+                "Z51100X",
+                "B200",
+                "B20+1",
+                "A17+",
+                "a17",
+                "Ü071",
+            ]
+            .map(String::from),
+        );
+        for code in &codes {
+            assert_eq!(
+                dict.place(code.as_bytes()),
+                by_scanning(&keys, code),
+                "{code:?}"
+            );
         }
     }
 }

@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::compile::{Cand, Catalog, DipType, Excl, Layer, Procs};
+use super::compile::{Cand, CandMeta, Catalog, DipType, Excl, Layer, Procs};
 use super::source::{AttributeSource, TieRule};
 use super::spec::{Attribute, Range};
 
@@ -351,15 +351,8 @@ impl Catalog {
         } else {
             &long[..]
         };
-        // The exact code, its 亚目, its category: the first the catalogue has (a key
-        // longer than any of the catalogue's cannot be one of them).
-        let d = &self.dx;
-        let found = (n <= d.longest)
-            .then(|| d.find(key))
-            .flatten()
-            .or_else(|| (n > 4).then(|| d.find(&key[..4])).flatten())
-            .or_else(|| (n > 3).then(|| d.find(&key[..3])).flatten());
-        match found {
+        // The exact code, its 亚目, its category: the first the catalogue has.
+        match self.dx.place(key) {
             Some(id) => CodeLookup { id, known: true },
             None => CodeLookup {
                 id: self.unknown_class(),
@@ -374,19 +367,18 @@ impl Catalog {
         let mut buf = [0u8; 64];
         let code = code.trim();
         let bytes = code.as_bytes();
-        if bytes.len() <= buf.len() {
+        let long;
+        // Upper-cased on the stack (a very long code on the heap).
+        let upper: &[u8] = if bytes.len() <= buf.len() {
             let b = &mut buf[..bytes.len()];
             b.copy_from_slice(bytes);
             b.make_ascii_uppercase();
-            if let Some(id) = self.px.find(b) {
-                return CodeLookup {
-                    id,
-                    known: self.px.covered[id as usize],
-                };
-            }
-        }
-        let upper = code.to_ascii_uppercase();
-        if let Some(id) = self.px.find(upper.as_bytes()) {
+            b
+        } else {
+            long = code.to_ascii_uppercase();
+            long.as_bytes()
+        };
+        if let Some(id) = self.px.find(upper) {
             return CodeLookup {
                 id,
                 known: self.px.covered[id as usize],
@@ -396,13 +388,13 @@ impl Catalog {
             .px
             .attr_prefix
             .iter()
-            .find(|(p, _)| upper.starts_with(&**p))
+            .find(|(p, _)| upper.starts_with(p.as_bytes()))
             .map(|x| x.1);
         let excl = self
             .px
             .excl_prefix
             .iter()
-            .find(|(p, _)| upper.starts_with(&**p))
+            .find(|(p, _)| upper.starts_with(p.as_bytes()))
             .map_or(Excl::None, |x| x.1);
         CodeLookup {
             id: self.px.special(
@@ -480,9 +472,16 @@ impl Catalog {
     }
 
     #[inline]
-    fn cands(&self, class: u32) -> &[Cand] {
+    pub(crate) fn cands(&self, class: u32) -> &[Cand] {
         let c = class as usize;
         &self.cand[self.cand_start[c] as usize..self.cand_start[c + 1] as usize]
+    }
+
+    /// The [`CandMeta`] of each of [`Catalog::cands`].
+    #[inline]
+    fn cand_metas(&self, class: u32) -> &[CandMeta] {
+        let c = class as usize;
+        &self.cand_meta[self.cand_start[c] as usize..self.cand_start[c + 1] as usize]
     }
 
     #[inline]

@@ -141,60 +141,126 @@ impl Client {
         let s = conn.get_mut();
         s.write_all(head.as_bytes())?;
         s.write_all(body)?;
-        let mut line = String::new();
-        if conn.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::other("connection closed"));
+        let resp = read_response(conn)?;
+        if resp
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
+            self.conn = None;
         }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-        let mut headers = Vec::new();
+        Ok(resp)
+    }
+}
+
+/// Reads one HTTP/1.1 answer (a `Content-Length` or chunked body, else to the end).
+pub fn read_response(conn: &mut BufReader<TcpStream>) -> std::io::Result<Resp> {
+    let mut line = String::new();
+    if conn.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::other("connection closed"));
+    }
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let find = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if let Some(len) = find("content-length") {
+        let len: usize = len.parse().map_err(std::io::Error::other)?;
+        body.resize(len, 0);
+        conn.read_exact(&mut body)?;
+    } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
             line.clear();
             conn.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
+            let n = usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
+            let mut chunk = vec![0; n + 2];
+            conn.read_exact(&mut chunk)?;
+            if n == 0 {
                 break;
             }
-            if let Some((k, v)) = l.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
+            body.extend_from_slice(&chunk[..n]);
         }
-        let find = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                .map(|(_, v)| v.clone())
-        };
-        let mut body = Vec::new();
-        if let Some(len) = find("content-length") {
-            let len: usize = len.parse().map_err(std::io::Error::other)?;
-            body.resize(len, 0);
-            conn.read_exact(&mut body)?;
-        } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-            loop {
-                line.clear();
-                conn.read_line(&mut line)?;
-                let n = usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
-                let mut chunk = vec![0; n + 2];
-                conn.read_exact(&mut chunk)?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-        }
-        if find("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
-            self.conn = None;
-        }
-        Ok(Resp {
-            status,
-            headers,
-            body,
-        })
     }
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A request whose body another thread writes (in 64 KiB pieces, chunked when
+/// `chunked`, else with its `Content-Length`) while this one reads the answer: for
+/// answers that come before the upload ends (a limit passed) and results streamed
+/// while the upload goes on. Also tells whether the writer had sent the whole body
+/// when the answer's status line came.
+pub fn duplex(
+    addr: SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+    chunked: bool,
+) -> (std::io::Result<Resp>, bool) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let sent = Arc::new(AtomicBool::new(false));
+    let flag = sent.clone();
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/csv\r\n{framing}\r\nConnection: close\r\n\r\n"
+    );
+    let writer = std::thread::spawn(move || {
+        let result = (|| -> std::io::Result<()> {
+            w.write_all(head.as_bytes())?;
+            for piece in body.chunks(64 << 10) {
+                if chunked {
+                    w.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+                    w.write_all(piece)?;
+                    w.write_all(b"\r\n")?;
+                } else {
+                    w.write_all(piece)?;
+                }
+            }
+            if chunked {
+                w.write_all(b"0\r\n\r\n")?;
+            }
+            Ok(())
+        })();
+        if result.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let mut conn = BufReader::new(s);
+    let mut first = [0u8; 1];
+    let peeked = conn.get_mut().peek(&mut first);
+    let sent_before = sent.load(Ordering::SeqCst);
+    let resp = peeked.and_then(|_| read_response(&mut conn));
+    drop(conn);
+    let _ = writer.join();
+    (resp, sent_before)
 }
 
 /// Generated cases of the demo scheme (as `drgdip gen` writes them).

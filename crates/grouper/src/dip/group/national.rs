@@ -7,7 +7,7 @@
 //!
 //! [`Rules::National`]: super::super::source::Rules::National
 
-use super::super::compile::{Layer, NO_SLOT, ResKind};
+use super::super::compile::{Layer, NO_SLOT, ProcsKind, ResKind};
 use super::*;
 
 /// How a matching row ranks: (position of the secondary diagnosis that matched, number
@@ -78,14 +78,26 @@ impl Catalog {
         self.diagnosis_bits(case, s);
 
         let cands = self.cands(pdx);
+        let meta = self.cand_metas(pdx);
+        // The kind of principal-procedure cell a row must not have to match this case.
+        let never = if s.principal.is_some() {
+            ProcsKind::Conservative
+        } else {
+            ProcsKind::Listed
+        };
         let mut i = 0;
         for layer in LAYERS {
             let start = i;
             let ranked = matches!(layer, Layer::Merge | Layer::Burn | Layer::Tumor);
             let mut best: Option<(u32, NatRank)> = None;
-            while i < cands.len() && self.types[cands[i].row as usize].layer == layer {
+            while i < cands.len() && meta[i].layer == layer {
                 let row = cands[i].row;
+                let kind = meta[i].procs;
                 i += 1;
+                // Skipped unread (explanations show every row tried).
+                if !T::ON && kind == never {
+                    continue;
+                }
                 let m = self.nat_matches(row, case, s);
                 if T::ON {
                     self.trace_type(row, m.is_some(), case, s, t);
@@ -221,14 +233,14 @@ impl Catalog {
     /// Whether a row matches under national rules, and its rank.
     #[inline]
     fn nat_matches(&self, row: u32, case: &DipCase, s: &DipScratch) -> Option<NatRank> {
-        let ty = &self.types[row as usize];
-        if ty.has_cond && !self.conditions(ty, case, s) {
+        let hot = &self.hot[row as usize];
+        if !self.principal_in(hot.procs, s.principal) {
             return None;
         }
-        if !self.principal_in(ty.procs, s.principal) {
+        if hot.has_cond && !self.conditions(&self.types[row as usize], case, s) {
             return None;
         }
-        let n = &ty.nat;
+        let n = &hot.nat;
         if n.related.1 > 0 && !self.groups_met(n.related, case.px.get(1..).unwrap_or_default()) {
             return None;
         }
