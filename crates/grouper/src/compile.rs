@@ -433,17 +433,37 @@ pub struct Grouper {
     pub(crate) exclusion_slots: Vec<u32>,
     /// The source format (explanations print workbook rules as written).
     pub(crate) format: SchemeFormat,
-    /// Derived on compile and load ([`Grouper::derive_tables`]), for the per-case
-    /// MCC/CC check to read dense tables instead of scattered membership words: per
-    /// code id (+1) the packed exclusion word of its membership row…
+    /// Derived on compile and load ([`Grouper::derive_tables`]), not stored: what
+    /// grouping reads of each code id (+1), in one record of half a cache line (see
+    /// [`CodeFacts`]), and the slot lists too long for a record.
     #[serde(skip)]
-    pub(crate) exclusion_words: Vec<u64>,
-    /// …and, for workbook schemes, the exclusion tables each code is a member of
-    /// (`pdx_tables[pdx_tables_at[id]..pdx_tables_at[id + 1]]`).
+    pub(crate) facts: Vec<CodeFacts>,
     #[serde(skip)]
-    pub(crate) pdx_tables_at: Vec<u32>,
-    #[serde(skip)]
-    pub(crate) pdx_tables: Vec<u16>,
+    pub(crate) more_slots: Vec<u16>,
+}
+
+/// How many slots a [`CodeFacts`] record holds itself.
+pub(crate) const INLINE_SLOTS: usize = 4;
+
+/// The most list slots a scheme may have (slot ids are 16-bit in [`CodeFacts`]).
+pub(crate) const MAX_SLOTS: usize = u16::MAX as usize;
+
+/// Everything grouping reads of one code, in 32 bytes: generated cases draw their codes
+/// from tens of thousands, so a code's data is cold, and one record per code means one
+/// cache miss per code of a case instead of one per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub(crate) struct CodeFacts {
+    /// The runnable-MDC masks with the code as principal diagnosis and as principal
+    /// procedure ([`Grouper::runnable_by_pdx`], all ones when the scheme has none).
+    pub runnable: [u64; 2],
+    /// MCC, CC and principal exclusion-table ids (0 = none).
+    pub tables: [u16; 3],
+    /// How many list slots the code is in.
+    pub len: u16,
+    /// Its slots when `len <= INLINE_SLOTS`; else the first two hold the offset of its
+    /// slots in [`Grouper::more_slots`] (low half, high half).
+    pub slots: [u16; INLINE_SLOTS],
 }
 
 /// The slot-name prefix of an exclusion table's members (workbook schemes).
@@ -504,46 +524,42 @@ impl Grouper {
     }
 
     /// Builds the tables derived from the membership matrix (not stored in a compiled
-    /// file): each code's packed exclusion word, and which exclusion tables each code is
-    /// a member of. Reads only indices [`Grouper::check_invariants`] has checked.
+    /// file): each code's [`CodeFacts`]. Reads only indices
+    /// [`Grouper::check_invariants`] has checked (slot ids below `u16::MAX`, fewer than
+    /// `u32::MAX` memberships).
     pub(crate) fn derive_tables(&mut self) {
         let w = self.words;
-        self.exclusion_words = self.membership.chunks(w).map(|row| row[w - 1]).collect();
-        self.pdx_tables_at.clear();
-        self.pdx_tables.clear();
-        if self.exclusion_slots.is_empty() {
-            return;
-        }
-        // Slot → table id (0 = not an exclusion slot), and the words the slots span.
-        let mut table_of = vec![0u16; self.slots.len()];
-        for (t, &slot) in self.exclusion_slots.iter().enumerate() {
-            table_of[slot as usize] = (t + 1) as u16;
-        }
-        let lo = self
-            .exclusion_slots
-            .iter()
-            .min()
-            .map_or(0, |&s| s as usize / 64);
-        let hi = self
-            .exclusion_slots
-            .iter()
-            .max()
-            .map_or(0, |&s| s as usize / 64);
-        self.pdx_tables_at.push(0);
-        for row in self.membership.chunks(w) {
-            for (k, &word) in row[lo..=hi].iter().enumerate() {
+        self.facts.clear();
+        self.more_slots.clear();
+        let mut slots: Vec<u16> = Vec::new();
+        for (c, row) in self.membership.chunks(w).enumerate() {
+            slots.clear();
+            for (k, &word) in row[..w - 1].iter().enumerate() {
                 let mut bits = word;
                 while bits != 0 {
-                    let slot = (lo + k) * 64 + bits.trailing_zeros() as usize;
+                    slots.push((k * 64) as u16 + bits.trailing_zeros() as u16);
                     bits &= bits - 1;
-                    if let Some(&t) = table_of.get(slot)
-                        && t != 0
-                    {
-                        self.pdx_tables.push(t);
-                    }
                 }
             }
-            self.pdx_tables_at.push(self.pdx_tables.len() as u32);
+            let packed = row[w - 1];
+            let mut f = CodeFacts {
+                runnable: [
+                    self.runnable_by_pdx.get(c).copied().unwrap_or(u64::MAX),
+                    self.runnable_by_ppx.get(c).copied().unwrap_or(u64::MAX),
+                ],
+                tables: [packed as u16, (packed >> 16) as u16, (packed >> 32) as u16],
+                len: slots.len() as u16,
+                slots: [0; INLINE_SLOTS],
+            };
+            if slots.len() <= INLINE_SLOTS {
+                f.slots[..slots.len()].copy_from_slice(&slots);
+            } else {
+                let at = self.more_slots.len() as u32;
+                f.slots[0] = at as u16;
+                f.slots[1] = (at >> 16) as u16;
+                self.more_slots.extend_from_slice(&slots);
+            }
+            self.facts.push(f);
         }
     }
 
@@ -880,6 +896,12 @@ impl<'s> Builder<'s> {
         } else {
             Vec::new()
         };
+        if self.slot_ids.len() > MAX_SLOTS {
+            self.problem(format!(
+                "scheme.json: the rules read {} distinct lists (list slots); a scheme holds at most {MAX_SLOTS}",
+                self.slot_ids.len()
+            ));
+        }
         let (words, mut membership, trauma) = self.membership(n);
         for m in &s.exclusion_members {
             if let Some(&tid) = table_ids.get(m.table.as_str()) {
@@ -941,9 +963,8 @@ impl<'s> Builder<'s> {
             warnings: std::mem::take(&mut self.warnings),
             exclusion_slots,
             format: s.format,
-            exclusion_words: Vec::new(),
-            pdx_tables_at: Vec::new(),
-            pdx_tables: Vec::new(),
+            facts: Vec::new(),
+            more_slots: Vec::new(),
         }
     }
 

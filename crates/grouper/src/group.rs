@@ -6,7 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{Filter, KNOWN_DX, KNOWN_PROC, NO_SLOT, Node, NodeId, ResultId, ResultInfo};
+use crate::compile::{
+    CodeFacts, Filter, INLINE_SLOTS, KNOWN_DX, KNOWN_PROC, NO_SLOT, Node, NodeId, ResultId,
+    ResultInfo,
+};
 use crate::rule::{CodeSet, Field};
 use crate::{CodeId, Grouper};
 
@@ -164,7 +167,21 @@ pub struct Scratch {
     has_cc: bool,
     dept: Option<u16>,
     discharge_way: Option<u16>,
+    /// The list slots of the case's codes as four bit sets of `words - 1` words, one per
+    /// role: principal diagnosis, secondary diagnoses, principal procedure, secondary
+    /// procedures. Filled from each code's slot list, so a list test reads this small,
+    /// hot memory rather than the codes' rows of the membership matrix.
+    bits: Vec<u64>,
+    /// The MDCs where some rule can hold given the principal diagnosis, and given the
+    /// principal procedure ([`CodeFacts::runnable`]).
+    runnable: [u64; 2],
 }
+
+/// The roles of [`Scratch::bits`], in order.
+const PDX: usize = 0;
+const SDX: usize = 1;
+const PPX: usize = 2;
+const SPX: usize = 3;
 
 /// The evaluation environment of one case.
 pub(crate) struct Env<'a> {
@@ -392,7 +409,10 @@ pub struct Lookup {
 impl Grouper {
     /// Fresh working memory for [`Grouper::group`].
     pub fn scratch(&self) -> Scratch {
-        Scratch::default()
+        Scratch {
+            bits: vec![0; 4 * (self.words - 1)],
+            ..Scratch::default()
+        }
     }
 
     /// The id given to codes the scheme does not know; it is in no list.
@@ -587,6 +607,7 @@ impl Grouper {
         {
             for i in 1..case.px.len() {
                 let px = std::slice::from_ref(&case.px[i]);
+                self.mark_procedures(px, s);
                 if T::ON {
                     t.step(Step::Retry {
                         index: i as u32,
@@ -613,25 +634,37 @@ impl Grouper {
     /// exclusions), department and discharge-way ids. List tests read the code rows
     /// directly, so nothing else is prepared.
     pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
+        let sw = self.words - 1;
+        s.bits.clear();
+        s.bits.resize(4 * sw, 0);
         s.has_mcc = false;
         s.has_cc = false;
-        if let Some((&p, secondary)) = case.dx.split_first() {
-            if self.exclusion_slots.is_empty() {
-                let ptable = self.exclusion_tables(p)[2];
+        let (pdx, sdx) = s.bits[..2 * sw].split_at_mut(sw);
+        match case.dx.split_first() {
+            Some((&p, secondary)) => {
+                let principal = self.mark(p, pdx);
+                s.runnable[0] = principal.runnable[0];
+                // A complication is excluded when the principal has its table (folder
+                // schemes) or is a member of it (workbook schemes: the table's slot).
+                let ptable = principal.tables[2];
+                let workbook = !self.exclusion_slots.is_empty();
+                let excluded = |t: u16| {
+                    if workbook {
+                        let slot = self.exclusion_slots[t as usize - 1] as usize;
+                        pdx[slot / 64] >> (slot % 64) & 1 != 0
+                    } else {
+                        t == ptable
+                    }
+                };
                 for &x in secondary {
-                    let [m, c, _] = self.exclusion_tables(x);
-                    s.has_mcc |= m != 0 && m != ptable;
-                    s.has_cc |= c != 0 && c != ptable;
-                }
-            } else {
-                let member_of = self.pdx_tables(p);
-                for &x in secondary {
-                    let [m, c, _] = self.exclusion_tables(x);
-                    s.has_mcc |= m != 0 && !member_of.contains(&m);
-                    s.has_cc |= c != 0 && !member_of.contains(&c);
+                    let [m, c, _] = self.mark(x, sdx).tables;
+                    s.has_mcc |= m != 0 && !excluded(m);
+                    s.has_cc |= c != 0 && !excluded(c);
                 }
             }
+            None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
         }
+        self.mark_procedures(&case.px, s);
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
     }
@@ -643,29 +676,52 @@ impl Grouper {
         if self.exclusion_slots.is_empty() {
             self.exclusion_tables(pdx)[2] == table
         } else {
-            self.pdx_tables(pdx).contains(&table)
+            self.has(pdx, self.exclusion_slots[table as usize - 1])
         }
     }
 
-    /// Workbook schemes: the exclusion tables `code` is a member of.
-    #[inline]
-    fn pdx_tables(&self, code: CodeId) -> &[u16] {
-        let c = code as usize;
-        &self.pdx_tables[self.pdx_tables_at[c] as usize..self.pdx_tables_at[c + 1] as usize]
-    }
-
     /// A code's exclusion-table ids as MCC, CC and principal (0 = none), packed in the
-    /// last word of its row (read from the dense copy).
+    /// last word of its row.
     #[inline]
     pub(crate) fn exclusion_tables(&self, code: CodeId) -> [u16; 3] {
-        let a = self.exclusion_words[code as usize];
-        [a as u16, (a >> 16) as u16, (a >> 32) as u16]
+        self.facts[code as usize].tables
     }
 
     /// Is `code` in list slot `slot`?
     #[inline]
     pub(crate) fn has(&self, code: CodeId, slot: u32) -> bool {
         self.membership[code as usize * self.words + slot as usize / 64] >> (slot % 64) & 1 != 0
+    }
+
+    /// Sets the bits of the slots `code` is in.
+    #[inline]
+    fn mark(&self, code: CodeId, bits: &mut [u64]) -> &CodeFacts {
+        let f = &self.facts[code as usize];
+        let len = f.len as usize;
+        let slots = if len <= INLINE_SLOTS {
+            &f.slots[..len]
+        } else {
+            let at = f.slots[0] as usize | (f.slots[1] as usize) << 16;
+            &self.more_slots[at..at + len]
+        };
+        for &slot in slots {
+            bits[slot as usize / 64] |= 1 << (slot % 64);
+        }
+        f
+    }
+
+    /// Fills the procedure roles of [`Scratch::bits`] from `px` (the case's procedures,
+    /// or the one procedure of a retry).
+    fn mark_procedures(&self, px: &[CodeId], s: &mut Scratch) {
+        let sw = self.words - 1;
+        let (ppx, spx) = s.bits[PPX * sw..(SPX + 1) * sw].split_at_mut(sw);
+        ppx.fill(0);
+        spx.fill(0);
+        let p = px.first().map_or(self.unknown_code(), |&p| p);
+        s.runnable[1] = self.mark(p, ppx).runnable[1];
+        for &x in px.get(1..).unwrap_or_default() {
+            self.mark(x, spx);
+        }
     }
 
     /// A per-code MDC mask pair read at the case's principal diagnosis and principal
@@ -687,7 +743,7 @@ impl Grouper {
         // An MDC none of whose rules can hold is skipped when grouping (a runnable MDC
         // is a candidate, so the runnable mask alone serves), shown when explaining.
         let candidates = if T::SKIP {
-            self.principal_mask(&self.runnable_by_pdx, &self.runnable_by_ppx, env)
+            env.s.runnable[0] & env.s.runnable[1]
         } else {
             self.principal_mask(&self.mdc_by_pdx, &self.mdc_by_ppx, env)
         };
@@ -837,19 +893,22 @@ impl Grouper {
             && (f.ppx == NO_SLOT || self.in_list(CodeSet::PrincipalProc, f.ppx, env))
     }
 
+    /// Is some code of the case in `set` in list slot `slot`? One bit of the case's
+    /// bit sets (see [`Scratch::bits`]).
     #[inline]
     fn in_list(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> bool {
-        let dx = env.case.dx.as_slice();
-        let px = env.px;
-        let any = |codes: &[CodeId]| codes.iter().any(|&c| self.has(c, slot));
-        match set {
-            CodeSet::PrincipalDx => dx.first().is_some_and(|&c| self.has(c, slot)),
-            CodeSet::SecondaryDx => any(dx.get(1..).unwrap_or_default()),
-            CodeSet::AnyDx => any(dx),
-            CodeSet::PrincipalProc => px.first().is_some_and(|&c| self.has(c, slot)),
-            CodeSet::SecondaryProc => any(px.get(1..).unwrap_or_default()),
-            CodeSet::AnyProc => any(px),
-        }
+        let sw = self.words - 1;
+        let w = slot as usize / 64;
+        let bit = |role: usize| env.s.bits[role * sw + w];
+        let word = match set {
+            CodeSet::PrincipalDx => bit(PDX),
+            CodeSet::SecondaryDx => bit(SDX),
+            CodeSet::AnyDx => bit(PDX) | bit(SDX),
+            CodeSet::PrincipalProc => bit(PPX),
+            CodeSet::SecondaryProc => bit(SPX),
+            CodeSet::AnyProc => bit(PPX) | bit(SPX),
+        };
+        word >> (slot % 64) & 1 != 0
     }
 
     fn field(field: Field, env: &Env<'_>) -> Option<i64> {

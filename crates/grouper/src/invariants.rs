@@ -3,7 +3,7 @@
 //! rule graph must be acyclic and shallow enough for the recursive evaluator.
 
 use crate::Grouper;
-use crate::compile::{Filter, NO_SLOT, Node, NodeId};
+use crate::compile::{Filter, MAX_SLOTS, NO_SLOT, Node, NodeId};
 
 /// The deepest rule nesting accepted in a compiled file (the evaluator recurses once a
 /// level; scheme files cannot nest deeper than their JSON reader's limit of 128).
@@ -126,6 +126,23 @@ impl Grouper {
                 self.words - 1
             ));
         }
+        // Each code's slots are listed on load as 16-bit ids, at 32-bit offsets.
+        index(
+            "the number of membership words",
+            self.words as u64 - 1,
+            MAX_SLOTS / 64 + 1,
+        )?;
+        let members: u64 = self
+            .membership
+            .chunks(self.words)
+            .map(|row| {
+                row[..self.words - 1]
+                    .iter()
+                    .map(|w| u64::from(w.count_ones()))
+                    .sum::<u64>()
+            })
+            .sum();
+        index("the number of list memberships", members, u32::MAX as usize)?;
         for row in self.membership.chunks(self.words) {
             let packed = row[self.words - 1];
             for k in 0..3 {

@@ -482,26 +482,28 @@ const PAIRS: &[u8; 200] = b"\
 /// Appends `v` in decimal, with leading zeros to at least `width` digits (≤ 20).
 fn push_u64_width(buf: &mut Vec<u8>, mut v: u64, width: usize) {
     let n = (v.checked_ilog10().unwrap_or(0) as usize + 1).max(width.min(20));
-    // The digits are written left-aligned into a fixed 20 bytes, which are appended
-    // whole (a copy of fixed size, no call) and cut to the length.
-    let mut tmp = [b'0'; 20];
+    // Room made with a copy of fixed size (no call), then the digits written in place,
+    // two at a time from the right (not through a buffer on the stack: copying bytes
+    // just written costs a stall).
+    let start = buf.len();
+    buf.extend_from_slice(&[b'0'; 20]);
+    buf.truncate(start + n);
+    let out = &mut buf[start..];
     let mut i = n;
     while v >= 100 {
         let d = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+        out[i] = PAIRS[d];
+        out[i + 1] = PAIRS[d + 1];
     }
     if v >= 10 {
         let d = v as usize * 2;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+        out[i - 2] = PAIRS[d];
+        out[i - 1] = PAIRS[d + 1];
     } else {
-        tmp[i - 1] = b'0' + v as u8;
+        out[i - 1] = b'0' + v as u8;
     }
-    let len = buf.len();
-    buf.extend_from_slice(&tmp);
-    buf.truncate(len + n);
 }
 
 /// Appends `v` in decimal.
