@@ -44,7 +44,7 @@ pub use group::{
     Case, CodeKind, Complication, Explanation, InvalidReason, Lookup, Outcome, Scratch, Status,
     Step,
 };
-pub use lookup::CodeInfo;
+pub use lookup::{CodeInfo, DipCodeInfo, DipTypeRef};
 pub use open::{OpenError, open_catalog, open_scheme};
 pub use scheme::{Scheme, SchemeFormat, SchemeInfo};
 pub use whatif::{Change, Edit};

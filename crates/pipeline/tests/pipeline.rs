@@ -317,3 +317,51 @@ fn settle_counts_only_the_policy_year() {
     let cases: u64 = settlement.hospitals.iter().map(|h| h.totals.cases).sum();
     assert_eq!(cases, 1);
 }
+
+/// A price run watching a cancel flag: never set, the output of `price`; set once the
+/// first rows are read, the run stops (its reading pass checks per block) and says so.
+#[test]
+fn price_stops_when_cancelled() {
+    use drgdip_pipeline::{PipelineError, Progress, price_cancellable};
+    let policy = policy();
+    let text = input(40_000);
+    let config = PriceConfig {
+        threads: Some(2),
+        spill: SpillTo::Memory,
+    };
+    let (want, _, _) = run_price(&policy, &text, 2, SpillTo::Memory);
+    let mut out = Vec::new();
+    let never = drgdip_io::Cancel::new();
+    price_cancellable(
+        &policy,
+        text.as_bytes(),
+        &mut out,
+        &config,
+        &no_progress,
+        &never,
+    )
+    .unwrap();
+    assert_eq!(out, want);
+    // About 17 MB: many blocks, so the flag set after the first comes well before
+    // the end.
+    let text = input(200_000);
+    let cancel = drgdip_io::Cancel::new();
+    let read = std::sync::atomic::AtomicU64::new(0);
+    let progress = |p: Progress| {
+        read.store(p.rows, std::sync::atomic::Ordering::Relaxed);
+        cancel.cancel();
+    };
+    let mut out = Vec::new();
+    let r = price_cancellable(
+        &policy,
+        text.as_bytes(),
+        &mut out,
+        &config,
+        &progress,
+        &cancel,
+    );
+    assert!(matches!(r, Err(PipelineError::Cancelled)), "{r:?}");
+    // Stopped in the reading pass: nothing was written, and not every row was read.
+    assert!(out.is_empty());
+    assert!(read.load(std::sync::atomic::Ordering::Relaxed) < 200_000);
+}

@@ -7,6 +7,7 @@ const state = {
   wiDx: [], wiPx: [],        // the what-if copy
   original: null,            // last results of the case (for the side-by-side)
   complications: {},         // code -> "MCC"/"CC" (from the explanation)
+  wiComplications: {},       // the same, from the what-if case's own explanation
   loaded: null,
 };
 
@@ -78,24 +79,62 @@ function autocomplete(input, list, kind) {
         list.replaceChildren(...d.codes.map((c) => {
           const name = kind === "dx" ? c.dx_name : c.proc_name;
           const badge = c.mcc ? " [MCC]" : c.cc ? " [CC]" : "";
-          return el("option", { value: c.code }, c.code + " " + name + badge);
+          return el("option", { value: c.code }, c.code + " " + (name || "") + badge + dipSummary(c.dip));
         }));
       } catch (_) { /* the look-up is a convenience */ }
     }, 120);
   });
 }
 
+// The DIP types of a code (from /v1/codes when a catalogue is loaded).
+function dipTypes(dip) {
+  if (!dip) return [];
+  return dip.kind === "procedure" ? dip.procedure_of : dip.principal_of;
+}
+
+function dipSummary(dip) {
+  const types = dipTypes(dip);
+  if (!types.length) return "";
+  return " · DIP " + types.slice(0, 3).map((t) => t.code).join(" ") + (types.length > 3 ? " …+" + (types.length - 3) : "");
+}
+
+function dipDetail(dip) {
+  const head = dip.kind === "procedure" ? "DIP types listing this procedure" : "DIP types taking it as principal diagnosis";
+  return head + ":\n" + dipTypes(dip).map((t) => t.code + " " + t.name + " (" + t.layer +
+    (t.primary_care ? ", 基层病种" : "") + ", by " + t.by + ")").join("\n");
+}
+
+// Fetches what the loaded scheme and catalogue know of an entered code (name, DIP
+// types) and shows it on its chip.
+async function describeCode(entry, kind, rerender) {
+  try {
+    const d = await apiJson("/v1/codes?kind=" + kind + "&limit=1&q=" + encodeURIComponent(entry.code));
+    const c = d.codes[0];
+    if (!c || c.code.toUpperCase() !== entry.code.toUpperCase()) return;
+    if (!entry.name) entry.name = kind === "dx" ? c.dx_name : c.proc_name;
+    entry.dip = c.dip;
+    rerender();
+  } catch (_) { /* the detail is a convenience */ }
+}
+
 // The code from an input: "J18.900 肺炎" -> "J18.900".
 function codeOf(text) { return text.trim().split(/\s+/)[0] || ""; }
 
 // ---------- code chips ----------
-function renderChips(listEl, codes, kind, onChange) {
+function complicationsOf(explanation) {
+  const m = {};
+  for (const cx of explanation.complications) m[cx.code] = cx;
+  return m;
+}
+
+function renderChips(listEl, codes, kind, onChange, complications) {
   listEl.replaceChildren(...codes.map((c, i) => {
     const li = el("li", { class: i === 0 ? "principal" : "" });
     li.append(el("span", { class: "code" }, c.code));
     if (c.name) li.append(el("span", { class: "name" }, c.name));
     if (c.known === false) li.append(el("span", { class: "badge unknown", title: "not in the scheme's dictionaries" }, "?"));
-    const cx = kind === "dx" && i > 0 ? state.complications[c.code] : null;
+    if (dipTypes(c.dip).length) li.append(el("span", { class: "badge dip", title: dipDetail(c.dip) }, "DIP " + dipTypes(c.dip).length));
+    const cx = kind === "dx" && i > 0 ? complications[c.code] : null;
     if (cx) li.append(el("span", { class: "badge " + cx.kind.toLowerCase() + (cx.excluded ? " excluded" : ""),
       title: "exclusion table " + cx.table + (cx.excluded ? ": excluded by the principal diagnosis" : "") }, cx.kind));
     if (i > 0) li.append(el("button", { type: "button", class: "mini promote", title: "make principal",
@@ -107,16 +146,18 @@ function renderChips(listEl, codes, kind, onChange) {
 }
 
 function renderCase() {
-  renderChips($("dx-codes"), state.dx, "dx", renderCase);
-  renderChips($("px-codes"), state.px, "px", renderCase);
+  renderChips($("dx-codes"), state.dx, "dx", renderCase, state.complications);
+  renderChips($("px-codes"), state.px, "px", renderCase, {});
 }
 
-function addCode(input, codes, after) {
+function addCode(input, codes, after, kind, rerender) {
   const code = codeOf(input.value);
   if (!code) return;
-  codes.push({ code, name: "" });
+  const entry = { code, name: "" };
+  codes.push(entry);
   input.value = "";
   after();
+  describeCode(entry, kind, rerender);
 }
 
 // ---------- the case ----------
@@ -166,8 +207,7 @@ function showResults(ex, priced, priceError) {
     $("drg-name").textContent = e.result.name;
     $("drg-status").textContent = e.status + " · MDC " + e.result.mdc + " · ADRG " + e.result.adrg +
       (ex.drg.warnings ? " · " + ex.drg.warnings : "");
-    state.complications = {};
-    for (const cx of e.complications) state.complications[cx.code] = cx;
+    state.complications = complicationsOf(e);
     // Names from the scheme for the chips.
     ex.drg.dx.forEach((d, i) => { if (state.dx[i]) { state.dx[i].name = d.name; state.dx[i].known = d.known; } });
     ex.drg.px.forEach((d, i) => { if (state.px[i]) { state.px[i].name = d.name; state.px[i].known = d.known; } });
@@ -297,9 +337,17 @@ function startWhatIf() {
   renderWhatIf();
 }
 
+// The what-if chips; their MCC/CC badges are those of the what-if case (a promoted
+// principal or a dropped code changes which secondaries count, and the exclusions).
+function renderWhatIfChips() {
+  renderChips($("wi-dx"), state.wiDx, "dx", renderWhatIf, state.wiComplications);
+  renderChips($("wi-px"), state.wiPx, "px", renderWhatIf, {});
+}
+
 function renderWhatIf() {
-  renderChips($("wi-dx"), state.wiDx, "dx", renderWhatIf);
-  renderChips($("wi-px"), state.wiPx, "px", renderWhatIf);
+  // Until the what-if case is explained, no badge is shown rather than a stale one.
+  state.wiComplications = {};
+  renderWhatIfChips();
   runWhatIf();
 }
 
@@ -309,6 +357,8 @@ async function runWhatIf() {
   let ex = null, priced = null, error = "";
   try {
     ex = await apiJson("/v1/explain", { case: c });
+    state.wiComplications = ex.drg ? complicationsOf(ex.drg.explanation) : {};
+    renderWhatIfChips();
     if (state.loaded && state.loaded.policy) priced = await apiJson("/v1/price", { case: c }).catch(() => null);
   } catch (e) { error = e.message; }
   const o = state.original;
@@ -408,10 +458,10 @@ window.addEventListener("DOMContentLoaded", () => {
   autocomplete($("px-input"), $("px-list"), "px");
   autocomplete($("wi-dx-input"), $("dx-list"), "dx");
   autocomplete($("wi-px-input"), $("px-list"), "px");
-  $("dx-add").onclick = () => addCode($("dx-input"), state.dx, renderCase);
-  $("px-add").onclick = () => addCode($("px-input"), state.px, renderCase);
-  $("wi-dx-add").onclick = () => addCode($("wi-dx-input"), state.wiDx, renderWhatIf);
-  $("wi-px-add").onclick = () => addCode($("wi-px-input"), state.wiPx, renderWhatIf);
+  $("dx-add").onclick = () => addCode($("dx-input"), state.dx, renderCase, "dx", renderCase);
+  $("px-add").onclick = () => addCode($("px-input"), state.px, renderCase, "px", renderCase);
+  $("wi-dx-add").onclick = () => addCode($("wi-dx-input"), state.wiDx, renderWhatIf, "dx", renderWhatIfChips);
+  $("wi-px-add").onclick = () => addCode($("wi-px-input"), state.wiPx, renderWhatIf, "px", renderWhatIfChips);
   for (const [inp, btn] of [["dx-input", "dx-add"], ["px-input", "px-add"], ["wi-dx-input", "wi-dx-add"], ["wi-px-input", "wi-px-add"]]) {
     $(inp).addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); $(btn).click(); } });
   }

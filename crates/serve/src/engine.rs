@@ -6,7 +6,7 @@
 use drgdip_grouper::dip::DipCase;
 use drgdip_grouper::{Case, CodeKind, Edit};
 use drgdip_io::stream::{Out, Row};
-use drgdip_io::{DipGroupJob, GroupJob, Job, parse_case, parse_dip_case};
+use drgdip_io::{Cancel, DipGroupJob, GroupJob, Job, parse_case, parse_dip_case};
 use drgdip_pipeline::{PriceConfig, SpillTo};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
@@ -84,28 +84,63 @@ pub fn parse_dip(
 
 /// Groups cases with a DRG scheme: per case the columns of `drgdip group`.
 pub fn group_drg(entry: &SchemeEntry, texts: &[CaseText]) -> Vec<Record> {
-    let job = GroupJob::with_principals(&entry.grouper, false, entry.principals.clone());
-    run_job(&job, 10, texts)
+    group_drg_cancellable(entry, texts, &Cancel::new()).unwrap_or_default()
 }
 
 /// Groups cases with the DIP catalogue: per case the columns of `drgdip dip group`.
 pub fn group_dip(entry: &CatalogEntry, texts: &[CaseText]) -> Vec<Record> {
-    run_job(&DipGroupJob::new(&entry.catalog), 13, texts)
+    group_dip_cancellable(entry, texts, &Cancel::new()).unwrap_or_default()
 }
 
+/// [`group_drg`] watching a cancel flag (checked per block of cases).
+pub fn group_drg_cancellable(
+    entry: &SchemeEntry,
+    texts: &[CaseText],
+    cancel: &Cancel,
+) -> Result<Vec<Record>, Cancelled> {
+    let job = GroupJob::with_principals(&entry.grouper, false, entry.principals.clone());
+    run_job(&job, 10, texts, cancel)
+}
+
+/// [`group_dip`] watching a cancel flag (checked per block of cases).
+pub fn group_dip_cancellable(
+    entry: &CatalogEntry,
+    texts: &[CaseText],
+    cancel: &Cancel,
+) -> Result<Vec<Record>, Cancelled> {
+    run_job(&DipGroupJob::new(&entry.catalog), 13, texts, cancel)
+}
+
+/// Work stopped by its cancel flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// Cases between two looks at a cancel flag.
+pub const CANCEL_BLOCK: usize = 256;
+
 /// Runs a file job on cases of `fields` input fields: one record per case, the job's
-/// columns by name.
-fn run_job<J: Job>(job: &J, fields: usize, texts: &[CaseText]) -> Vec<Record> {
+/// columns by name. The cancel flag is checked before every block of
+/// [`CANCEL_BLOCK`] cases.
+fn run_job<J: Job>(
+    job: &J,
+    fields: usize,
+    texts: &[CaseText],
+    cancel: &Cancel,
+) -> Result<Vec<Record>, Cancelled> {
     let header = job.header();
     let mut state = job.state();
-    texts
-        .iter()
-        .map(|text| {
+    let mut records = Vec::with_capacity(texts.len());
+    for block in texts.chunks(CANCEL_BLOCK) {
+        if cancel.is_cancelled() {
+            return Err(Cancelled);
+        }
+        records.extend(block.iter().map(|text| {
             let mut out = Out::with_capacity(256);
             with_row(text, fields, |row| job.row(&mut state, row, &mut out));
             record(&header, out)
-        })
-        .collect()
+        }));
+    }
+    Ok(records)
 }
 
 /// A code as the scheme knows it, for showing a case.

@@ -21,6 +21,7 @@ use crate::batch::{self, BatchSpec, Method, Output};
 use crate::case::{CaseJson, CaseText};
 use crate::engine;
 use crate::{ApiError, AppState};
+use drgdip_io::Cancel;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -287,9 +288,23 @@ async fn group(
             let n = cases.len() as u64;
             let req = Arc::new(req);
             let st = state.clone();
-            let answer = tokio::task::spawn_blocking(move || many(&loaded, &req, drg, dip))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))??;
+            // Past the time limit this future is dropped, and the guard stops the work.
+            let cancel = Cancel::new();
+            let _guard = CancelOnDrop(cancel.clone());
+            let work = state.clone();
+            let answer = tokio::task::spawn_blocking(move || {
+                let _working = work.0.metrics.working();
+                let r = many(&loaded, &req, drg, dip, &cancel);
+                if r.is_err() && cancel.is_cancelled() {
+                    work.0
+                        .metrics
+                        .cancelled
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                r
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
             st.0.metrics
                 .grouped(if drg { n } else { 0 }, if dip { n } else { 0 });
             Ok(json_response(&answer))
@@ -303,12 +318,24 @@ async fn group(
 
 /// Many cases: one result per case, in order; a case with a bad field gets
 /// `{case_id, error, field}` instead of a result.
+/// Sets its flag when dropped: the work of a request whose future is dropped (past its
+/// time, or its client gone) stops at its next block.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 fn many(
     loaded: &crate::Loaded,
     req: &CaseRequest,
     drg: bool,
     dip: bool,
+    cancel: &Cancel,
 ) -> Result<Value, ApiError> {
+    let stopped = |_| ApiError::unavailable("the request was cancelled (past its time)");
     let cases = req.cases.as_deref().unwrap_or_default();
     let scheme = if drg {
         Some(loaded.scheme(req.scheme.as_deref())?)
@@ -319,6 +346,9 @@ fn many(
     let mut results: Vec<Value> = Vec::with_capacity(cases.len());
     let mut good: Vec<(usize, CaseText)> = Vec::with_capacity(cases.len());
     for (i, c) in cases.iter().enumerate() {
+        if i % engine::CANCEL_BLOCK == 0 && cancel.is_cancelled() {
+            return Err(stopped(engine::Cancelled));
+        }
         let prefix = format!("cases[{i}].");
         let checked = c.to_text(&(i + 1).to_string(), &prefix).and_then(|text| {
             if let Some(s) = scheme {
@@ -342,8 +372,14 @@ fn many(
         }
     }
     let texts: Vec<CaseText> = good.iter().map(|(_, t)| t.clone()).collect();
-    let drg_rows = scheme.map(|s| engine::group_drg(s, &texts));
-    let dip_rows = catalog.map(|c| engine::group_dip(c, &texts));
+    let drg_rows = scheme
+        .map(|s| engine::group_drg_cancellable(s, &texts, cancel))
+        .transpose()
+        .map_err(stopped)?;
+    let dip_rows = catalog
+        .map(|c| engine::group_dip_cancellable(c, &texts, cancel))
+        .transpose()
+        .map_err(stopped)?;
     for (k, (i, _)) in good.iter().enumerate() {
         let mut m = serde_json::Map::new();
         if let Some(rows) = &drg_rows {
@@ -450,7 +486,13 @@ async fn codes(
         }
     }
     let loaded = state.0.loaded.load();
-    let entry = loaded.scheme(q.get("scheme").map(String::as_str))?;
+    // Without a DRG scheme, the catalogue's own codes are searched.
+    let scheme = if loaded.schemes.is_empty() && loaded.catalog.is_some() {
+        None
+    } else {
+        Some(loaded.scheme(q.get("scheme").map(String::as_str))?)
+    };
+    let catalog = loaded.catalog.as_ref().map(|c| &c.catalog);
     let query = q.get("q").map(String::as_str).unwrap_or("").trim();
     if query.is_empty() {
         return Err(ApiError::bad(
@@ -481,10 +523,34 @@ async fn codes(
             }
         },
     };
-    let found = entry.grouper.search_codes(query, kind, limit);
+    let dip_kind = |k: &str| match (kind, k) {
+        (Some(k), _) => k,
+        (None, "procedure") => drgdip_grouper::CodeKind::Procedure,
+        (None, _) => drgdip_grouper::CodeKind::Diagnosis,
+    };
+    let codes: Vec<Value> = match scheme {
+        Some(entry) => entry
+            .grouper
+            .search_codes(query, kind, limit)
+            .into_iter()
+            .map(|c| {
+                let dip = catalog.map(|cat| cat.dip_code_info(&c.code, dip_kind(&c.kind)));
+                let mut v = serde_json::to_value(&c).unwrap_or_default();
+                v["dip"] = serde_json::to_value(dip).unwrap_or_default();
+                v
+            })
+            .collect(),
+        None => catalog
+            .map(|cat| cat.search_dip_codes(query, kind, limit))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| json!({"code": d.code, "kind": d.kind, "dip": d}))
+            .collect(),
+    };
     Ok(json_response(&json!({
-        "scheme": entry.grouper.info().label(),
-        "codes": found,
+        "scheme": scheme.map(|e| e.grouper.info().label()),
+        "catalog": catalog.map(|c| c.info().label()),
+        "codes": codes,
     })))
 }
 

@@ -170,6 +170,41 @@ fn codes_schemes_health_metrics() {
     );
     let mcc = c.get("/v1/codes?q=R57.000").json();
     assert!(mcc["codes"][0]["mcc"].is_string());
+    // The DIP catalogue's view of each code: the library's look-up.
+    let catalog = drgdip_grouper::open_catalog(&root().join("data/demo-catalog")).unwrap();
+    let want = |code: &str, kind| serde_json::to_value(catalog.dip_code_info(code, kind)).unwrap();
+    assert_eq!(
+        j189["dip"],
+        want("J18.900", drgdip_grouper::CodeKind::Diagnosis)
+    );
+    assert!(!j189["dip"]["principal_of"].as_array().unwrap().is_empty());
+    let px = c.get("/v1/codes?q=96.7201&kind=px&limit=1").json();
+    assert_eq!(px["codes"][0]["code"], "96.7201");
+    assert_eq!(
+        px["codes"][0]["dip"],
+        want("96.7201", drgdip_grouper::CodeKind::Procedure)
+    );
+    assert!(
+        !px["codes"][0]["dip"]["procedure_of"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Without a scheme, the catalogue's own codes.
+    let mut only_dip = demo_config();
+    only_dip.sources.schemes.clear();
+    let dip_server = start(only_dip);
+    let r = Client::new(dip_server.addr())
+        .get("/v1/codes?q=J18&kind=dx")
+        .json();
+    assert!(r["scheme"].is_null());
+    let found = r["codes"].as_array().unwrap();
+    assert!(found.iter().any(|x| x["code"] == "J189"), "{r}");
+    assert!(
+        found
+            .iter()
+            .all(|x| x["dip"]["class"].as_str().unwrap().starts_with("J18"))
+    );
 
     let s = c.get("/v1/schemes").json();
     assert_eq!(s["generation"], 1);
@@ -643,4 +678,50 @@ fn a_failed_reload_keeps_the_loaded_set() {
         200
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn work_past_its_time_is_cancelled() {
+    // A `cases` request whose time runs out while its cases are grouped: 503, and the
+    // blocking work stops at its next block instead of running on (the cancelled
+    // counter moves, the running gauge goes back to 0, the cases are not counted).
+    let mut config = demo_config();
+    config.limits.request_timeout = Duration::from_millis(10);
+    config.limits.many_cases = 20_000;
+    config.limits.json_body = 64 << 20;
+    let server = start(config);
+    let mut c = Client::new(server.addr());
+    let file = generated_cases(20_000, 9);
+    let cases: Vec<Value> = csv_objects(&file).iter().map(row_to_case).collect();
+    let body = serde_json::to_vec(&json!({"method": "drg", "cases": cases})).unwrap();
+    let metric = |c: &mut Client, name: &str| -> u64 {
+        c.get("/metrics")
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap()
+    };
+    let mut cancelled = 0;
+    for _ in 0..5 {
+        let r = c.post("/v1/group", "application/json", &body);
+        assert_eq!(r.status, 503, "{}", r.text());
+        let started = Instant::now();
+        while metric(&mut c, "drgdip_work_running") != 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "work left running"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cancelled = metric(&mut c, "drgdip_work_cancelled_total");
+        if cancelled > 0 {
+            break;
+        }
+    }
+    assert!(cancelled > 0, "no work was cancelled");
+    let grouped = c.get("/metrics").text();
+    assert!(
+        grouped.contains("drgdip_cases_grouped_total{method=\"drg\"} 0"),
+        "{grouped}"
+    );
 }

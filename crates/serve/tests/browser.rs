@@ -209,6 +209,19 @@ fn workbench_in_chromium() {
         d.text("#drg-pay")
     );
     assert!(d.text("#dip-code").contains("J18.9"));
+    // The DIP detail of the principal: the types that take J18.900 as principal, as
+    // the catalogue look-up gives them.
+    let dip = c0_dip_types(&server);
+    d.wait_for(
+        "the DIP badge",
+        "return document.querySelector('#dx-codes li .badge.dip') !== null;",
+    );
+    let title = d.script("return document.querySelector('#dx-codes li .badge.dip').title;");
+    let title = title.as_str().unwrap();
+    assert!(!dip.is_empty());
+    for code in &dip {
+        assert!(title.contains(code.as_str()), "{code} not in {title}");
+    }
     let changes = d.text("#changes");
     assert!(
         changes.contains("ES35") && changes.contains("R57.000"),
@@ -226,6 +239,66 @@ fn workbench_in_chromium() {
     d.wait_for("the what-if result", "const t = document.getElementById('compare').innerText; return t.includes('ES35') && t.includes('ES31');");
     d.script("document.getElementById('whatif').scrollIntoView(); return true;");
     d.screenshot(&shots, "workbench-whatif.png");
+
+    // What-if badges are the what-if case's own: promote R57.000 to principal in a
+    // fresh copy; the badges must be those the library gives that case (not the
+    // original's, which differ: J96.000 is excluded only under J18.900).
+    let mut c = Client::new(server.addr());
+    let badges_of = |c: &mut Client, dx: &[&str]| -> Vec<String> {
+        let ex = c.post_json(
+            "/v1/explain",
+            &json!({"method": "drg", "case": {"sex": 1, "age": 50, "los": 6, "dx": dx}}),
+        );
+        let mut out: Vec<String> = ex.json()["drg"]["explanation"]["complications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["code"] != dx[0])
+            .map(|x| {
+                format!(
+                    "{}:{}:{}",
+                    x["code"].as_str().unwrap(),
+                    x["kind"].as_str().unwrap(),
+                    x["excluded"]
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let original = badges_of(&mut c, &["J18.900", "J96.000", "R57.000"]);
+    let promoted = badges_of(&mut c, &["R57.000", "J18.900", "J96.000"]);
+    let shared_codes = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|b| b.starts_with("J96.000"))
+            .cloned()
+            .collect()
+    };
+    assert_ne!(
+        shared_codes(&original),
+        shared_codes(&promoted),
+        "the case must tell stale badges from fresh ones"
+    );
+    d.click("#whatif-start");
+    d.wait_for(
+        "a fresh what-if copy",
+        "return document.querySelectorAll('#wi-dx li').length === 3;",
+    );
+    d.click("#wi-dx li:nth-child(3) button.promote");
+    let page_badges = "return [...document.querySelectorAll('#wi-dx li')].slice(1).flatMap(li => \
+         [...li.querySelectorAll('.badge.mcc, .badge.cc')].map(b => li.querySelector('.code').innerText + ':' + \
+         b.innerText + ':' + b.classList.contains('excluded'))).sort().join(',');";
+    let want = promoted.join(",");
+    d.wait_for(
+        "the what-if badges",
+        &format!(
+            "return document.querySelector('#wi-dx li .code').innerText === 'R57.000' && (() => {{ {page_badges} }})() === {};",
+            serde_json::to_string(&want).unwrap()
+        ),
+    );
+    let shown = d.script(page_badges);
+    assert_eq!(shown, json!(want), "what-if badges");
+    d.screenshot(&shots, "workbench-whatif-badges.png");
 
     // A small batch: upload, progress, summary, chart, download link.
     let dir = std::env::temp_dir().join(format!("drgdip-browser-{}", std::process::id()));
@@ -255,4 +328,17 @@ fn workbench_in_chromium() {
     assert!(href.as_str().unwrap().starts_with("blob:"));
     d.screenshot(&shots, "workbench-batch.png");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The DIP types the API's code look-up gives J18.900 as principal diagnosis.
+fn c0_dip_types(server: &drgdip_serve::Running) -> Vec<String> {
+    let mut c = Client::new(server.addr());
+    let r = c.get("/v1/codes?q=J18.900&kind=dx&limit=1").json();
+    assert_eq!(r["codes"][0]["code"], "J18.900");
+    r["codes"][0]["dip"]["principal_of"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap().to_string())
+        .collect()
 }

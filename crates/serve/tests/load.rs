@@ -201,5 +201,16 @@ fn measure() {
             out.body.len(),
             t.elapsed().as_secs_f64()
         );
+        // Streamed: the result comes back while the upload goes on.
+        let t = Instant::now();
+        let (r, _) = duplex(addr, "/v1/batch?stream=1", body, false);
+        let r = r.unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.body == out.body, "streamed result differs");
+        eprintln!(
+            "batch {path} streamed through HTTP (?stream=1, {} bytes back): {:.2} s",
+            r.body.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }

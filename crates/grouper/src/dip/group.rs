@@ -472,7 +472,7 @@ impl Catalog {
     }
 
     #[inline]
-    fn cands(&self, class: u32) -> &[Cand] {
+    pub(crate) fn cands(&self, class: u32) -> &[Cand] {
         let c = class as usize;
         &self.cand[self.cand_start[c] as usize..self.cand_start[c + 1] as usize]
     }

@@ -29,7 +29,7 @@
 pub(crate) mod artifact;
 pub mod build;
 pub mod calibrate;
-mod compile;
+pub(crate) mod compile;
 pub mod error;
 mod group;
 mod invariants;
