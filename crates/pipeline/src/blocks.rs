@@ -12,7 +12,11 @@ use rayon::prelude::*;
 use crate::error::Result;
 
 /// Bytes of input in a block (whole records, so a little more or less).
-pub(crate) const BLOCK: usize = 1 << 20;
+pub(crate) const BLOCK: usize = 1 << 18;
+
+/// Blocks in a batch per worker thread: a batch ends when its last block is done, so
+/// many small blocks leave less idle time at its end than a few large ones.
+pub(crate) const BLOCKS_PER_THREAD: usize = 8;
 
 /// A block of whole records and the physical line its first record starts on.
 type Block = (Vec<u8>, u64);
@@ -30,7 +34,7 @@ where
     R: Read + Send,
     T: Send,
 {
-    let per_batch = 2 * rayon::current_num_threads().max(2);
+    let per_batch = BLOCKS_PER_THREAD * rayon::current_num_threads().max(2);
     let (tx, rx) = sync_channel::<Result<Block>>(per_batch);
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {

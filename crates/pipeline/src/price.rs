@@ -33,7 +33,7 @@ use drgdip_pricing::{
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::blocks::par_blocks;
+use crate::blocks::{BLOCKS_PER_THREAD, par_blocks};
 use crate::columns::{
     Header, MAX_FIELD, date, field, money_at, negotiated_drug_cost, opt_field, overlong_field,
     quantity,
@@ -1154,7 +1154,7 @@ fn stage_three(
     progress: &(dyn Fn(Progress) + Sync),
     cancel: &Cancel,
 ) -> Result<()> {
-    let per_batch = 2 * rayon::current_num_threads().max(2);
+    let per_batch = BLOCKS_PER_THREAD * rayon::current_num_threads().max(2);
     let mut row = 0usize;
     let mut written = 0usize;
     let mut pending: Vec<Vec<u8>> = Vec::new();
