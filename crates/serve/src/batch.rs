@@ -551,18 +551,20 @@ impl<R: Read> Read for RowCap<'_, R> {
             // An unterminated last line is a row too.
             let rows =
                 (self.lines + u64::from(self.last.is_some_and(|b| b != b'\n'))).saturating_sub(1);
-            self.consumed.fire();
+            // The limit is recorded before the signal: whoever wakes on it sees it.
             if rows > max {
                 self.job.hit(Limit::Rows);
+                self.consumed.fire();
                 return Err(io::Error::other(too_many_rows_message(max)));
             }
+            self.consumed.fire();
             return Ok(0);
         }
         self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
         self.last = Some(buf[n - 1]);
         if self.lines.saturating_sub(1) > max {
-            self.consumed.fire();
             self.job.hit(Limit::Rows);
+            self.consumed.fire();
             return Err(io::Error::other(too_many_rows_message(max)));
         }
         Ok(n)
