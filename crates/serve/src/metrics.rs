@@ -127,38 +127,36 @@ impl Metrics {
             "drgdip_cases_grouped_total{{method=\"dip\"}} {}",
             self.dip_cases.load(Ordering::Relaxed)
         );
-        s.push_str("# HELP drgdip_batches_total Batch jobs started.\n");
-        s.push_str("# TYPE drgdip_batches_total counter\n");
-        let _ = writeln!(
-            s,
-            "drgdip_batches_total {}",
-            self.batches.load(Ordering::Relaxed)
-        );
-        s.push_str("# HELP drgdip_reloads_total Successful reloads.\n");
-        s.push_str("# TYPE drgdip_reloads_total counter\n");
-        let _ = writeln!(
-            s,
-            "drgdip_reloads_total {}",
-            self.reloads.load(Ordering::Relaxed)
-        );
-        s.push_str(
-            "# HELP drgdip_work_running Work running on blocking threads (batches, case lists).\n",
-        );
-        s.push_str("# TYPE drgdip_work_running gauge\n");
-        let _ = writeln!(
-            s,
-            "drgdip_work_running {}",
-            self.working.load(Ordering::Relaxed)
-        );
-        s.push_str(
-            "# HELP drgdip_work_cancelled_total Work stopped early: past its time or abandoned.\n",
-        );
-        s.push_str("# TYPE drgdip_work_cancelled_total counter\n");
-        let _ = writeln!(
-            s,
-            "drgdip_work_cancelled_total {}",
-            self.cancelled.load(Ordering::Relaxed)
-        );
+        let singles = [
+            (
+                "drgdip_batches_total",
+                "counter",
+                "Batch jobs started.",
+                &self.batches,
+            ),
+            (
+                "drgdip_reloads_total",
+                "counter",
+                "Successful reloads.",
+                &self.reloads,
+            ),
+            (
+                "drgdip_work_running",
+                "gauge",
+                "Work running on blocking threads (batches, case lists).",
+                &self.working,
+            ),
+            (
+                "drgdip_work_cancelled_total",
+                "counter",
+                "Work stopped early: past its time or abandoned.",
+                &self.cancelled,
+            ),
+        ];
+        for (name, kind, help, value) in singles {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let _ = writeln!(s, "{name} {}", value.load(Ordering::Relaxed));
+        }
         s
     }
 

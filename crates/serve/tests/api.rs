@@ -490,31 +490,7 @@ fn batch_grouped_priced_xlsx_equal_the_library() {
     let rows = csv_objects(&priced.body);
     assert_eq!(rows.len(), 1500);
     assert!(rows.iter().all(|r| r["status"] == "ok"));
-    let policy = drgdip_payment::Policy::load(&root().join("data/demo-policy.toml")).unwrap();
-    let grouper = drgdip_grouper::open_scheme(&root().join("data/demo-scheme"), None).unwrap();
-    let mut grouped = Vec::new();
-    let options = drgdip_io::Options {
-        carry: true,
-        ..drgdip_io::Options::default()
-    };
-    drgdip_io::run(
-        &drgdip_io::GroupJob::new(&grouper, false),
-        &file[..],
-        &mut grouped,
-        &options,
-        &|_, _| {},
-    )
-    .unwrap();
-    let mut want = Vec::new();
-    drgdip_pipeline::price(
-        &policy,
-        &grouped[..],
-        &mut want,
-        &drgdip_pipeline::PriceConfig::default(),
-        &drgdip_pipeline::no_progress,
-    )
-    .unwrap();
-    assert_eq!(priced.body, want);
+    assert_eq!(priced.body, library_priced(&file));
     // An .xlsx upload, an .xlsx result.
     let dir = std::env::temp_dir().join(format!("drgdip-serve-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

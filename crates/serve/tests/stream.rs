@@ -45,35 +45,6 @@ fn wait_idle(c: &mut Client) {
     }
 }
 
-/// The library's `group --carry` then `price` for a case file.
-fn library_priced(file: &[u8]) -> Vec<u8> {
-    let policy = drgdip_payment::Policy::load(&root().join("data/demo-policy.toml")).unwrap();
-    let grouper = drgdip_grouper::open_scheme(&root().join("data/demo-scheme"), None).unwrap();
-    let mut grouped = Vec::new();
-    let options = drgdip_io::Options {
-        carry: true,
-        ..drgdip_io::Options::default()
-    };
-    drgdip_io::run(
-        &drgdip_io::GroupJob::new(&grouper, false),
-        file,
-        &mut grouped,
-        &options,
-        &|_, _| {},
-    )
-    .unwrap();
-    let mut want = Vec::new();
-    drgdip_pipeline::price(
-        &policy,
-        &grouped[..],
-        &mut want,
-        &drgdip_pipeline::PriceConfig::default(),
-        &drgdip_pipeline::no_progress,
-    )
-    .unwrap();
-    want
-}
-
 fn spool_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("drgdip-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

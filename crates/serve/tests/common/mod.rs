@@ -330,3 +330,32 @@ pub fn row_to_case(row: &serde_json::Map<String, serde_json::Value>) -> serde_js
     }
     serde_json::Value::Object(case)
 }
+
+/// The library's `group --carry` then `price` for a case file.
+pub fn library_priced(file: &[u8]) -> Vec<u8> {
+    let policy = drgdip_payment::Policy::load(&root().join("data/demo-policy.toml")).unwrap();
+    let grouper = drgdip_grouper::open_scheme(&root().join("data/demo-scheme"), None).unwrap();
+    let mut grouped = Vec::new();
+    let options = drgdip_io::Options {
+        carry: true,
+        ..drgdip_io::Options::default()
+    };
+    drgdip_io::run(
+        &drgdip_io::GroupJob::new(&grouper, false),
+        file,
+        &mut grouped,
+        &options,
+        &|_, _| {},
+    )
+    .unwrap();
+    let mut want = Vec::new();
+    drgdip_pipeline::price(
+        &policy,
+        &grouped[..],
+        &mut want,
+        &drgdip_pipeline::PriceConfig::default(),
+        &drgdip_pipeline::no_progress,
+    )
+    .unwrap();
+    want
+}
