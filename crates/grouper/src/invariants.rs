@@ -299,12 +299,9 @@ mod tests {
     use crate::artifact;
     use crate::compile::Node;
     use crate::dip::{Catalog, CatalogSource};
-    use crate::{ArtifactError, Grouper, Scheme};
+    use crate::{ArtifactError, Grouper};
 
-    fn demo() -> Grouper {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
-        Grouper::compile(&Scheme::from_dir(dir).unwrap()).unwrap()
-    }
+    use crate::test_data::demo;
 
     fn demo_catalog() -> Catalog {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-catalog");

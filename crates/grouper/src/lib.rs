@@ -52,3 +52,13 @@ pub use why::Principals;
 
 /// A code interned by a [`Grouper`]: an index into its sorted code dictionary.
 pub type CodeId = u32;
+
+/// The demo data of `data/`, compiled, for the unit tests.
+#[cfg(test)]
+mod test_data {
+    /// The demo scheme (`data/demo-scheme`) compiled.
+    pub(crate) fn demo() -> crate::Grouper {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
+        crate::Grouper::compile(&crate::Scheme::from_dir(dir).unwrap()).unwrap()
+    }
+}

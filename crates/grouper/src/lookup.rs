@@ -317,12 +317,8 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scheme;
 
-    fn demo() -> Grouper {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
-        Grouper::compile(&Scheme::from_dir(dir).unwrap()).unwrap()
-    }
+    use crate::test_data::demo;
 
     #[test]
     fn codes_by_prefix_then_by_name() {

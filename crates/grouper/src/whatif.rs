@@ -135,12 +135,8 @@ impl Grouper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scheme;
 
-    fn demo() -> Grouper {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-scheme");
-        Grouper::compile(&Scheme::from_dir(dir).unwrap()).unwrap()
-    }
+    use crate::test_data::demo;
 
     #[test]
     fn every_listed_change_moves_the_case_and_none_is_missed() {

@@ -1282,11 +1282,7 @@ impl Out {
             self.buf.push(b',');
         }
         self.fields += 1;
-        if needs_quotes(f) {
-            push_quoted(&mut self.buf, f);
-        } else {
-            self.buf.extend_from_slice(f);
-        }
+        push_csv_field(&mut self.buf, f);
     }
 
     /// Appends one field that `fill` appends to the buffer it is given: written
@@ -1376,6 +1372,16 @@ pub fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
 /// Whether a CSV field must be quoted.
 fn needs_quotes(f: &[u8]) -> bool {
     f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends `f` as one CSV field: as is, or quoted (its quotes doubled) when it holds
+/// a comma, quote or line break.
+pub fn push_csv_field(buf: &mut Vec<u8>, f: &[u8]) {
+    if needs_quotes(f) {
+        push_quoted(buf, f);
+    } else {
+        buf.extend_from_slice(f);
+    }
 }
 
 /// Appends `f` quoted, its quotes doubled.

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use drgdip_io::stream::push_csv_field;
 use drgdip_io::{Cancel, CsvBlocks, Fields, split_block};
 use drgdip_payment::Policy;
 use drgdip_payment::benefits::{ClaimFacts, ClaimKind, PersonYear, Referral};
@@ -455,22 +456,6 @@ struct BlockOut {
 /// Patient share, deductible, over-cap per row in fen ([`NO_SHARE`]: row rejected).
 type Shares = Vec<[i64; 3]>;
 
-/// Appends `s` as one CSV field, quoted when it holds a comma, quote or line break.
-fn push_field(buf: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().any(|&c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
-        buf.push(b'"');
-        for &c in s {
-            if c == b'"' {
-                buf.push(b'"');
-            }
-            buf.push(c);
-        }
-        buf.push(b'"');
-    } else {
-        buf.extend_from_slice(s);
-    }
-}
-
 /// "00" to "99": two digits at a time.
 const PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
@@ -607,13 +592,13 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     spill.push(1);
     let at_a = open(spill);
     let a = &mut *spill;
-    push_field(a, row.case_id.as_bytes());
+    push_csv_field(a, row.case_id.as_bytes());
     a.push(b',');
     a.extend_from_slice(c.method.key().as_bytes());
     a.push(b',');
-    push_field(a, row.group.as_bytes());
+    push_csv_field(a, row.group.as_bytes());
     a.push(b',');
-    push_field(a, row.hospital_id.as_bytes());
+    push_csv_field(a, row.hospital_id.as_bytes());
     a.push(b',');
     push_money(a, p.payment_standard);
     a.push(b',');
@@ -628,11 +613,11 @@ fn spill_ok(spill: &mut Vec<u8>, row: &Row<'_>, p: &Priced, c: &Cols) {
     b.push(b',');
     b.extend_from_slice(row.insurance.key().as_bytes());
     b.push(b',');
-    push_field(b, row.person.as_bytes());
+    push_csv_field(b, row.person.as_bytes());
     b.push(b',');
     push_date(b, row.discharge);
     b.push(b',');
-    push_field(b, row.los.as_bytes());
+    push_csv_field(b, row.los.as_bytes());
     b.push(b',');
     push_money(b, row.total);
     b.push(b',');
@@ -699,13 +684,13 @@ fn spill_rejected(spill: &mut Vec<u8>, rec: &Fields<'_>, c: &Cols, line_no: u64,
         }
     };
     let mut line = Vec::with_capacity(160);
-    push_field(&mut line, &clip(c.case_id));
+    push_csv_field(&mut line, &clip(c.case_id));
     line.push(b',');
     line.extend_from_slice(c.method.key().as_bytes());
     line.push(b',');
-    push_field(&mut line, &clip(c.group));
+    push_csv_field(&mut line, &clip(c.group));
     line.push(b',');
-    push_field(&mut line, &clip(c.hospital_id));
+    push_csv_field(&mut line, &clip(c.hospital_id));
     line.extend_from_slice(b",,,,,,rejected,");
     spill.push(0);
     push_u32(spill, line.len());
@@ -1086,7 +1071,7 @@ fn format_block(mut spill: &[u8], shares: &[[i64; 3]]) -> Result<Vec<u8>> {
             let line = take_part(&mut spill)?;
             let msg = take_part(&mut spill)?;
             o.extend_from_slice(line);
-            push_field(&mut o, msg);
+            push_csv_field(&mut o, msg);
             o.extend_from_slice(&[b','; PRICED_HEADER.len() - 11]);
             o.push(b'\n');
         } else {
@@ -1495,7 +1480,7 @@ mod tests {
         push_date(&mut b, Date::parse("2025-03-09").unwrap());
         assert_eq!(b, b"2025-03-09");
         let mut f = Vec::new();
-        push_field(&mut f, b"a,\"b\"");
+        push_csv_field(&mut f, b"a,\"b\"");
         assert_eq!(f, b"\"a,\"\"b\"\"\"");
     }
 }

@@ -18,21 +18,6 @@ fn pneumonia() -> Value {
     })
 }
 
-fn wait_done(c: &mut Client, id: u64) -> Value {
-    let started = Instant::now();
-    loop {
-        let s = c.get(&format!("/v1/batch/{id}?groups=5")).json();
-        if s["state"] == "done" || s["state"] == "failed" {
-            return s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "batch {id} hangs"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn group_many_equals_the_library_for_drg_and_dip() {
     let server = start(demo_config());
@@ -380,7 +365,7 @@ fn every_error_is_json_naming_the_field() {
     );
     // A file without the required columns fails as a job, with the message.
     let r = c.post("/v1/batch", "text/csv", b"x,y\n1,2\n").json();
-    let s = wait_done(&mut c, r["id"].as_u64().unwrap());
+    let s = wait_done(&mut c, Duration::from_secs(60), r["id"].as_u64().unwrap());
     assert_eq!(s["state"], "failed");
     assert!(s["error"].as_str().unwrap().contains("case_id"), "{s}");
     check(c.get(&format!("/v1/batch/{}/result", r["id"])), 409, None);
@@ -469,7 +454,7 @@ fn batch_grouped_priced_xlsx_equal_the_library() {
         let r = c.post(&format!("/v1/batch?{q}"), "text/csv", &file);
         assert_eq!(r.status, 202, "{}", r.text());
         let id = r.json()["id"].as_u64().unwrap();
-        let s = wait_done(&mut c, id);
+        let s = wait_done(&mut c, Duration::from_secs(60), id);
         assert_eq!(s["state"], "done", "{s}");
         assert_eq!(s["rows"], 1500);
         assert_eq!(s["bytes_read"], file.len() as u64);
@@ -484,7 +469,7 @@ fn batch_grouped_priced_xlsx_equal_the_library() {
     }
     // Priced: the same as group --carry then price.
     let r = c.post("/v1/batch?output=priced", "text/csv", &file).json();
-    let s = wait_done(&mut c, r["id"].as_u64().unwrap());
+    let s = wait_done(&mut c, Duration::from_secs(60), r["id"].as_u64().unwrap());
     assert_eq!(s["counts"]["priced"], 1500, "{s}");
     let priced = c.get(&format!("/v1/batch/{}/result", r["id"]));
     let rows = csv_objects(&priced.body);
@@ -500,7 +485,7 @@ fn batch_grouped_priced_xlsx_equal_the_library() {
     let r = c
         .post("/v1/batch?format=xlsx", "application/octet-stream", &bytes)
         .json();
-    let s = wait_done(&mut c, r["id"].as_u64().unwrap());
+    let s = wait_done(&mut c, Duration::from_secs(60), r["id"].as_u64().unwrap());
     assert_eq!(s["state"], "done", "{s}");
     let out = c.get(&format!("/v1/batch/{}/result", r["id"]));
     assert!(out.body.starts_with(b"PK\x03\x04"));
@@ -567,7 +552,11 @@ fn limits() {
     if first_state["state"] == "running" || first_state["state"] == "queued" {
         assert_eq!(second.status, 429, "{}", second.text());
     }
-    wait_done(&mut c, first.json()["id"].as_u64().unwrap());
+    wait_done(
+        &mut c,
+        Duration::from_secs(60),
+        first.json()["id"].as_u64().unwrap(),
+    );
     assert_eq!(
         c.post(
             "/v1/batch",

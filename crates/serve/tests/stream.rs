@@ -8,22 +8,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
-
-fn wait_done(c: &mut Client, id: u64) -> Value {
-    let started = Instant::now();
-    loop {
-        let s = c.get(&format!("/v1/batch/{id}")).json();
-        if s["state"] == "done" || s["state"] == "failed" {
-            return s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "batch {id} hangs"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A metric's value from `/metrics`.
 fn metric(c: &mut Client, name: &str) -> u64 {
@@ -90,7 +74,7 @@ fn streamed_and_spooled_results_equal_the_library() {
                 "{query} streamed (chunked upload {chunked})"
             );
             let id: u64 = r.header("x-batch-id").unwrap().parse().unwrap();
-            let s = wait_done(&mut c, id);
+            let s = wait_done(&mut c, Duration::from_secs(120), id);
             assert_eq!(s["state"], "done", "{s}");
             assert_eq!(s["rows"], 30_000);
             assert_eq!(s["streamed"], true);
@@ -103,7 +87,7 @@ fn streamed_and_spooled_results_equal_the_library() {
         let r = r.unwrap();
         assert_eq!(r.status, 202, "{}", r.text());
         let id = r.json()["id"].as_u64().unwrap();
-        let s = wait_done(&mut c, id);
+        let s = wait_done(&mut c, Duration::from_secs(120), id);
         assert_eq!(s["state"], "done", "{s}");
         assert_eq!(s["bytes_total"], file.len() as u64);
         let out = c.get(&format!("/v1/batch/{id}/result"));
@@ -127,7 +111,10 @@ fn streamed_and_spooled_results_equal_the_library() {
     let r = c.post("/v1/batch", "application/octet-stream", &bytes);
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["id"].as_u64().unwrap();
-    assert_eq!(wait_done(&mut c, id)["state"], "done");
+    assert_eq!(
+        wait_done(&mut c, Duration::from_secs(120), id)["state"],
+        "done"
+    );
     assert!(
         c.get(&format!("/v1/batch/{id}/result")).body == want,
         "xlsx spooled"

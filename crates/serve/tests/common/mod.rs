@@ -359,3 +359,17 @@ pub fn library_priced(file: &[u8]) -> Vec<u8> {
     .unwrap();
     want
 }
+
+/// Polls batch job `id` (with its top 5 groups) until it is done or failed; a job still
+/// running after `limit` fails the test.
+pub fn wait_done(c: &mut Client, limit: Duration, id: u64) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let s = c.get(&format!("/v1/batch/{id}?groups=5")).json();
+        if s["state"] == "done" || s["state"] == "failed" {
+            return s;
+        }
+        assert!(started.elapsed() < limit, "batch {id} hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
