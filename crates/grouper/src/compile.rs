@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SchemeError;
 use crate::graph::{Item, SchemeGraph};
+use crate::program::{self, Hot, HotEntry, HotMdc, Translator};
 use crate::rule::{Cmp, CodeSet, Field, Rule, Shape};
 use crate::scheme::{OR_PROCEDURES, Scheme, SchemeFormat, SchemeInfo};
 use crate::{CodeId, Status};
@@ -444,23 +445,27 @@ pub struct Grouper {
     /// filters.
     #[serde(skip)]
     pub(crate) entry_masks: EntryMasks,
+    /// Derived likewise: every rule grouping evaluates as a straight-line program, and
+    /// the MDCs' and entries' fields grouping reads (see [`crate::program`]).
+    #[serde(skip)]
+    pub(crate) hot: Hot,
 }
 
 /// Which entries of an MDC can pass their filters given the case's principal diagnosis
 /// and principal procedure, as bit masks over the MDC's `entries` (bit `k` =
 /// `entries[k]`), so grouping visits only those instead of testing every filter. Per
 /// role (0 = principal diagnosis, 1 = principal procedure): the entries without a
-/// filter of that role, and per slot the entries whose filter is that slot. An MDC of
-/// more than 64 entries lets every entry through (its filters are then tested one by
-/// one, as always).
+/// filter of that role, and per code the entries whose filter of that role the code
+/// passes, by MDC. An MDC of more than 64 entries lets every entry through (its filters
+/// are then tested one by one, as always).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntryMasks {
     /// Per MDC and role: the entries without a filter of that role.
     pub free: Vec<[u64; 2]>,
-    /// Per role: `(mdc, entries)` pairs by filter slot,
-    /// `by_slot[role][at[role][slot]..at[role][slot + 1]]`.
+    /// Per role: `(mdc, entries)` pairs by code id (+1, the unknown code), ordered by
+    /// MDC, `by_code[role][at[role][code]..at[role][code + 1]]`.
     pub at: [Vec<u32>; 2],
-    pub by_slot: [Vec<(u32, u64)>; 2],
+    pub by_code: [Vec<(u32, u64)>; 2],
 }
 
 /// How many slots a [`CodeFacts`] record holds itself.
@@ -583,6 +588,48 @@ impl Grouper {
             self.facts.push(f);
         }
         self.derive_entry_masks();
+        self.derive_programs();
+    }
+
+    /// Builds [`Hot`]: the programs of every MDC entry rule, QY check, entry rule and
+    /// split condition, and the fields grouping reads beside them.
+    fn derive_programs(&mut self) {
+        let mut t = Translator::new(&self.nodes, &self.children, self.words - 1);
+        let mut hot = Hot::default();
+        for m in &self.mdcs {
+            let entry = t.program(m.entry, &mut hot.ops);
+            let (qy, qy_after, qy_result) = match &m.qy {
+                Some(q) => (t.program(q.rule, &mut hot.ops), q.after, q.result),
+                None => (program::NONE, 0, 0),
+            };
+            hot.mdcs.push(HotMdc {
+                entry,
+                qy,
+                qy_after,
+                qy_result,
+                entries: hot.entries.len() as u32,
+                len: m.entries.len() as u32,
+            });
+            for &ei in &m.entries {
+                let e = &self.entries[ei as usize];
+                let (filter, rule) = self.entry_hot[ei as usize];
+                let rule = t.program(rule, &mut hot.ops);
+                let tests = hot.tests.len() as u32;
+                for test in &e.tests {
+                    let cond = t.program(test.cond, &mut hot.ops);
+                    hot.tests.push((cond, test.result));
+                }
+                hot.entries.push(HotEntry {
+                    filter,
+                    rule,
+                    tests,
+                    len: e.tests.len() as u32,
+                    fallback: e.fallback.unwrap_or(program::NONE),
+                    index: ei,
+                });
+            }
+        }
+        self.hot = hot;
     }
 
     /// Builds [`EntryMasks`] from the MDCs' entries and their filters.
@@ -614,10 +661,11 @@ impl Grouper {
             free,
             ..EntryMasks::default()
         };
+        // Per role and slot first, then per code over its slots.
+        let mut merged: Vec<(u32, u64)> = Vec::new();
         for role in 0..2 {
-            let at = &mut masks.at[role];
-            let by_slot = &mut masks.by_slot[role];
-            at.push(0);
+            let mut at = vec![0u32];
+            let mut by_slot: Vec<(u32, u64)> = Vec::new();
             let mut pairs = filtered.iter().filter(|f| f.0 == role).peekable();
             for slot in 0..slots as u32 {
                 let start = by_slot.len();
@@ -628,6 +676,27 @@ impl Grouper {
                     }
                 }
                 at.push(by_slot.len() as u32);
+            }
+            let code_at = &mut masks.at[role];
+            let by_code = &mut masks.by_code[role];
+            code_at.push(0);
+            for code in 0..self.facts.len() {
+                merged.clear();
+                for &slot in self.slots_of(code as CodeId) {
+                    let slot = slot as usize;
+                    if let Some(range) = at.get(slot..slot + 2) {
+                        merged.extend_from_slice(&by_slot[range[0] as usize..range[1] as usize]);
+                    }
+                }
+                merged.sort_unstable_by_key(|p| p.0);
+                let start = by_code.len();
+                for &(mdc, bits) in &merged {
+                    match by_code[start..].last_mut() {
+                        Some((m, b)) if *m == mdc => *b |= bits,
+                        _ => by_code.push((mdc, bits)),
+                    }
+                }
+                code_at.push(by_code.len() as u32);
             }
         }
         self.entry_masks = masks;
@@ -1036,6 +1105,7 @@ impl<'s> Builder<'s> {
             facts: Vec::new(),
             more_slots: Vec::new(),
             entry_masks: EntryMasks::default(),
+            hot: Hot::default(),
         }
     }
 

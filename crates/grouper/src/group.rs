@@ -10,6 +10,9 @@ use crate::compile::{
     CodeFacts, Filter, INLINE_SLOTS, KNOWN_DX, KNOWN_PROC, NO_SLOT, Node, NodeId, ResultId,
     ResultInfo,
 };
+use crate::program::{
+    FAILS, FLAG_CC, FLAG_FEMALE, FLAG_MALE, FLAG_MCC, FLAG_PROCEDURE, HOLDS, HotEntry, NONE, Test,
+};
 use crate::rule::{CodeSet, Field};
 use crate::{CodeId, Grouper};
 
@@ -169,8 +172,9 @@ pub struct Scratch {
     discharge_way: Option<u16>,
     /// The list slots of the case's codes as four bit sets of `words - 1` words, one per
     /// role: principal diagnosis, secondary diagnoses, principal procedure, secondary
-    /// procedures. Filled from each code's slot list, so a list test reads this small,
-    /// hot memory rather than the codes' rows of the membership matrix.
+    /// procedures; then one word of case flags (`program::FLAG_*`: has an MCC, a CC, a
+    /// procedure; sex). Filled from each code's slot list, so a list test reads this
+    /// small, hot memory rather than the codes' rows of the membership matrix.
     bits: Vec<u64>,
     /// The MDCs where some rule can hold given the principal diagnosis, and given the
     /// principal procedure ([`CodeFacts::runnable`]).
@@ -410,7 +414,7 @@ impl Grouper {
     /// Fresh working memory for [`Grouper::group`].
     pub fn scratch(&self) -> Scratch {
         Scratch {
-            bits: vec![0; 4 * (self.words - 1)],
+            bits: vec![0; 4 * (self.words - 1) + 1],
             ..Scratch::default()
         }
     }
@@ -636,7 +640,7 @@ impl Grouper {
     pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
         let sw = self.words - 1;
         s.bits.clear();
-        s.bits.resize(4 * sw, 0);
+        s.bits.resize(4 * sw + 1, 0);
         s.has_mcc = false;
         s.has_cc = false;
         let (pdx, sdx) = s.bits[..2 * sw].split_at_mut(sw);
@@ -670,6 +674,10 @@ impl Grouper {
             None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
         }
         self.mark_procedures(&case.px, s);
+        s.bits[4 * sw] |= u64::from(s.has_mcc) << FLAG_MCC
+            | u64::from(s.has_cc) << FLAG_CC
+            | u64::from(case.sex == Some(1)) << FLAG_MALE
+            | u64::from(case.sex == Some(2)) << FLAG_FEMALE;
         s.dept = find(&self.depts, &case.dept);
         s.discharge_way = find(&self.discharge_ways, &case.discharge_way);
     }
@@ -709,7 +717,7 @@ impl Grouper {
 
     /// The list slots `code` is in.
     #[inline]
-    fn slots_of(&self, code: CodeId) -> &[u16] {
+    pub(crate) fn slots_of(&self, code: CodeId) -> &[u16] {
         let f = &self.facts[code as usize];
         let len = f.len as usize;
         if len <= INLINE_SLOTS {
@@ -732,6 +740,33 @@ impl Grouper {
         for &x in px.get(1..).unwrap_or_default() {
             self.mark(x, spx);
         }
+        let flags = &mut s.bits[4 * sw];
+        *flags = *flags & !(1 << FLAG_PROCEDURE) | u64::from(!px.is_empty()) << FLAG_PROCEDURE;
+    }
+
+    /// Runs a rule's program (see [`crate::program`]): the same value as [`Self::eval`]
+    /// on the rule, testing the same atoms in the same order.
+    #[inline]
+    pub(crate) fn holds(&self, program: u32, env: &Env<'_>) -> bool {
+        let ops = &self.hot.ops;
+        let bits = &env.s.bits;
+        let mut at = program;
+        loop {
+            let op = &ops[at as usize];
+            let value = match op.test {
+                Test::Bit => {
+                    (bits[op.word[0] as usize] | bits[op.word[1] as usize]) >> op.bit & 1 != 0
+                }
+                Test::Compare(field, cmp) => {
+                    Self::field(field, env).is_some_and(|x| cmp.apply(x, i64::from(op.arg as i32)))
+                }
+                Test::Node => self.eval(op.arg, env),
+            };
+            at = op.next[usize::from(value)];
+            if at >= FAILS {
+                return at == HOLDS;
+            }
+        }
     }
 
     /// A per-code MDC mask pair read at the case's principal diagnosis and principal
@@ -752,92 +787,34 @@ impl Grouper {
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
         // An MDC none of whose rules can hold is skipped when grouping (a runnable MDC
         // is a candidate, so the runnable mask alone serves), shown when explaining.
-        let candidates = if T::SKIP {
-            env.s.runnable[0] & env.s.runnable[1]
-        } else {
-            self.principal_mask(&self.mdc_by_pdx, &self.mdc_by_ppx, env)
-        };
-        for (i, m) in self.mdcs.iter().enumerate() {
-            let candidate = i >= 64 || candidates >> i & 1 != 0;
-            if T::SKIP && !candidate {
-                continue;
-            }
-            if !(candidate && self.eval(m.entry, env)) {
-                if T::ON {
-                    t.step(Step::MdcSkipped {
-                        mdc: m.code.clone(),
-                        name: m.name.clone(),
-                        source: String::new(),
-                        rule: m.entry_rule.clone(),
-                        failed: self.failed(m.entry, env),
-                    });
+        let n = self.mdcs.len();
+        if T::SKIP && n <= 64 {
+            // Grouping visits the runnable MDCs only, in order.
+            let mut candidates = env.s.runnable[0] & env.s.runnable[1];
+            while candidates != 0 {
+                let i = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                if i >= n {
+                    break;
                 }
-                continue;
-            }
-            t.enter(i);
-            if T::ON {
-                t.step(Step::MdcEntered {
-                    mdc: m.code.clone(),
-                    name: m.name.clone(),
-                    source: String::new(),
-                    rule: m.entry_rule.clone(),
-                    because: self.witness(m.entry, env),
-                });
-            }
-            // The QY check runs once, before the first entry at or after its place
-            // (entries that cannot pass their filter are false, so skipping them
-            // changes nothing), or after them all.
-            let qy_at = m.qy.as_ref().map_or(usize::MAX, |q| q.after as usize);
-            let mut qy_done = m.qy.is_none();
-            // Grouping visits only the entries the principal codes let through;
-            // explanations show every entry tried.
-            let n = m.entries.len();
-            let mut open = if T::SKIP {
-                self.entry_mask(i, env)
-            } else {
-                u64::MAX
-            };
-            let mut next = 0;
-            loop {
-                let k = if n <= 64 {
-                    if open == 0 {
-                        break;
-                    }
-                    let k = open.trailing_zeros() as usize;
-                    open &= open - 1;
-                    if k >= n {
-                        break;
-                    }
-                    k
-                } else {
-                    if next == n {
-                        break;
-                    }
-                    next += 1;
-                    next - 1
-                };
-                if !qy_done && k >= qy_at {
-                    qy_done = true;
-                    if let Some(q) = &m.qy
-                        && self.qy(m, env, t)
-                    {
-                        return q.result;
-                    }
-                }
-                if let Some(r) = self.entry(m.entries[k] as usize, env, t) {
+                if let Some(r) = self.try_mdc(i, true, env, t) {
                     return r;
                 }
             }
-            if !qy_done
-                && let Some(q) = &m.qy
-                && self.qy(m, env, t)
-            {
-                return q.result;
-            }
-            if T::ON {
-                t.step(Step::FallThrough {
-                    mdc: m.code.clone(),
-                });
+        } else {
+            let candidates = if T::SKIP {
+                env.s.runnable[0] & env.s.runnable[1]
+            } else {
+                self.principal_mask(&self.mdc_by_pdx, &self.mdc_by_ppx, env)
+            };
+            for i in 0..n {
+                let candidate = i >= 64 || candidates >> i & 1 != 0;
+                if T::SKIP && !candidate {
+                    continue;
+                }
+                if let Some(r) = self.try_mdc(i, candidate, env, t) {
+                    return r;
+                }
             }
         }
         if T::ON {
@@ -848,37 +825,126 @@ impl Grouper {
         self.no_match
     }
 
+    /// Tries `mdcs[i]` (its entry rule unless it is no `candidate`, then its entries
+    /// and QY check): the result, or `None` to go on with the next MDC.
+    #[inline]
+    fn try_mdc<T: Tracer>(
+        &self,
+        i: usize,
+        candidate: bool,
+        env: &Env<'_>,
+        t: &mut T,
+    ) -> Option<ResultId> {
+        let m = &self.mdcs[i];
+        let h = self.hot.mdcs[i];
+        if !(candidate && self.holds(h.entry, env)) {
+            if T::ON {
+                t.step(Step::MdcSkipped {
+                    mdc: m.code.clone(),
+                    name: m.name.clone(),
+                    source: String::new(),
+                    rule: m.entry_rule.clone(),
+                    failed: self.failed(m.entry, env),
+                });
+            }
+            return None;
+        }
+        t.enter(i);
+        if T::ON {
+            t.step(Step::MdcEntered {
+                mdc: m.code.clone(),
+                name: m.name.clone(),
+                source: String::new(),
+                rule: m.entry_rule.clone(),
+                because: self.witness(m.entry, env),
+            });
+        }
+        // The QY check runs once, before the first entry at or after its place
+        // (entries that cannot pass their filter are false, so skipping them
+        // changes nothing), or after them all.
+        let qy_at = if h.qy == NONE {
+            usize::MAX
+        } else {
+            h.qy_after as usize
+        };
+        let mut qy_done = h.qy == NONE;
+        // Grouping visits only the entries the principal codes let through (their
+        // filters pass: not tested again); explanations show every entry tried.
+        let n = h.len as usize;
+        let entries = &self.hot.entries[h.entries as usize..][..n];
+        let masked = T::SKIP && n <= 64;
+        let mut open = if masked {
+            self.entry_mask(i, env)
+        } else {
+            u64::MAX
+        };
+        let mut next = 0;
+        loop {
+            let k = if n <= 64 {
+                if open == 0 {
+                    break;
+                }
+                let k = open.trailing_zeros() as usize;
+                open &= open - 1;
+                if k >= n {
+                    break;
+                }
+                k
+            } else {
+                if next == n {
+                    break;
+                }
+                next += 1;
+                next - 1
+            };
+            if !qy_done && k >= qy_at {
+                qy_done = true;
+                if self.qy(i, env, t) {
+                    return Some(h.qy_result);
+                }
+            }
+            if let Some(r) = self.entry(&entries[k], !masked, env, t) {
+                return Some(r);
+            }
+        }
+        if !qy_done && self.qy(i, env, t) {
+            return Some(h.qy_result);
+        }
+        if T::ON {
+            t.step(Step::FallThrough {
+                mdc: m.code.clone(),
+            });
+        }
+        None
+    }
+
     /// The entries of `mdcs[i]` (bit `k` = `entries[k]`) whose filters the case's
-    /// principal diagnosis and principal procedure can pass; all bits for an MDC of
-    /// more than 64 entries. A superset: [`Self::entry`] still tests the filters.
+    /// principal diagnosis and principal procedure pass; all bits for an MDC of more
+    /// than 64 entries.
     #[inline]
     fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
+        let none = self.unknown_code();
         let open = |role: usize, code: Option<&CodeId>| {
-            let mut bits = masks.free[i][role];
-            if let Some(&c) = code {
-                for &slot in self.slots_of(c) {
-                    let at = &masks.at[role];
-                    let pairs = &masks.by_slot[role]
-                        [at[slot as usize] as usize..at[slot as usize + 1] as usize];
-                    for &(mdc, entries) in pairs {
-                        if mdc as usize == i {
-                            bits |= entries;
-                        }
-                    }
-                }
-            }
-            bits
+            let c = code.map_or(none, |&c| c) as usize;
+            let at = &masks.at[role];
+            let pairs = &masks.by_code[role][at[c] as usize..at[c + 1] as usize];
+            pairs
+                .iter()
+                .filter(|p| p.0 as usize == i)
+                .fold(masks.free[i][role], |bits, p| bits | p.1)
         };
         open(0, env.case.dx.first()) & open(1, env.px.first())
     }
 
-    fn qy<T: Tracer>(&self, m: &crate::compile::CMdc, env: &Env<'_>, t: &mut T) -> bool {
-        let Some(q) = &m.qy else { return false };
-        let matched = self.eval(q.rule, env);
-        if T::ON {
+    /// The QY check of `mdcs[i]` (which has one).
+    fn qy<T: Tracer>(&self, i: usize, env: &Env<'_>, t: &mut T) -> bool {
+        let matched = self.holds(self.hot.mdcs[i].qy, env);
+        if T::ON
+            && let Some(q) = &self.mdcs[i].qy
+        {
             t.step(Step::QyCheck {
-                mdc: m.code.clone(),
+                mdc: self.mdcs[i].code.clone(),
                 rule: q.rule_text.clone(),
                 matched,
                 because: if matched {
@@ -891,13 +957,21 @@ impl Grouper {
         matched
     }
 
-    fn entry<T: Tracer>(&self, ei: usize, env: &Env<'_>, t: &mut T) -> Option<ResultId> {
-        let (filter, rule) = self.entry_hot[ei];
-        let matched = self.pass(filter, env) && self.eval(rule, env);
+    /// Tries an entry (testing its filter first when `filter` is set): its DRG, its
+    /// fallback, or `None` to go on with the next entry.
+    #[inline]
+    fn entry<T: Tracer>(
+        &self,
+        h: &HotEntry,
+        filter: bool,
+        env: &Env<'_>,
+        t: &mut T,
+    ) -> Option<ResultId> {
+        let matched = (!filter || self.pass(h.filter, env)) && self.holds(h.rule, env);
         if !T::ON && !matched {
             return None;
         }
-        let e = &self.entries[ei];
+        let e = &self.entries[h.index as usize];
         if T::ON {
             t.step(Step::Adrg {
                 entry: e.id.clone(),
@@ -916,12 +990,14 @@ impl Grouper {
         if !matched {
             return None;
         }
-        for test in &e.tests {
-            let ok = self.eval(test.cond, env);
+        let tests = &self.hot.tests[h.tests as usize..(h.tests + h.len) as usize];
+        for (j, &(cond, result)) in tests.iter().enumerate() {
+            let ok = self.holds(cond, env);
             if T::ON {
+                let test = &e.tests[j];
                 t.step(Step::Split {
-                    drg: self.results[test.result as usize].code.clone(),
-                    name: self.results[test.result as usize].name.clone(),
+                    drg: self.results[result as usize].code.clone(),
+                    name: self.results[result as usize].name.clone(),
                     source: String::new(),
                     condition: test.cond_text.clone(),
                     matched: ok,
@@ -933,17 +1009,17 @@ impl Grouper {
                 });
             }
             if ok {
-                return Some(test.result);
+                return Some(result);
             }
         }
-        if let Some(f) = e.fallback {
+        if h.fallback != NONE {
             if T::ON {
                 t.step(Step::Fallback {
                     entry: e.id.clone(),
-                    result: self.results[f as usize].code.clone(),
+                    result: self.results[h.fallback as usize].code.clone(),
                 });
             }
-            return Some(f);
+            return Some(h.fallback);
         }
         if T::ON {
             t.step(Step::NoSplit {
@@ -953,7 +1029,7 @@ impl Grouper {
         None
     }
 
-    /// The rule's necessary condition (a cheap pre-check before [`Self::eval`]).
+    /// The rule's necessary condition (a cheap pre-check before [`Self::holds`]).
     #[inline]
     fn pass(&self, f: Filter, env: &Env<'_>) -> bool {
         (f.pdx == NO_SLOT || self.in_list(CodeSet::PrincipalDx, f.pdx, env))

@@ -31,6 +31,7 @@ mod group;
 mod invariants;
 mod lookup;
 mod open;
+mod program;
 pub mod reference;
 pub mod rule;
 pub mod scheme;
