@@ -454,18 +454,26 @@ pub struct Grouper {
 /// Which entries of an MDC can pass their filters given the case's principal diagnosis
 /// and principal procedure, as bit masks over the MDC's `entries` (bit `k` =
 /// `entries[k]`), so grouping visits only those instead of testing every filter. Per
-/// role (0 = principal diagnosis, 1 = principal procedure): the entries without a
-/// filter of that role, and per code the entries whose filter of that role the code
-/// passes, by MDC. An MDC of more than 64 entries lets every entry through (its filters
-/// are then tested one by one, as always).
+/// MDC and role (0 = principal diagnosis, 1 = principal procedure): the entries without
+/// a filter of that role, and per filter slot a bit of the case's bit sets and the
+/// entries it lets through. An MDC of more than 64 entries lets every entry through
+/// (its filters are then tested one by one, as always).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntryMasks {
     /// Per MDC and role: the entries without a filter of that role.
     pub free: Vec<[u64; 2]>,
-    /// Per role: `(mdc, entries)` pairs by code id (+1, the unknown code), ordered by
-    /// MDC, `by_code[role][at[role][code]..at[role][code + 1]]`.
-    pub at: [Vec<u32>; 2],
-    pub by_code: [Vec<(u32, u64)>; 2],
+    /// The tests of MDC `i` and role `r`: `tests[at[2 * i + r]..at[2 * i + r + 1]]`.
+    pub at: Vec<u32>,
+    pub tests: Vec<MaskTest>,
+}
+
+/// Entries of an MDC whose filter is one slot, and that slot's bit in the case's bit
+/// sets (see [`EntryMasks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MaskTest {
+    pub entries: u64,
+    pub word: u32,
+    pub bit: u32,
 }
 
 /// How many slots a [`CodeFacts`] record holds itself.
@@ -634,69 +642,46 @@ impl Grouper {
 
     /// Builds [`EntryMasks`] from the MDCs' entries and their filters.
     fn derive_entry_masks(&mut self) {
-        let mut free = Vec::with_capacity(self.mdcs.len());
-        // (role, slot, mdc, entry bit) for every filter of an MDC of at most 64 entries.
-        let mut filtered: Vec<(usize, u32, u32, u64)> = Vec::new();
-        for (i, m) in self.mdcs.iter().enumerate() {
-            if m.entries.len() > 64 {
-                free.push([u64::MAX; 2]);
-                continue;
-            }
+        let sw = self.words - 1;
+        let mut masks = EntryMasks::default();
+        masks.at.push(0);
+        // (role, slot, entry bit) for every filter of an MDC of at most 64 entries.
+        let mut filtered: Vec<(usize, u32, u64)> = Vec::new();
+        for m in &self.mdcs {
+            filtered.clear();
             let mut none = [0u64; 2];
-            for (k, &e) in m.entries.iter().enumerate() {
-                let f = self.entry_hot[e as usize].0;
-                for (role, slot) in [f.pdx, f.ppx].into_iter().enumerate() {
-                    if slot == NO_SLOT {
-                        none[role] |= 1 << k;
-                    } else {
-                        filtered.push((role, slot, i as u32, 1 << k));
+            if m.entries.len() > 64 {
+                none = [u64::MAX; 2];
+            } else {
+                for (k, &e) in m.entries.iter().enumerate() {
+                    let f = self.entry_hot[e as usize].0;
+                    for (role, slot) in [f.pdx, f.ppx].into_iter().enumerate() {
+                        if slot == NO_SLOT {
+                            none[role] |= 1 << k;
+                        } else {
+                            filtered.push((role, slot, 1 << k));
+                        }
                     }
                 }
             }
-            free.push(none);
-        }
-        filtered.sort_unstable();
-        let slots = self.slots.len();
-        let mut masks = EntryMasks {
-            free,
-            ..EntryMasks::default()
-        };
-        // Per role and slot first, then per code over its slots.
-        let mut merged: Vec<(u32, u64)> = Vec::new();
-        for role in 0..2 {
-            let mut at = vec![0u32];
-            let mut by_slot: Vec<(u32, u64)> = Vec::new();
-            let mut pairs = filtered.iter().filter(|f| f.0 == role).peekable();
-            for slot in 0..slots as u32 {
-                let start = by_slot.len();
-                while let Some(&(_, _, mdc, bit)) = pairs.next_if(|f| f.1 == slot) {
-                    match by_slot[start..].last_mut() {
-                        Some((m, bits)) if *m == mdc => *bits |= bit,
-                        _ => by_slot.push((mdc, bit)),
+            filtered.sort_unstable();
+            masks.free.push(none);
+            for role in 0..2 {
+                // The principal diagnosis' (procedure's) bit set in the case's bits.
+                let base = if role == 0 { 0 } else { 2 * sw };
+                let start = masks.tests.len();
+                for &(_, slot, bit) in filtered.iter().filter(|f| f.0 == role) {
+                    let word = (base + slot as usize / 64) as u32;
+                    match masks.tests[start..].last_mut() {
+                        Some(t) if t.word == word && t.bit == slot % 64 => t.entries |= bit,
+                        _ => masks.tests.push(MaskTest {
+                            entries: bit,
+                            word,
+                            bit: slot % 64,
+                        }),
                     }
                 }
-                at.push(by_slot.len() as u32);
-            }
-            let code_at = &mut masks.at[role];
-            let by_code = &mut masks.by_code[role];
-            code_at.push(0);
-            for code in 0..self.facts.len() {
-                merged.clear();
-                for &slot in self.slots_of(code as CodeId) {
-                    let slot = slot as usize;
-                    if let Some(range) = at.get(slot..slot + 2) {
-                        merged.extend_from_slice(&by_slot[range[0] as usize..range[1] as usize]);
-                    }
-                }
-                merged.sort_unstable_by_key(|p| p.0);
-                let start = by_code.len();
-                for &(mdc, bits) in &merged {
-                    match by_code[start..].last_mut() {
-                        Some((m, b)) if *m == mdc => *b |= bits,
-                        _ => by_code.push((mdc, bits)),
-                    }
-                }
-                code_at.push(by_code.len() as u32);
+                masks.at.push(masks.tests.len() as u32);
             }
         }
         self.entry_masks = masks;

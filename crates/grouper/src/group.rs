@@ -717,7 +717,7 @@ impl Grouper {
 
     /// The list slots `code` is in.
     #[inline]
-    pub(crate) fn slots_of(&self, code: CodeId) -> &[u16] {
+    fn slots_of(&self, code: CodeId) -> &[u16] {
         let f = &self.facts[code as usize];
         let len = f.len as usize;
         if len <= INLINE_SLOTS {
@@ -924,17 +924,18 @@ impl Grouper {
     #[inline]
     fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
-        let none = self.unknown_code();
-        let open = |role: usize, code: Option<&CodeId>| {
-            let c = code.map_or(none, |&c| c) as usize;
-            let at = &masks.at[role];
-            let pairs = &masks.by_code[role][at[c] as usize..at[c + 1] as usize];
-            pairs
-                .iter()
-                .filter(|p| p.0 as usize == i)
-                .fold(masks.free[i][role], |bits, p| bits | p.1)
+        let bits = &env.s.bits;
+        let open = |role: usize| {
+            let at = &masks.at[2 * i + role..];
+            masks.tests[at[0] as usize..at[1] as usize].iter().fold(
+                masks.free[i][role],
+                |open, t| {
+                    let on = bits[t.word as usize] >> t.bit & 1;
+                    open | t.entries & 0u64.wrapping_sub(on)
+                },
+            )
         };
-        open(0, env.case.dx.first()) & open(1, env.px.first())
+        open(0) & open(1)
     }
 
     /// The QY check of `mdcs[i]` (which has one).
