@@ -619,12 +619,7 @@ fn a_failed_reload_keeps_the_loaded_set() {
     let dir = std::env::temp_dir().join(format!("drgdip-serve-reload-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let policy = dir.join("policy.toml");
-    let text = std::fs::read_to_string(root().join("data/demo-policy.toml")).unwrap();
-    // The policy names its tables relative to itself: point them back at data/.
-    let data = root().join("data");
-    let text = text.replace("\"demo-", &format!("\"{}/demo-", data.display()));
-    std::fs::write(&policy, &text).unwrap();
+    let policy = policy_copy(&dir);
     let mut config = demo_config();
     config.sources.policy = Some(policy.clone());
     let server = start(config);

@@ -373,3 +373,15 @@ pub fn wait_done(c: &mut Client, limit: Duration, id: u64) -> serde_json::Value 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A copy of the demo policy in `dir` (its tables pointed back at `data/`), for tests
+/// that break the policy file under a running server.
+pub fn policy_copy(dir: &std::path::Path) -> PathBuf {
+    let policy = dir.join("policy.toml");
+    let text = std::fs::read_to_string(root().join("data/demo-policy.toml")).unwrap();
+    // The policy names its tables relative to itself.
+    let data = root().join("data");
+    let text = text.replace("\"demo-", &format!("\"{}/demo-", data.display()));
+    std::fs::write(&policy, &text).unwrap();
+    policy
+}
