@@ -435,6 +435,12 @@ fn compiled_round_trip_and_damage() {
 
 /// Compiles the demo catalogue with `types.csv` replaced.
 fn with_types(types: &str) -> Result<Catalog, CatalogError> {
+    with_file("types.csv", types)
+}
+
+/// Compiles the demo catalogue with one file replaced.
+fn with_file(name: &str, text: &str) -> Result<Catalog, CatalogError> {
+    let replaced = name;
     let dir = demo_dir();
     let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap()
@@ -446,10 +452,10 @@ fn with_types(types: &str) -> Result<Catalog, CatalogError> {
             )
         })
         .collect();
-    let types = types.as_bytes().to_vec();
+    let text = text.as_bytes().to_vec();
     let src = CatalogSource::from_files(&|name| {
-        if name == "types.csv" {
-            Some(types.as_slice())
+        if name == replaced {
+            Some(text.as_slice())
         } else {
             files.iter().find(|f| f.0 == name).map(|f| f.1.as_slice())
         }
@@ -518,6 +524,73 @@ fn bad_catalogue_rows() {
     // Missing required column.
     let (_, l, fld, _) = fault("code,layer,principal_dx,procedures\nA,core,A01,\n");
     assert_eq!((l, fld.as_str()), (1, "score"));
+}
+
+#[test]
+fn procedure_patterns_listed_twice() {
+    let problems = |file: &str, text: &str| -> Vec<(u64, String, String)> {
+        match with_file(file, text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems()
+                .iter()
+                .map(|p| (p.line, p.field.clone(), p.message.clone()))
+                .collect(),
+        }
+    };
+    let attrs = "code,attribute,name\n";
+    // The same code (or prefix) again with the same attribute is harmless.
+    assert!(
+        problems(
+            "procedure_attributes.csv",
+            &format!(
+                "{attrs}32.2001,surgery,a\n32.2001,surgery,b\n32.*,surgery,c\n32.*,surgery,d\n"
+            )
+        )
+        .is_empty()
+    );
+    // With another attribute: the later line is the problem, naming the first.
+    assert_eq!(
+        problems(
+            "procedure_attributes.csv",
+            &format!("{attrs}32.2001,surgery,a\n32.2001,diagnostic,b\n")
+        ),
+        [(
+            3,
+            "attribute".to_string(),
+            "`32.2001` is already `surgery` on line 2".to_string()
+        )]
+    );
+    // An exact code and a prefix of the same text are different patterns.
+    assert!(
+        problems(
+            "procedure_attributes.csv",
+            &format!("{attrs}32.2001,surgery,a\n32.2001*,diagnostic,b\n")
+        )
+        .is_empty()
+    );
+    // A pattern that does not parse is a problem of the code.
+    let p = problems("procedure_attributes.csv", &format!("{attrs}*,surgery,a\n"));
+    assert_eq!((p[0].0, p[0].1.as_str()), (2, "code"), "{p:?}");
+    let excl = "kind,code,note\n";
+    assert!(
+        problems(
+            "exclusions.csv",
+            &format!("{excl}procedure_ignore,93.9600,a\nprocedure_ignore,93.9600,b\n")
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        problems(
+            "exclusions.csv",
+            &format!("{excl}procedure_ignore,93.9600,a\nprocedure_conservative,93.9600,b\n")
+        ),
+        [(
+            3,
+            "kind".to_string(),
+            "`93.9600` is already listed with another kind on line 2".to_string()
+        )]
+    );
 }
 
 /// code, layer, procedures, score, mean cost, cases, cv, primary care.

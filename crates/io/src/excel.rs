@@ -99,18 +99,7 @@ pub fn is_workbook(path: &str) -> bool {
 }
 
 /// The column letters of a 0-based column index (`0` → `A`, `27` → `AB`).
-pub fn column_letters(mut col: usize) -> String {
-    let mut s = Vec::new();
-    loop {
-        s.push(b'A' + (col % 26) as u8);
-        if col < 26 {
-            break;
-        }
-        col = col / 26 - 1;
-    }
-    s.reverse();
-    String::from_utf8(s).unwrap_or_default()
-}
+pub use drgdip_grouper::workbook::column_letters;
 
 /// Reads one sheet (`sheet`, or the first) of a workbook as CSV text: one line per sheet
 /// row from the first row of the used range. Returns the CSV and the sheet's name.
@@ -319,16 +308,6 @@ fn code_like(header: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn letters() {
-        assert_eq!(column_letters(0), "A");
-        assert_eq!(column_letters(25), "Z");
-        assert_eq!(column_letters(26), "AA");
-        assert_eq!(column_letters(27), "AB");
-        assert_eq!(column_letters(701), "ZZ");
-        assert_eq!(column_letters(702), "AAA");
-    }
 
     #[test]
     fn numbers_and_text() {

@@ -57,26 +57,24 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut outcome = super::group::run(super::group::Args {
         scheme,
         errata: None,
-        input: path("cases.csv"),
-        output: path("drg-grouped.csv"),
-        threads: 0,
-        format: None,
-        carry: true,
+        files: super::JobFiles {
+            input: path("cases.csv"),
+            output: path("drg-grouped.csv"),
+            carry: true,
+            ..Default::default()
+        },
         map_codes: false,
-        bom: false,
-        input_args: Default::default(),
     })?;
     print_drg_summary(&path("drg-grouped.csv"))?;
     eprintln!("== 3. group them into DIP types");
     let dip = super::dip::run(super::dip::DipCommand::Group(super::dip::GroupArgs {
         catalog: args.data.join("demo-catalog"),
-        input: path("cases.csv"),
-        output: path("dip-grouped.csv"),
-        threads: 0,
-        format: None,
-        carry: true,
-        bom: false,
-        input_args: Default::default(),
+        files: super::JobFiles {
+            input: path("cases.csv"),
+            output: path("dip-grouped.csv"),
+            carry: true,
+            ..Default::default()
+        },
     }))?;
     outcome = worse(outcome, dip);
     let policy = args.data.join("demo-policy.toml");

@@ -52,26 +52,8 @@ pub struct GroupArgs {
     /// Catalogue folder, compiled catalogue file, or NHSA's national DIP workbook (`.xlsx`).
     #[arg(long)]
     pub catalog: PathBuf,
-    /// Case file (CSV with header, JSON Lines, .xlsx or .parquet); `-` = stdin.
-    #[arg(long)]
-    pub input: String,
-    /// Output CSV, or an Excel workbook (`.xlsx`) or Parquet file (`.parquet`) by its name; `-` = stdout.
-    #[arg(long, default_value = "-")]
-    pub output: String,
-    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
-    #[arg(long)]
-    pub bom: bool,
     #[command(flatten)]
-    pub input_args: super::InputArgs,
-    /// Worker threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Input format (default: from the file name, `.jsonl` → JSON Lines, else CSV).
-    #[arg(long, value_parser = ["csv", "jsonl"])]
-    pub format: Option<String>,
-    /// Append the input's columns after the result columns (for `drgdip price`).
-    #[arg(long)]
-    pub carry: bool,
+    pub files: super::JobFiles,
 }
 
 /// Arguments of `drgdip dip build`.
@@ -277,16 +259,7 @@ fn group(args: GroupArgs) -> Result<Outcome> {
     let started = Instant::now();
     let catalog = load_catalog(&args.catalog)?;
     let job = DipGroupJob::new(&catalog);
-    let files = super::JobFiles {
-        input: &args.input,
-        output: &args.output,
-        threads: args.threads,
-        format: args.format.as_deref(),
-        carry: args.carry,
-        input_args: &args.input_args,
-        bom: args.bom,
-    };
-    super::run_job("dip group", &job, files, started)
+    super::run_job("dip group", &job, &args.files, started)
 }
 
 fn build_cmd(a: BuildArgs) -> Result<Outcome> {

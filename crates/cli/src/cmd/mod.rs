@@ -197,22 +197,30 @@ pub fn open_cases(path: &str, args: &InputArgs, format: Option<&str>) -> Result<
     })
 }
 
-/// The files and settings of a streaming job, as given on the command line.
-pub struct JobFiles<'a> {
-    /// Input path (`-` = stdin).
-    pub input: &'a str,
-    /// Output path (`-` = stdout).
-    pub output: &'a str,
-    /// Worker threads (0 = all cores).
-    pub threads: usize,
-    /// `--format`, if given.
-    pub format: Option<&'a str>,
-    /// `--carry`.
-    pub carry: bool,
-    /// `--encoding`, `--sheet`, `--columns`.
-    pub input_args: &'a InputArgs,
-    /// `--bom`: start a CSV output with a UTF-8 byte order mark.
+/// The files and settings of a streaming job (`group`, `dip group`), as given on the
+/// command line (flattened into both commands' arguments).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct JobFiles {
+    /// Case file (CSV with header, JSON Lines, .xlsx or .parquet); `-` = stdin.
+    #[arg(long)]
+    pub input: String,
+    /// Output CSV, or an Excel workbook (`.xlsx`) or Parquet file (`.parquet`) by its name; `-` = stdout.
+    #[arg(long, default_value = "-")]
+    pub output: String,
+    /// Start the CSV output with a UTF-8 byte order mark (so that Excel shows Chinese).
+    #[arg(long)]
     pub bom: bool,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Input format (default: from the file name, `.jsonl` → JSON Lines, else CSV).
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+    /// Append the input's columns after the result columns (for `drgdip price`).
+    #[arg(long)]
+    pub carry: bool,
 }
 
 /// Parses `--format` or guesses it from the path.
@@ -229,7 +237,7 @@ pub fn format_of(format: Option<&str>, input: &str) -> Format {
 pub fn run_job<J: Job>(
     label: &str,
     job: &J,
-    files: JobFiles<'_>,
+    files: &JobFiles,
     started: Instant,
 ) -> Result<crate::Outcome> {
     Ok(run_job_summary(label, job, files, started)?.0)
@@ -239,18 +247,18 @@ pub fn run_job<J: Job>(
 pub fn run_job_summary<J: Job>(
     label: &str,
     job: &J,
-    files: JobFiles<'_>,
+    files: &JobFiles,
     started: Instant,
 ) -> Result<(crate::Outcome, drgdip_io::Summary)> {
-    if drgdip_arrow::parquet::is_parquet(files.input) {
+    if drgdip_arrow::parquet::is_parquet(&files.input) {
         return run_parquet_job(label, job, files, started);
     }
-    let cases = open_cases(files.input, files.input_args, files.format)?;
-    let parquet_out = drgdip_arrow::parquet::is_parquet(files.output);
+    let cases = open_cases(&files.input, &files.input_args, files.format.as_deref())?;
+    let parquet_out = drgdip_arrow::parquet::is_parquet(&files.output);
     if parquet_out && files.bom {
         anyhow::bail!("--bom applies to CSV output; {} is Parquet", files.output);
     }
-    let workbook = files.output != "-" && drgdip_io::excel::is_workbook(files.output);
+    let workbook = files.output != "-" && drgdip_io::excel::is_workbook(&files.output);
     if workbook && files.bom {
         anyhow::bail!(
             "--bom applies to CSV output; {} is a workbook",
@@ -269,7 +277,7 @@ pub fn run_job_summary<J: Job>(
     let tick = |bytes, _| bar.set_position(bytes);
     let input = cases.reader;
     let summary = if parquet_out {
-        let file = File::create(files.output)
+        let file = File::create(&files.output)
             .with_context(|| format!("creating the output {}", files.output))?;
         let out = io::BufWriter::with_capacity(1 << 20, file);
         drgdip_arrow::parquet::csv_into_parquet(out, |w| -> Result<_> {
@@ -279,10 +287,10 @@ pub fn run_job_summary<J: Job>(
     } else if workbook {
         let mut csv = Vec::new();
         let summary = pool.install(|| drgdip_io::run(job, input, &mut csv, &options, &tick))?;
-        drgdip_io::excel::write_csv_as_workbook(&csv[..], Path::new(files.output), label)?;
+        drgdip_io::excel::write_csv_as_workbook(&csv[..], Path::new(&files.output), label)?;
         summary
     } else {
-        let mut output = open_output(files.output)?;
+        let mut output = open_output(&files.output)?;
         if files.bom {
             output
                 .write_all(b"\xEF\xBB\xBF")
@@ -325,10 +333,10 @@ fn finish_job<J: Job>(
 fn run_parquet_job<J: Job>(
     label: &str,
     job: &J,
-    files: JobFiles<'_>,
+    files: &JobFiles,
     started: Instant,
 ) -> Result<(crate::Outcome, drgdip_io::Summary)> {
-    let args = files.input_args;
+    let args = &files.input_args;
     for (given, what) in [
         (args.columns.is_some(), "--columns"),
         (args.encoding.is_some(), "--encoding"),
@@ -340,19 +348,19 @@ fn run_parquet_job<J: Job>(
         }
     }
     let input =
-        File::open(files.input).with_context(|| format!("opening the input {}", files.input))?;
-    let parquet_out = drgdip_arrow::parquet::is_parquet(files.output);
-    if files.output != "-" && drgdip_io::excel::is_workbook(files.output) {
+        File::open(&files.input).with_context(|| format!("opening the input {}", files.input))?;
+    let parquet_out = drgdip_arrow::parquet::is_parquet(&files.output);
+    if files.output != "-" && drgdip_io::excel::is_workbook(&files.output) {
         anyhow::bail!("a Parquet input is written as Parquet or CSV, not as a workbook");
     }
     let mut output = if parquet_out {
         Box::new(io::BufWriter::with_capacity(
             1 << 20,
-            File::create(files.output)
+            File::create(&files.output)
                 .with_context(|| format!("creating the output {}", files.output))?,
         )) as Box<dyn Write + Send>
     } else {
-        open_output(files.output)?
+        open_output(&files.output)?
     };
     if files.bom {
         if parquet_out {

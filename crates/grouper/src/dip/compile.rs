@@ -659,6 +659,34 @@ fn decimal(text: &str) -> Result<Decimal, String> {
 }
 
 impl Compiler<'_> {
+    /// Files `value` under a procedure pattern (`at` = file, line, the pattern as written
+    /// and the value's field) in `maps` = [exact codes, prefixes (`…*`)]. A pattern that
+    /// does not parse is a problem of the `code` field; one listed again with another
+    /// value is a problem of the value's field, worded by `conflict(key, earlier value,
+    /// earlier line)`; a repeat with the same value is ignored.
+    fn file_pattern<T: Copy + PartialEq>(
+        &mut self,
+        at: (&str, u64, &str, &str),
+        value: T,
+        maps: [&mut BTreeMap<String, (T, u64)>; 2],
+        conflict: impl FnOnce(&str, T, u64) -> String,
+    ) {
+        let (file, line, code, field) = at;
+        let [exact, prefix] = maps;
+        let (map, key) = match proc_pattern(code) {
+            Ok((true, k)) => (prefix, k),
+            Ok((false, k)) => (exact, k),
+            Err(msg) => return self.problem(file, line, "code", msg),
+        };
+        match map.get(&key) {
+            Some(&(prev, _)) if prev == value => {}
+            Some(&(prev, first)) => self.problem(file, line, field, conflict(&key, prev, first)),
+            None => {
+                map.insert(key, (value, line));
+            }
+        }
+    }
+
     fn problem(&mut self, file: &str, line: u64, field: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             file: file.into(),
@@ -1101,26 +1129,12 @@ impl Compiler<'_> {
                     continue;
                 }
             };
-            let (map, key) = match proc_pattern(&r.code) {
-                Ok((true, k)) => (&mut attr_prefix, k),
-                Ok((false, k)) => (&mut attr_exact, k),
-                Err(msg) => {
-                    self.problem(f, r.line, "code", msg);
-                    continue;
-                }
-            };
-            if let Some(&(prev, line)) = map.get(&key) {
-                if prev != attr {
-                    self.problem(
-                        f,
-                        r.line,
-                        "attribute",
-                        format!("`{key}` is already `{}` on line {line}", prev.as_str()),
-                    );
-                }
-                continue;
-            }
-            map.insert(key, (attr, r.line));
+            self.file_pattern(
+                (f, r.line, &r.code, "attribute"),
+                attr,
+                [&mut attr_exact, &mut attr_prefix],
+                |key, prev, line| format!("`{key}` is already `{}` on line {line}", prev.as_str()),
+            );
         }
         let mut excl_exact: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
         let mut excl_prefix: BTreeMap<String, (Excl, u64)> = BTreeMap::new();
@@ -1155,26 +1169,14 @@ impl Compiler<'_> {
                     continue;
                 }
             };
-            let (map, key) = match proc_pattern(&r.code) {
-                Ok((true, k)) => (&mut excl_prefix, k),
-                Ok((false, k)) => (&mut excl_exact, k),
-                Err(msg) => {
-                    self.problem(f, r.line, "code", msg);
-                    continue;
-                }
-            };
-            if let Some(&(prev, line)) = map.get(&key) {
-                if prev != excl {
-                    self.problem(
-                        f,
-                        r.line,
-                        "kind",
-                        format!("`{key}` is already listed with another kind on line {line}"),
-                    );
-                }
-                continue;
-            }
-            map.insert(key, (excl, r.line));
+            self.file_pattern(
+                (f, r.line, &r.code, "kind"),
+                excl,
+                [&mut excl_exact, &mut excl_prefix],
+                |key, _, line| {
+                    format!("`{key}` is already listed with another kind on line {line}")
+                },
+            );
         }
         px_codes.extend(attr_exact.keys().cloned());
         px_codes.extend(excl_exact.keys().cloned());

@@ -463,21 +463,6 @@ pub struct NationalWorkbook {
     pub primary_care: Vec<PrimaryCareRow>,
 }
 
-/// Column letter of a 0-based index (A…Z is enough for these sheets).
-fn col_letter(c: usize) -> String {
-    let mut n = c;
-    let mut s = Vec::new();
-    loop {
-        s.push(b'A' + (n % 26) as u8);
-        if n < 26 {
-            break;
-        }
-        n = n / 26 - 1;
-    }
-    s.reverse();
-    String::from_utf8(s).unwrap_or_default()
-}
-
 /// One sheet's cells, read as text.
 struct Sheet<'p> {
     name: &'static str,
@@ -490,7 +475,7 @@ impl Sheet<'_> {
         self.problems.push(WorkbookProblem {
             sheet: self.name.into(),
             row,
-            column: col_letter(col),
+            column: crate::workbook::column_letters(col),
             message: message.into(),
         });
     }
@@ -1204,8 +1189,6 @@ mod tests {
             DxCell::Specs(vec![DxSpec::Sub("M470".into())])
         );
         assert_eq!(parse_dx_cell(" 所有诊断 ").unwrap(), DxCell::All);
-        assert_eq!(col_letter(0), "A");
-        assert_eq!(col_letter(27), "AB");
         assert_eq!(parse_age_days("<29天").unwrap(), Range { min: 0, max: 28 });
         assert_eq!(
             parse_weight("出生体重1000-1499克").unwrap(),

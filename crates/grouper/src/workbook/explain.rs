@@ -16,22 +16,6 @@ impl Grouper {
             .map(|i| i as u32)
     }
 
-    /// The codes of a code variable in a case.
-    fn var_codes(var: Var, case: &Case) -> &[CodeId] {
-        let (codes, principal) = match var {
-            Var::Zyzd => (&case.dx, true),
-            Var::Qtzd => (&case.dx, false),
-            Var::Zyss => (&case.px, true),
-            Var::Qtss => (&case.px, false),
-            _ => return &[],
-        };
-        if principal {
-            &codes[..codes.len().min(1)]
-        } else {
-            codes.get(1..).unwrap_or(&[])
-        }
-    }
-
     /// Is `code` in the set named `set` (a 集合 id, `MCC` or `CC`) for this case?
     fn in_set(&self, set: &str, code: CodeId, case: &Case) -> bool {
         match set {
@@ -54,7 +38,7 @@ impl Grouper {
             } => {
                 let mut hits: Vec<&str> = Vec::new();
                 for &v in vars {
-                    for &c in Self::var_codes(v, case) {
+                    for &c in v.codes(&case.dx[..], &case.px[..]) {
                         if sets.iter().any(|s| self.in_set(&s.name, c, case)) {
                             let code = self.code(c);
                             if !hits.contains(&code) {
@@ -69,7 +53,8 @@ impl Grouper {
                     let read: Vec<String> = vars
                         .iter()
                         .map(|&v| {
-                            let codes: Vec<&str> = Self::var_codes(v, case)
+                            let codes: Vec<&str> = v
+                                .codes(&case.dx[..], &case.px[..])
                                 .iter()
                                 .map(|&c| self.code(c))
                                 .collect();
@@ -94,7 +79,7 @@ impl Grouper {
             } => {
                 let mut hits: Vec<&str> = Vec::new();
                 for &v in vars {
-                    for &c in Self::var_codes(v, case) {
+                    for &c in v.codes(&case.dx[..], &case.px[..]) {
                         let code = self.code(c);
                         if self.in_set(&set.name, c, case) && !hits.contains(&code) {
                             hits.push(code);

@@ -82,6 +82,24 @@ impl Var {
     pub fn is_dx(self) -> bool {
         matches!(self, Var::Zyzd | Var::Qtzd)
     }
+
+    /// The codes a code variable names in a case's diagnoses `dx` and procedures `px`
+    /// (principal first): `ZYZD` the first diagnosis, `QTZD` the others, `ZYSS`/`QTSS`
+    /// the same for procedures; nothing for the other variables.
+    pub fn codes<'c, T>(self, dx: &'c [T], px: &'c [T]) -> &'c [T] {
+        let (codes, principal) = match self {
+            Var::Zyzd => (dx, true),
+            Var::Qtzd => (dx, false),
+            Var::Zyss => (px, true),
+            Var::Qtss => (px, false),
+            _ => return &[],
+        };
+        if principal {
+            &codes[..codes.len().min(1)]
+        } else {
+            codes.get(1..).unwrap_or(&[])
+        }
+    }
 }
 
 /// A set name with its 1-based character position in the rule text.

@@ -108,8 +108,9 @@ pub fn clean(raw: &str) -> String {
     out
 }
 
-/// The column letters of a 0-based column index (`0` → `A`, `27` → `AB`).
-fn column_letter(mut col: usize) -> String {
+/// The column letters of a 0-based column index (`0` → `A`, `27` → `AB`), as Excel
+/// names columns in messages (the DRG and DIP workbooks here, case workbooks in `drgdip-io`).
+pub fn column_letters(mut col: usize) -> String {
     let mut s = Vec::new();
     loop {
         s.push(b'A' + (col % 26) as u8);
@@ -147,7 +148,7 @@ impl Table<'_> {
             Some(c) => format!(
                 "{} sheet, row {row}, column {} ({})",
                 self.sheet,
-                column_letter(c),
+                column_letters(c),
                 self.headers[k]
             ),
             None => format!("{} sheet, row {row}", self.sheet),
@@ -917,11 +918,13 @@ mod tests {
     }
 
     #[test]
-    fn column_letters() {
-        assert_eq!(column_letter(0), "A");
-        assert_eq!(column_letter(25), "Z");
-        assert_eq!(column_letter(26), "AA");
-        assert_eq!(column_letter(27), "AB");
+    fn column_letters_as_excel_names_them() {
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+        assert_eq!(column_letters(701), "ZZ");
+        assert_eq!(column_letters(702), "AAA");
     }
 
     #[test]

@@ -127,22 +127,6 @@ impl<'a> WorkbookReference<'a> {
         }
     }
 
-    /// The values of a code variable in a case.
-    fn values(var: Var, case: &TextCase) -> &[String] {
-        let (codes, principal) = match var {
-            Var::Zyzd => (&case.dx, true),
-            Var::Qtzd => (&case.dx, false),
-            Var::Zyss => (&case.px, true),
-            Var::Qtss => (&case.px, false),
-            _ => return &[],
-        };
-        if principal {
-            &codes[..codes.len().min(1)]
-        } else {
-            codes.get(1..).unwrap_or(&[])
-        }
-    }
-
     fn member(&self, set: &str, code: &str, case: &TextCase) -> bool {
         match set {
             lang::MCC | lang::CC => match self.complications.get(code) {
@@ -172,7 +156,7 @@ impl<'a> WorkbookReference<'a> {
                     negated,
                 } => {
                     let found = vars.iter().any(|&v| {
-                        Self::values(v, case)
+                        v.codes(&case.dx[..], &case.px[..])
                             .iter()
                             .any(|c| sets.iter().any(|s| self.member(&s.name, c, case)))
                     });
@@ -186,7 +170,7 @@ impl<'a> WorkbookReference<'a> {
                 } => {
                     let distinct: HashSet<&String> = vars
                         .iter()
-                        .flat_map(|&v| Self::values(v, case))
+                        .flat_map(|&v| v.codes(&case.dx[..], &case.px[..]))
                         .filter(|c| self.member(&set.name, c, case))
                         .collect();
                     cmp.apply(distinct.len() as i64, *value)
