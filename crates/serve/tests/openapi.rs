@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -499,35 +499,6 @@ fn its_paths_and_methods_are_the_routers_routes() {
     }
 }
 
-/// Waits until `n` batches or `cases` requests are at work (`drgdip_work_running`).
-fn wait_running(c: &mut Client, n: u64) {
-    let started = Instant::now();
-    loop {
-        let metrics = c.get("/metrics").text();
-        let running = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("drgdip_work_running ")?.parse::<u64>().ok());
-        if running == Some(n) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{running:?} at work, not {n}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A case with everything pricing needs.
-fn pneumonia() -> Value {
-    json!({
-        "case_id": "c1", "sex": 1, "age": 50, "los": 6,
-        "dx": ["J18.900", "J96.000", "R57.000"],
-        "total_cost": "12000.00", "hospital_id": "H001", "hospital_level": "3",
-        "insurance_type": "employee", "admit_date": "2025-03-01", "discharge_date": "2025-03-07"
-    })
-}
-
 /// A JSON body over a 4 KiB limit.
 fn oversized() -> Value {
     json!({"case": {"sex": 1, "age": 3, "dept": "x".repeat(5000), "dx": ["J18.900"]}})
@@ -575,6 +546,13 @@ fn every_documented_status_of_every_route_is_a_real_answer() {
             400,
         );
         assert_eq!(r.json()["field"], "case.hospital_level");
+        // A JSON case has no line for the message to name.
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("field `hospital_level`")
+        );
         p.call(&mut c, "POST", "/v1/changes", Body::Json(one.clone()), 200);
         p.call(&mut c, "POST", "/v1/changes", Body::Json(json!({})), 400);
         for q in [
@@ -656,12 +634,7 @@ fn every_documented_status_of_every_route_is_a_real_answer() {
 
     {
         // Small limits: 413 on every JSON case route and on a batch, 429 on a second batch.
-        let mut config = demo_config();
-        config.limits.json_body = 4096;
-        config.limits.many_cases = 3;
-        config.limits.batch_rows = 30;
-        config.limits.concurrent_batches = 1;
-        let server = start(config);
+        let server = start(small_limits(30));
         let mut c = Client::new(server.addr());
         for route in ["/v1/group", "/v1/explain", "/v1/price", "/v1/changes"] {
             let r = p.call(&mut c, "POST", route, Body::Json(oversized()), 413);
