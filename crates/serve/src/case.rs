@@ -235,10 +235,19 @@ pub fn field_error(message: &str, prefix: &str) -> ApiError {
     }
 }
 
-/// A message without its leading `line 0, ` / `line 0: ` (a JSON case has no line).
+/// A message without its leading `line N, ` / `line N: `: a JSON case has no line (the
+/// grouping jobs see it as line 0, the price pipeline as a row of the file it is given).
 pub fn strip_line(message: &str) -> &str {
-    message
-        .strip_prefix("line 0, ")
-        .or_else(|| message.strip_prefix("line 0: "))
+    let Some(rest) = message.strip_prefix("line ") else {
+        return message;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return message;
+    }
+    let after = &rest[digits..];
+    after
+        .strip_prefix(", ")
+        .or_else(|| after.strip_prefix(": "))
         .unwrap_or(message)
 }

@@ -39,7 +39,7 @@ pub mod metrics;
 mod routes;
 pub mod state;
 
-pub use routes::router;
+pub use routes::{router, routes};
 pub use state::{Loaded, Sources};
 
 /// Why the server could not start or reload.

@@ -9,10 +9,11 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -26,41 +27,124 @@ use drgdip_io::Cancel;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+/// The OpenAPI 3.1 description of these routes (`docs/openapi.json`).
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// The HTTP methods the routes use.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+        }
+    }
+}
+
+/// The limits a route runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// JSON requests (and the small fixed answers): the JSON body limit and the
+    /// per-request time limit.
+    Json,
+    /// Uploads, downloads and reloads: their own limits, no time limit.
+    Slow,
+}
+
+/// One route: its method and path, its lane and its handler.
+struct Entry {
+    verb: Verb,
+    path: &'static str,
+    lane: Lane,
+    handler: MethodRouter<AppState>,
+}
+
+fn entry<H, T>(verb: Verb, path: &'static str, lane: Lane, handler: H) -> Entry
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    Entry {
+        verb,
+        path,
+        lane,
+        handler: on(verb.filter(), handler),
+    }
+}
+
+/// The route table [`router`] is built from (and [`routes`] lists).
+fn table() -> Vec<Entry> {
+    use Lane::{Json, Slow};
+    use Verb::{Get, Post};
+    vec![
+        entry(Post, "/v1/group", Json, group),
+        entry(Post, "/v1/explain", Json, explain),
+        entry(Post, "/v1/price", Json, price),
+        entry(Post, "/v1/changes", Json, changes),
+        entry(Get, "/v1/codes", Json, codes),
+        entry(Get, "/v1/schemes", Json, schemes),
+        entry(Get, "/v1/openapi.json", Json, openapi),
+        entry(Post, "/v1/batch", Slow, batch_start),
+        entry(Get, "/v1/batch/{id}", Json, batch_status),
+        entry(Get, "/v1/batch/{id}/result", Slow, batch_result),
+        entry(Post, "/v1/admin/reload", Slow, reload),
+        entry(Get, "/healthz", Json, healthz),
+        entry(Get, "/metrics", Json, metrics),
+        entry(Get, "/", Json, || async {
+            page(INDEX_HTML, "text/html; charset=utf-8")
+        }),
+        entry(Get, "/app.js", Json, || async {
+            page(APP_JS, "text/javascript; charset=utf-8")
+        }),
+        entry(Get, "/app.css", Json, || async {
+            page(APP_CSS, "text/css; charset=utf-8")
+        }),
+    ]
+}
+
+/// Every route [`router`] serves, as `(method, path)` in the router's path syntax
+/// (`/v1/batch/{id}`): the table the router is built from, for checking a
+/// description of the API (`docs/openapi.json`) against it.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    table().iter().map(|e| (e.verb.name(), e.path)).collect()
+}
 
 /// The whole application: API, workbench, health and metrics, with the token check,
 /// the limits and the counters.
 pub fn router(state: AppState) -> Router {
     let limits = state.0.limits.clone();
-    let json = Router::new()
-        .route("/v1/group", post(group))
-        .route("/v1/explain", post(explain))
-        .route("/v1/price", post(price))
-        .route("/v1/changes", post(changes))
-        .route("/v1/codes", get(codes))
-        .route("/v1/schemes", get(schemes))
-        .route("/v1/batch/{id}", get(batch_status))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/",
-            get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/app.css",
-            get(|| async { page(APP_CSS, "text/css; charset=utf-8") }),
-        )
+    let mut json = Router::new();
+    let mut slow = Router::new();
+    for e in table() {
+        match e.lane {
+            Lane::Json => json = json.route(e.path, e.handler),
+            Lane::Slow => slow = slow.route(e.path, e.handler),
+        }
+    }
+    let json = json
         .layer(DefaultBodyLimit::max(limits.json_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), timeout));
-    let slow = Router::new()
-        .route("/v1/batch", post(batch_start))
-        .route("/v1/batch/{id}/result", get(batch_result))
-        .route("/v1/admin/reload", post(reload));
     json.merge(slow)
         .fallback(|| async { ApiError::with(StatusCode::NOT_FOUND, "no such route", None) })
+        .method_not_allowed_fallback(|req: Request| async move {
+            ApiError::with(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not a method of {}", req.method(), req.uri().path()),
+                None,
+            )
+        })
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -68,6 +152,11 @@ pub fn router(state: AppState) -> Router {
 
 fn page(text: &'static str, kind: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind)], text).into_response()
+}
+
+/// `GET /v1/openapi.json`: the API's OpenAPI description, embedded.
+async fn openapi() -> Response {
+    page(OPENAPI, "application/json")
 }
 
 /// Counts every request by route and status, with its latency.

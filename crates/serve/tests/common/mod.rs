@@ -29,6 +29,27 @@ pub fn demo_config() -> Config {
     }
 }
 
+/// [`demo_config`] with small limits: a 4 KiB JSON body, 3 `cases`, `batch_rows` rows
+/// per batch, one batch at a time.
+pub fn small_limits(batch_rows: u64) -> Config {
+    let mut config = demo_config();
+    config.limits.json_body = 4096;
+    config.limits.many_cases = 3;
+    config.limits.batch_rows = batch_rows;
+    config.limits.concurrent_batches = 1;
+    config
+}
+
+/// A pneumonia case with MCCs and everything pricing needs.
+pub fn pneumonia() -> serde_json::Value {
+    serde_json::json!({
+        "case_id": "c1", "sex": 1, "age": 50, "los": 6,
+        "dx": ["J18.900", "J96.000", "R57.000"],
+        "total_cost": "12000.00", "hospital_id": "H001", "hospital_level": "3",
+        "insurance_type": "employee", "admit_date": "2025-03-01", "discharge_date": "2025-03-07"
+    })
+}
+
 /// Starts a server.
 pub fn start(config: Config) -> Running {
     drgdip_serve::spawn(config).expect("the server starts")
@@ -371,5 +392,36 @@ pub fn wait_done(c: &mut Client, limit: Duration, id: u64) -> serde_json::Value 
         }
         assert!(started.elapsed() < limit, "batch {id} hangs");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A copy of the demo policy in `dir` (its tables pointed back at `data/`), for tests
+/// that break the policy file under a running server.
+pub fn policy_copy(dir: &std::path::Path) -> PathBuf {
+    let policy = dir.join("policy.toml");
+    let text = std::fs::read_to_string(root().join("data/demo-policy.toml")).unwrap();
+    // The policy names its tables relative to itself.
+    let data = root().join("data");
+    let text = text.replace("\"demo-", &format!("\"{}/demo-", data.display()));
+    std::fs::write(&policy, &text).unwrap();
+    policy
+}
+
+/// Waits until `n` batches or `cases` requests are at work (`drgdip_work_running`).
+pub fn wait_running(c: &mut Client, n: u64) {
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = c.get("/metrics").text();
+        let running = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("drgdip_work_running ")?.parse::<u64>().ok());
+        if running == Some(n) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{running:?} at work, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
