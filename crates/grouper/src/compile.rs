@@ -668,7 +668,8 @@ impl Grouper {
             masks.free.push(none);
             for role in 0..2 {
                 // The principal diagnosis' (procedure's) bit set in the case's bits.
-                let base = if role == 0 { 0 } else { 2 * sw };
+                let principal = [CodeSet::PrincipalDx, CodeSet::PrincipalProc][role];
+                let base = crate::group::roles(principal)[0] * sw;
                 let start = masks.tests.len();
                 for &(_, slot, bit) in filtered.iter().filter(|f| f.0 == role) {
                     let word = (base + slot as usize / 64) as u32;

@@ -166,8 +166,6 @@ impl Outcome {
 /// Per-thread working memory for [`Grouper::group`]; create it with [`Grouper::scratch`].
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
-    has_mcc: bool,
-    has_cc: bool,
     dept: Option<u16>,
     discharge_way: Option<u16>,
     /// The list slots of the case's codes as four bit sets of `words - 1` words, one per
@@ -181,11 +179,32 @@ pub struct Scratch {
     runnable: [u64; 2],
 }
 
+impl Scratch {
+    /// A case flag (`program::FLAG_*`) of the last word of [`Scratch::bits`].
+    #[inline]
+    fn flag(&self, flag: u8) -> bool {
+        self.bits.last().is_some_and(|w| w >> flag & 1 != 0)
+    }
+}
+
 /// The roles of [`Scratch::bits`], in order.
 const PDX: usize = 0;
 const SDX: usize = 1;
 const PPX: usize = 2;
 const SPX: usize = 3;
+
+/// The roles of [`Scratch::bits`] whose codes a code set covers (the same role twice
+/// for a set of one role).
+pub(crate) fn roles(set: CodeSet) -> [usize; 2] {
+    match set {
+        CodeSet::PrincipalDx => [PDX, PDX],
+        CodeSet::SecondaryDx => [SDX, SDX],
+        CodeSet::AnyDx => [PDX, SDX],
+        CodeSet::PrincipalProc => [PPX, PPX],
+        CodeSet::SecondaryProc => [SPX, SPX],
+        CodeSet::AnyProc => [PPX, SPX],
+    }
+}
 
 /// The evaluation environment of one case.
 pub(crate) struct Env<'a> {
@@ -634,15 +653,14 @@ impl Grouper {
         }
     }
 
-    /// Computes the per-case facts several rules read: MCC/CC presence (after
-    /// exclusions), department and discharge-way ids. List tests read the code rows
-    /// directly, so nothing else is prepared.
+    /// Computes the per-case facts the rules read: the four bit sets of the case's list
+    /// slots, the flags word (MCC/CC presence after exclusions, a procedure, sex), the
+    /// runnable MDCs, department and discharge-way ids.
     pub(crate) fn prepare(&self, case: &Case, s: &mut Scratch) {
         let sw = self.words - 1;
         s.bits.clear();
         s.bits.resize(4 * sw + 1, 0);
-        s.has_mcc = false;
-        s.has_cc = false;
+        let (mut mcc, mut cc) = (false, false);
         let (pdx, sdx) = s.bits[..2 * sw].split_at_mut(sw);
         match case.dx.split_first() {
             Some((&p, secondary)) => {
@@ -659,14 +677,11 @@ impl Grouper {
                 };
                 // The tables first, without a branch on them: the codes' records load
                 // side by side, and the marking below finds them in cache.
-                let (mut mcc, mut cc) = (false, false);
                 for &x in secondary {
                     let [m, c, _] = self.facts[x as usize].tables;
                     mcc |= (m != 0) & !excluded(m);
                     cc |= (c != 0) & !excluded(c);
                 }
-                s.has_mcc = mcc;
-                s.has_cc = cc;
                 for &x in secondary {
                     self.mark(x, sdx);
                 }
@@ -674,8 +689,8 @@ impl Grouper {
             None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
         }
         self.mark_procedures(&case.px, s);
-        s.bits[4 * sw] |= u64::from(s.has_mcc) << FLAG_MCC
-            | u64::from(s.has_cc) << FLAG_CC
+        s.bits[4 * sw] |= u64::from(mcc) << FLAG_MCC
+            | u64::from(cc) << FLAG_CC
             | u64::from(case.sex == Some(1)) << FLAG_MALE
             | u64::from(case.sex == Some(2)) << FLAG_FEMALE;
         s.dept = find(&self.depts, &case.dept);
@@ -1043,16 +1058,8 @@ impl Grouper {
     fn in_list(&self, set: CodeSet, slot: u32, env: &Env<'_>) -> bool {
         let sw = self.words - 1;
         let w = slot as usize / 64;
-        let bit = |role: usize| env.s.bits[role * sw + w];
-        let word = match set {
-            CodeSet::PrincipalDx => bit(PDX),
-            CodeSet::SecondaryDx => bit(SDX),
-            CodeSet::AnyDx => bit(PDX) | bit(SDX),
-            CodeSet::PrincipalProc => bit(PPX),
-            CodeSet::SecondaryProc => bit(SPX),
-            CodeSet::AnyProc => bit(PPX) | bit(SPX),
-        };
-        word >> (slot % 64) & 1 != 0
+        let [a, b] = roles(set);
+        (env.s.bits[a * sw + w] | env.s.bits[b * sw + w]) >> (slot % 64) & 1 != 0
     }
 
     fn field(field: Field, env: &Env<'_>) -> Option<i64> {
@@ -1088,8 +1095,8 @@ impl Grouper {
                 .is_some_and(|d| self.value_sets[set as usize].contains(&d)),
             Node::TraumaSitesMin(t, min) => self.trauma_sites(t, env).count_ones() >= min,
             Node::DistinctMin(set, slot, min) => self.distinct_in(set, slot, env) >= min,
-            Node::HasMcc => env.s.has_mcc,
-            Node::HasCc => env.s.has_cc,
+            Node::HasMcc => env.s.flag(FLAG_MCC),
+            Node::HasCc => env.s.flag(FLAG_CC),
         }
     }
 

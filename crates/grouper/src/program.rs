@@ -15,7 +15,7 @@
 //! counts…) call the tree evaluator on their node, which is a leaf.
 
 use crate::compile::{Filter, Node, NodeId, ResultId};
-use crate::rule::{Cmp, CodeSet, Field};
+use crate::rule::{Cmp, Field};
 
 /// Program exit: the rule holds.
 pub(crate) const HOLDS: u32 = u32::MAX;
@@ -198,16 +198,11 @@ impl<'a> Translator<'a> {
         let flags = 4 * sw;
         let (word, bit) = match self.nodes[id as usize] {
             Node::InList(set, slot) => {
-                let roles = match set {
-                    CodeSet::PrincipalDx => [0, 0],
-                    CodeSet::SecondaryDx => [1, 1],
-                    CodeSet::AnyDx => [0, 1],
-                    CodeSet::PrincipalProc => [2, 2],
-                    CodeSet::SecondaryProc => [3, 3],
-                    CodeSet::AnyProc => [2, 3],
-                };
                 let w = slot as usize / 64;
-                (roles.map(|r| r * sw + w), (slot % 64) as u8)
+                (
+                    crate::group::roles(set).map(|r| r * sw + w),
+                    (slot % 64) as u8,
+                )
             }
             Node::HasMcc => ([flags; 2], FLAG_MCC),
             Node::HasCc => ([flags; 2], FLAG_CC),
