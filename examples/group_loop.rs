@@ -1,7 +1,9 @@
 //! Groups N generated cases of a scheme on one thread and prints the rate: a small
 //! driver for profilers (`valgrind --tool=callgrind`, `perf record`).
-//! `cargo run --release --example group_loop -- SCHEME_DIR|WORKBOOK.xlsx [N] [PASSES]`
-//! (a workbook is read with the `errata.json` beside it).
+//! `cargo run --release --example group_loop -- SCHEME_DIR|WORKBOOK.xlsx [N] [PASSES] [CASES.csv]`
+//! (a workbook is read with the `errata.json` beside it). With `CASES.csv` (a file of
+//! `drgdip gen`), its first N cases are grouped instead of N freshly generated ones, so
+//! that a profile shows grouping rather than the generator.
 
 use std::time::Instant;
 
@@ -20,16 +22,22 @@ fn main() {
         Scheme::from_dir(&dir).expect("scheme")
     };
     let grouper = Grouper::compile(&scheme).expect("compiles");
-    let generator = Generator::new(&scheme, &grouper, GenConfig::default());
     let mut text = String::new();
-    generator
-        .generate(n, |t| {
-            text.push_str(t);
-            Ok(())
-        })
-        .unwrap();
+    match args.next() {
+        Some(file) => text = std::fs::read_to_string(file).expect("cases file"),
+        None => Generator::new(&scheme, &grouper, GenConfig::default())
+            .generate(n, |t| {
+                text.push_str(t);
+                Ok(())
+            })
+            .unwrap(),
+    }
     let mut cases = Vec::new();
-    for line in text.lines() {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with("case_id"))
+        .take(n as usize)
+    {
         let f: Vec<&str> = line.split(',').collect();
         let num = |s: &str| (!s.is_empty()).then(|| s.parse::<i64>().unwrap());
         let mut c = Case {

@@ -441,6 +441,12 @@ pub struct Grouper {
     pub(crate) facts: Vec<CodeFacts>,
     #[serde(skip)]
     pub(crate) more_slots: Vec<u16>,
+    /// Derived likewise: the few slots of each code that rules read of a secondary
+    /// diagnosis or procedure (most lists are tested of the principal codes only):
+    /// `secondary_slots[secondary_at[c]..secondary_at[c + 1]]`, for the codes whose
+    /// [`CodeFacts::len`] has the [`SECONDARY`] bit.
+    pub(crate) secondary_at: Vec<u32>,
+    pub(crate) secondary_slots: Vec<u16>,
     /// Derived likewise: which entries of an MDC the principal codes let through their
     /// filters.
     #[serde(skip)]
@@ -455,32 +461,36 @@ pub struct Grouper {
 /// and principal procedure, as bit masks over the MDC's `entries` (bit `k` =
 /// `entries[k]`), so grouping visits only those instead of testing every filter. Per
 /// MDC and role (0 = principal diagnosis, 1 = principal procedure): the entries without
-/// a filter of that role, and per filter slot a bit of the case's bit sets and the
-/// entries it lets through. An MDC of more than 64 entries lets every entry through
-/// (its filters are then tested one by one, as always).
+/// a filter of that role; per role and list slot: the entries, MDC by MDC, whose
+/// filter of that role is the slot. Grouping walks the slots of the case's principal
+/// code (a handful) rather than the MDC's filters (dozens). An MDC of more than 64
+/// entries lets every entry through (its filters are then tested one by one, as always).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntryMasks {
     /// Per MDC and role: the entries without a filter of that role.
     pub free: Vec<[u64; 2]>,
-    /// The tests of MDC `i` and role `r`: `tests[at[2 * i + r]..at[2 * i + r + 1]]`.
-    pub at: Vec<u32>,
-    pub tests: Vec<MaskTest>,
+    /// Per role: the filters of slot `s` are `filters[role][at[role][s]..at[role][s + 1]]`.
+    pub at: [Vec<u32>; 2],
+    pub filters: [Vec<SlotFilter>; 2],
 }
 
-/// Entries of an MDC whose filter is one slot, and that slot's bit in the case's bit
-/// sets (see [`EntryMasks`]).
+/// The entries of MDC `mdc` whose filter is one slot (see [`EntryMasks`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MaskTest {
+pub(crate) struct SlotFilter {
     pub entries: u64,
-    pub word: u32,
-    pub bit: u32,
+    pub mdc: u32,
 }
 
 /// How many slots a [`CodeFacts`] record holds itself.
 pub(crate) const INLINE_SLOTS: usize = 4;
 
-/// The most list slots a scheme may have (slot ids are 16-bit in [`CodeFacts`]).
-pub(crate) const MAX_SLOTS: usize = u16::MAX as usize;
+/// The most list slots a scheme may have (slot ids and counts are 15-bit in
+/// [`CodeFacts`]; CHS-DRG 3.0 has 783).
+pub(crate) const MAX_SLOTS: usize = 1 << 14;
+
+/// The bit of [`CodeFacts::len`] saying that rules read some of the code's slots of a
+/// secondary diagnosis or procedure ([`Grouper::secondary_slots`]).
+pub(crate) const SECONDARY: u16 = 1 << 15;
 
 /// Everything grouping reads of one code, in 32 bytes: generated cases draw their codes
 /// from tens of thousands, so a code's data is cold, and one record per code means one
@@ -493,7 +503,9 @@ pub(crate) struct CodeFacts {
     pub runnable: [u64; 2],
     /// MCC, CC and principal exclusion-table ids (0 = none).
     pub tables: [u16; 3],
-    /// How many list slots the code is in.
+    /// How many list slots the code is in (marked when it is the principal diagnosis
+    /// or procedure); the [`SECONDARY`] bit is set when some are read of it as a
+    /// secondary code too.
     pub len: u16,
     /// Its slots when `len <= INLINE_SLOTS`; else the first two hold the offset of its
     /// slots in [`Grouper::more_slots`] (low half, high half).
@@ -565,6 +577,11 @@ impl Grouper {
         let w = self.words;
         self.facts.clear();
         self.more_slots.clear();
+        self.secondary_at.clear();
+        self.secondary_at.push(0);
+        self.secondary_slots.clear();
+        let roles = self.slot_roles();
+        let secondary = |slot: u16| roles.get(slot as usize).is_some_and(|r| r & 0b1010 != 0);
         let mut slots: Vec<u16> = Vec::new();
         for (c, row) in self.membership.chunks(w).enumerate() {
             slots.clear();
@@ -585,6 +602,13 @@ impl Grouper {
                 len: slots.len() as u16,
                 slots: [0; INLINE_SLOTS],
             };
+            let before = self.secondary_slots.len();
+            self.secondary_slots
+                .extend(slots.iter().copied().filter(|&s| secondary(s)));
+            if self.secondary_slots.len() > before {
+                f.len |= SECONDARY;
+            }
+            self.secondary_at.push(self.secondary_slots.len() as u32);
             if slots.len() <= INLINE_SLOTS {
                 f.slots[..slots.len()].copy_from_slice(&slots);
             } else {
@@ -597,6 +621,39 @@ impl Grouper {
         }
         self.derive_entry_masks();
         self.derive_programs();
+    }
+
+    /// Per list slot, the roles of the case's bit sets it is read in (bit `r` for role
+    /// `r` of `group::roles`): by a list atom of any rule (every atom the programs and
+    /// the tree evaluator test), by an entry's filter, or as an exclusion table's
+    /// members (of the principal diagnosis). Grouping marks a code's slots in a role
+    /// only where they are read.
+    fn slot_roles(&self) -> Vec<u8> {
+        let mut roles = vec![0u8; self.slots.len()];
+        let mut read = |set: CodeSet, slot: u32| {
+            if let Some(r) = roles.get_mut(slot as usize) {
+                for role in crate::group::roles(set) {
+                    *r |= 1 << role;
+                }
+            }
+        };
+        for node in &self.nodes {
+            if let Node::InList(set, slot) = *node {
+                read(set, slot);
+            }
+        }
+        for (f, _) in &self.entry_hot {
+            if f.pdx != NO_SLOT {
+                read(CodeSet::PrincipalDx, f.pdx);
+            }
+            if f.ppx != NO_SLOT {
+                read(CodeSet::PrincipalProc, f.ppx);
+            }
+        }
+        for &slot in &self.exclusion_slots {
+            read(CodeSet::PrincipalDx, slot);
+        }
+        roles
     }
 
     /// Builds [`Hot`]: the programs of every MDC entry rule, QY check, entry rule and
@@ -642,13 +699,10 @@ impl Grouper {
 
     /// Builds [`EntryMasks`] from the MDCs' entries and their filters.
     fn derive_entry_masks(&mut self) {
-        let sw = self.words - 1;
         let mut masks = EntryMasks::default();
-        masks.at.push(0);
-        // (role, slot, entry bit) for every filter of an MDC of at most 64 entries.
-        let mut filtered: Vec<(usize, u32, u64)> = Vec::new();
-        for m in &self.mdcs {
-            filtered.clear();
+        // (role, slot, MDC, entry bit) for every filter of an MDC of at most 64 entries.
+        let mut filtered: Vec<(usize, u32, u32, u64)> = Vec::new();
+        for (i, m) in self.mdcs.iter().enumerate() {
             let mut none = [0u64; 2];
             if m.entries.len() > 64 {
                 none = [u64::MAX; 2];
@@ -659,31 +713,28 @@ impl Grouper {
                         if slot == NO_SLOT {
                             none[role] |= 1 << k;
                         } else {
-                            filtered.push((role, slot, 1 << k));
+                            filtered.push((role, slot, i as u32, 1 << k));
                         }
                     }
                 }
             }
-            filtered.sort_unstable();
             masks.free.push(none);
-            for role in 0..2 {
-                // The principal diagnosis' (procedure's) bit set in the case's bits.
-                let principal = [CodeSet::PrincipalDx, CodeSet::PrincipalProc][role];
-                let base = crate::group::roles(principal)[0] * sw;
-                let start = masks.tests.len();
-                for &(_, slot, bit) in filtered.iter().filter(|f| f.0 == role) {
-                    let word = (base + slot as usize / 64) as u32;
-                    match masks.tests[start..].last_mut() {
-                        Some(t) if t.word == word && t.bit == slot % 64 => t.entries |= bit,
-                        _ => masks.tests.push(MaskTest {
-                            entries: bit,
-                            word,
-                            bit: slot % 64,
-                        }),
+        }
+        filtered.sort_unstable();
+        for role in 0..2 {
+            let (at, list) = (&mut masks.at[role], &mut masks.filters[role]);
+            let mut of_role = filtered.iter().filter(|f| f.0 == role).peekable();
+            for slot in 0..self.slots.len() as u32 {
+                at.push(list.len() as u32);
+                let start = list.len();
+                while let Some(&(_, _, mdc, bit)) = of_role.next_if(|f| f.1 == slot) {
+                    match list[start..].last_mut() {
+                        Some(f) if f.mdc == mdc => f.entries |= bit,
+                        _ => list.push(SlotFilter { entries: bit, mdc }),
                     }
                 }
-                masks.at.push(masks.tests.len() as u32);
             }
+            at.push(list.len() as u32);
         }
         self.entry_masks = masks;
     }
@@ -1090,6 +1141,8 @@ impl<'s> Builder<'s> {
             format: s.format,
             facts: Vec::new(),
             more_slots: Vec::new(),
+            secondary_at: Vec::new(),
+            secondary_slots: Vec::new(),
             entry_masks: EntryMasks::default(),
             hot: Hot::default(),
         }

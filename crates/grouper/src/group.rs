@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{
     CodeFacts, Filter, INLINE_SLOTS, KNOWN_DX, KNOWN_PROC, NO_SLOT, Node, NodeId, ResultId,
-    ResultInfo,
+    ResultInfo, SECONDARY,
 };
 use crate::program::{
-    FAILS, FLAG_CC, FLAG_FEMALE, FLAG_MALE, FLAG_MCC, FLAG_PROCEDURE, HOLDS, HotEntry, NONE, Test,
+    FAILS, FLAG_CC, FLAG_FEMALE, FLAG_MALE, FLAG_MCC, FLAG_PROCEDURE, HOLDS, HotEntry, NONE, Op,
+    Test,
 };
 use crate::rule::{CodeSet, Field};
 use crate::{CodeId, Grouper};
@@ -172,7 +173,8 @@ pub struct Scratch {
     /// role: principal diagnosis, secondary diagnoses, principal procedure, secondary
     /// procedures; then one word of case flags (`program::FLAG_*`: has an MCC, a CC, a
     /// procedure; sex). Filled from each code's slot list, so a list test reads this
-    /// small, hot memory rather than the codes' rows of the membership matrix.
+    /// small, hot memory rather than the codes' rows of the membership matrix. A
+    /// secondary code marks only the slots rules read of secondary codes.
     bits: Vec<u64>,
     /// The MDCs where some rule can hold given the principal diagnosis, and given the
     /// principal procedure ([`CodeFacts::runnable`]).
@@ -630,6 +632,8 @@ impl Grouper {
         {
             for i in 1..case.px.len() {
                 let px = std::slice::from_ref(&case.px[i]);
+                let sw = self.words - 1;
+                s.bits[PPX * sw..(SPX + 1) * sw].fill(0);
                 self.mark_procedures(px, s);
                 if T::ON {
                     t.step(Step::Retry {
@@ -675,15 +679,14 @@ impl Grouper {
                     Some(&slot) => pdx[slot as usize / 64] >> (slot % 64) & 1 != 0,
                     None => t == ptable,
                 };
-                // The tables first, without a branch on them: the codes' records load
-                // side by side, and the marking below finds them in cache.
                 for &x in secondary {
-                    let [m, c, _] = self.facts[x as usize].tables;
+                    let f = &self.facts[x as usize];
+                    let [m, c, _] = f.tables;
                     mcc |= (m != 0) & !excluded(m);
                     cc |= (c != 0) & !excluded(c);
-                }
-                for &x in secondary {
-                    self.mark(x, sdx);
+                    if f.len & SECONDARY != 0 {
+                        self.mark_secondary(x, sdx);
+                    }
                 }
             }
             None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
@@ -730,11 +733,20 @@ impl Grouper {
         &self.facts[code as usize]
     }
 
+    /// Sets the bits of the slots rules read of `code` as a secondary code.
+    #[cold]
+    fn mark_secondary(&self, code: CodeId, bits: &mut [u64]) {
+        let at = &self.secondary_at[code as usize..];
+        for &slot in &self.secondary_slots[at[0] as usize..at[1] as usize] {
+            bits[slot as usize / 64] |= 1 << (slot % 64);
+        }
+    }
+
     /// The list slots `code` is in.
     #[inline]
     fn slots_of(&self, code: CodeId) -> &[u16] {
         let f = &self.facts[code as usize];
-        let len = f.len as usize;
+        let len = (f.len & !SECONDARY) as usize;
         if len <= INLINE_SLOTS {
             &f.slots[..len]
         } else {
@@ -743,17 +755,17 @@ impl Grouper {
         }
     }
 
-    /// Fills the procedure roles of [`Scratch::bits`] from `px` (the case's procedures,
-    /// or the one procedure of a retry).
+    /// Fills the procedure roles of [`Scratch::bits`] (zero on entry) from `px` (the
+    /// case's procedures, or the one procedure of a retry).
     fn mark_procedures(&self, px: &[CodeId], s: &mut Scratch) {
         let sw = self.words - 1;
         let (ppx, spx) = s.bits[PPX * sw..(SPX + 1) * sw].split_at_mut(sw);
-        ppx.fill(0);
-        spx.fill(0);
         let p = px.first().map_or(self.unknown_code(), |&p| p);
         s.runnable[1] = self.mark(p, ppx).runnable[1];
         for &x in px.get(1..).unwrap_or_default() {
-            self.mark(x, spx);
+            if self.facts[x as usize].len & SECONDARY != 0 {
+                self.mark_secondary(x, spx);
+            }
         }
         let flags = &mut s.bits[4 * sw];
         *flags = *flags & !(1 << FLAG_PROCEDURE) | u64::from(!px.is_empty()) << FLAG_PROCEDURE;
@@ -768,19 +780,30 @@ impl Grouper {
         let mut at = program;
         loop {
             let op = &ops[at as usize];
-            let value = match op.test {
-                Test::Bit => {
-                    (bits[op.word[0] as usize] | bits[op.word[1] as usize]) >> op.bit & 1 != 0
-                }
-                Test::Compare(field, cmp) => {
-                    Self::field(field, env).is_some_and(|x| cmp.apply(x, i64::from(op.arg as i32)))
-                }
-                Test::Node => self.eval(op.arg, env),
+            let value = if matches!(op.test, Test::Bit) {
+                (bits[op.word[0] as usize] | bits[op.word[1] as usize]) >> op.bit & 1 != 0
+            } else {
+                self.atom(op, env)
             };
             at = op.next[usize::from(value)];
             if at >= FAILS {
                 return at == HOLDS;
             }
+        }
+    }
+
+    /// An op other than a bit test (kept out of [`Self::holds`], whose loop stays small).
+    #[inline(never)]
+    fn atom(&self, op: &Op, env: &Env<'_>) -> bool {
+        match op.test {
+            Test::Bit => {
+                let bits = &env.s.bits;
+                (bits[op.word[0] as usize] | bits[op.word[1] as usize]) >> op.bit & 1 != 0
+            }
+            Test::Compare(field, cmp) => {
+                Self::field(field, env).is_some_and(|x| cmp.apply(x, i64::from(op.arg as i32)))
+            }
+            Test::Node => self.eval(op.arg, env),
         }
     }
 
@@ -935,22 +958,27 @@ impl Grouper {
 
     /// The entries of `mdcs[i]` (bit `k` = `entries[k]`) whose filters the case's
     /// principal diagnosis and principal procedure pass; all bits for an MDC of more
-    /// than 64 entries.
+    /// than 64 entries. A filter passes when its slot is one of the principal code's,
+    /// so the principal code's slots are walked (see [`crate::compile::EntryMasks`]).
     #[inline]
     fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
-        let bits = &env.s.bits;
-        let open = |role: usize| {
-            let at = &masks.at[2 * i + role..];
-            masks.tests[at[0] as usize..at[1] as usize].iter().fold(
-                masks.free[i][role],
-                |open, t| {
-                    let on = bits[t.word as usize] >> t.bit & 1;
-                    open | t.entries & 0u64.wrapping_sub(on)
-                },
-            )
+        let none = self.unknown_code();
+        let open = |role: usize, code: CodeId| {
+            let (at, filters) = (&masks.at[role], &masks.filters[role]);
+            let mut open = masks.free[i][role];
+            for &slot in self.slots_of(code) {
+                let from = at.get(slot as usize).map_or(0, |&a| a as usize);
+                let to = at.get(slot as usize + 1).map_or(0, |&a| a as usize);
+                for f in filters.get(from..to).unwrap_or_default() {
+                    open |= f.entries & 0u64.wrapping_sub(u64::from(f.mdc == i as u32));
+                }
+            }
+            open
         };
-        open(0) & open(1)
+        let pdx = env.case.dx.first().map_or(none, |&c| c);
+        let ppx = env.px.first().map_or(none, |&c| c);
+        open(0, pdx) & open(1, ppx)
     }
 
     /// The QY check of `mdcs[i]` (which has one).
