@@ -674,6 +674,11 @@ impl Grouper {
                 qy_result,
                 entries: hot.entries.len() as u32,
                 len: m.entries.len() as u32,
+                // (No runnable masks beyond 64 MDCs.)
+                entered_if_runnable: self.mdcs.len() <= 64
+                    && [CodeSet::PrincipalDx, CodeSet::PrincipalProc]
+                        .into_iter()
+                        .any(|set| self.reads_only(m.entry, set)),
             });
             for &ei in &m.entries {
                 let e = &self.entries[ei as usize];
@@ -686,6 +691,7 @@ impl Grouper {
                 }
                 hot.entries.push(HotEntry {
                     filter,
+                    rule_is_filter: self.is_filter(self.entry_hot[ei as usize].1, filter),
                     rule,
                     tests,
                     len: e.tests.len() as u32,
@@ -695,6 +701,38 @@ impl Grouper {
             }
         }
         self.hot = hot;
+    }
+
+    /// Does rule `id` read nothing but lists of `set` (a principal code) and constants?
+    /// Its value is then decided by that code alone.
+    fn reads_only(&self, id: NodeId, set: CodeSet) -> bool {
+        match self.nodes.get(id as usize) {
+            Some(&Node::Const(_)) => true,
+            Some(&Node::InList(s, _)) => s == set,
+            Some(&Node::Not(a)) => self.reads_only(a, set),
+            Some(&(Node::And(start, len) | Node::Or(start, len))) => self
+                .children
+                .get(start as usize..start as usize + len as usize)
+                .is_some_and(|kids| kids.iter().all(|&k| self.reads_only(k, set))),
+            _ => false,
+        }
+    }
+
+    /// Is rule `id` an atom of `filter`, or an `and` of such atoms? It then holds
+    /// whenever the filter passes.
+    fn is_filter(&self, id: NodeId, filter: Filter) -> bool {
+        let atom = |id: NodeId| match self.nodes.get(id as usize) {
+            Some(&Node::InList(CodeSet::PrincipalDx, slot)) => slot == filter.pdx,
+            Some(&Node::InList(CodeSet::PrincipalProc, slot)) => slot == filter.ppx,
+            _ => false,
+        };
+        match self.nodes.get(id as usize) {
+            Some(&Node::And(start, len)) => self
+                .children
+                .get(start as usize..start as usize + len as usize)
+                .is_some_and(|kids| kids.iter().all(|&k| atom(k))),
+            _ => atom(id),
+        }
     }
 
     /// Builds [`EntryMasks`] from the MDCs' entries and their filters.

@@ -71,6 +71,11 @@ pub(crate) struct HotMdc {
     /// Its entries in order: `Hot::entries[entries..entries + len]`.
     pub entries: u32,
     pub len: u32,
+    /// The entry rule reads the principal diagnosis only, or the principal procedure
+    /// only, so it holds for every case whose principal codes leave the MDC runnable
+    /// (`Grouper::runnable_by_pdx` is a subset of the MDCs whose entry rule the
+    /// principal diagnosis leaves possible, and for such a rule possible is true).
+    pub entered_if_runnable: bool,
 }
 
 /// An ADRG rule entry as grouping reads it (in its MDC's place).
@@ -85,6 +90,9 @@ pub(crate) struct HotEntry {
     pub len: u32,
     /// The fallback result ([`NONE`] without one).
     pub fallback: ResultId,
+    /// The rule is its filter (its principal-code conditions, and-ed): it holds for
+    /// every case the entry masks let through.
+    pub rule_is_filter: bool,
     /// Its index in the grouper's `entries` (for explanations).
     pub index: u32,
 }
