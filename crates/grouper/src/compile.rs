@@ -461,24 +461,17 @@ pub struct Grouper {
 /// and principal procedure, as bit masks over the MDC's `entries` (bit `k` =
 /// `entries[k]`), so grouping visits only those instead of testing every filter. Per
 /// MDC and role (0 = principal diagnosis, 1 = principal procedure): the entries without
-/// a filter of that role; per role and list slot: the entries, MDC by MDC, whose
-/// filter of that role is the slot. Grouping walks the slots of the case's principal
-/// code (a handful) rather than the MDC's filters (dozens). An MDC of more than 64
-/// entries lets every entry through (its filters are then tested one by one, as always).
+/// a filter of that role, and per list slot the entries whose filter of that role is
+/// the slot. Grouping ors the rows of the principal code's slots (a handful) rather
+/// than testing the MDC's filters (dozens). An MDC of more than 64 entries lets every
+/// entry through (its filters are then tested one by one, as always).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntryMasks {
     /// Per MDC and role: the entries without a filter of that role.
     pub free: Vec<[u64; 2]>,
-    /// Per role: the filters of slot `s` are `filters[role][at[role][s]..at[role][s + 1]]`.
-    pub at: [Vec<u32>; 2],
-    pub filters: [Vec<SlotFilter>; 2],
-}
-
-/// The entries of MDC `mdc` whose filter is one slot (see [`EntryMasks`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SlotFilter {
-    pub entries: u64,
-    pub mdc: u32,
+    /// Per role, MDC after MDC, slot after slot: the entries of the MDC whose filter of
+    /// that role is the slot (`by_slot[role][i * slots + s]`); empty beyond 64 MDCs.
+    pub by_slot: [Vec<u64>; 2],
 }
 
 /// How many slots a [`CodeFacts`] record holds itself.
@@ -737,42 +730,32 @@ impl Grouper {
 
     /// Builds [`EntryMasks`] from the MDCs' entries and their filters.
     fn derive_entry_masks(&mut self) {
+        let slots = self.slots.len();
         let mut masks = EntryMasks::default();
-        // (role, slot, MDC, entry bit) for every filter of an MDC of at most 64 entries.
-        let mut filtered: Vec<(usize, u32, u32, u64)> = Vec::new();
+        if self.mdcs.len() <= 64 {
+            masks.by_slot = [
+                vec![0; self.mdcs.len() * slots],
+                vec![0; self.mdcs.len() * slots],
+            ];
+        }
         for (i, m) in self.mdcs.iter().enumerate() {
             let mut none = [0u64; 2];
-            if m.entries.len() > 64 {
+            if m.entries.len() > 64 || masks.by_slot[0].is_empty() {
                 none = [u64::MAX; 2];
             } else {
                 for (k, &e) in m.entries.iter().enumerate() {
                     let f = self.entry_hot[e as usize].0;
                     for (role, slot) in [f.pdx, f.ppx].into_iter().enumerate() {
-                        if slot == NO_SLOT {
-                            none[role] |= 1 << k;
-                        } else {
-                            filtered.push((role, slot, i as u32, 1 << k));
+                        match masks.by_slot[role].get_mut(i * slots + slot as usize) {
+                            Some(row) if slot != NO_SLOT && (slot as usize) < slots => {
+                                *row |= 1 << k
+                            }
+                            _ => none[role] |= 1 << k,
                         }
                     }
                 }
             }
             masks.free.push(none);
-        }
-        filtered.sort_unstable();
-        for role in 0..2 {
-            let (at, list) = (&mut masks.at[role], &mut masks.filters[role]);
-            let mut of_role = filtered.iter().filter(|f| f.0 == role).peekable();
-            for slot in 0..self.slots.len() as u32 {
-                at.push(list.len() as u32);
-                let start = list.len();
-                while let Some(&(_, _, mdc, bit)) = of_role.next_if(|f| f.1 == slot) {
-                    match list[start..].last_mut() {
-                        Some(f) if f.mdc == mdc => f.entries |= bit,
-                        _ => list.push(SlotFilter { entries: bit, mdc }),
-                    }
-                }
-            }
-            at.push(list.len() as u32);
         }
         self.entry_masks = masks;
     }

@@ -534,7 +534,10 @@ impl Grouper {
         scratch: &mut Scratch,
         mut each: impl FnMut(usize, Outcome),
     ) {
-        let d: usize = std::env::var("AHEAD").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let d: usize = std::env::var("AHEAD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         let mut ahead = 0u16;
         for (i, case) in cases.iter().enumerate() {
             if let Some(next) = cases.get(i + d) {
@@ -994,22 +997,22 @@ impl Grouper {
     /// The entries of `mdcs[i]` (bit `k` = `entries[k]`) whose filters the case's
     /// principal diagnosis and principal procedure pass; all bits for an MDC of more
     /// than 64 entries. A filter passes when its slot is one of the principal code's,
-    /// so the principal code's slots are walked (see [`crate::compile::EntryMasks`]).
+    /// so the rows of the principal code's slots are or-ed (see
+    /// [`crate::compile::EntryMasks`]).
     #[inline]
     fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
+        let slots = self.slots.len();
         let none = self.unknown_code();
         let open = |role: usize, code: CodeId| {
-            let (at, filters) = (&masks.at[role], &masks.filters[role]);
-            let mut open = masks.free[i][role];
-            for &slot in self.slots_of(code) {
-                let from = at.get(slot as usize).map_or(0, |&a| a as usize);
-                let to = at.get(slot as usize + 1).map_or(0, |&a| a as usize);
-                for f in filters.get(from..to).unwrap_or_default() {
-                    open |= f.entries & 0u64.wrapping_sub(u64::from(f.mdc == i as u32));
-                }
-            }
-            open
+            let row = masks.by_slot[role]
+                .get(i * slots..(i + 1) * slots)
+                .unwrap_or_default();
+            self.slots_of(code)
+                .iter()
+                .fold(masks.free[i][role], |open, &slot| {
+                    open | row.get(slot as usize).copied().unwrap_or(0)
+                })
         };
         let pdx = env.case.dx.first().map_or(none, |&c| c);
         let ppx = env.px.first().map_or(none, |&c| c);
