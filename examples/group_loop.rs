@@ -66,12 +66,8 @@ fn main() {
     for _ in 0..passes {
         let started = Instant::now();
         let mut sum = 0u64;
-        if std::env::var_os("EACH").is_some() {
-            grouper.group_each(&cases, &mut scratch, |_, o| sum += o.result_index() as u64);
-        } else {
-            for c in &cases {
-                sum += grouper.group(c, &mut scratch).result_index() as u64;
-            }
+        for c in &cases {
+            sum += grouper.group(c, &mut scratch).result_index() as u64;
         }
         let secs = started.elapsed().as_secs_f64();
         println!(

@@ -523,41 +523,6 @@ impl Grouper {
         self.run(case, scratch, &mut NoTrace)
     }
 
-    /// Groups `cases` in order, handing each outcome to `each` with the case's index:
-    /// the outcomes of [`Self::group`] case by case, sooner. While a case is grouped, the
-    /// code records of a case further on are read already (plain loads whose values
-    /// are dropped), so that their cache misses overlap the grouping work instead of
-    /// stalling the next case's preparation.
-    pub fn group_each(
-        &self,
-        cases: &[Case],
-        scratch: &mut Scratch,
-        mut each: impl FnMut(usize, Outcome),
-    ) {
-        let d: usize = std::env::var("AHEAD")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        let mut ahead = 0u16;
-        for (i, case) in cases.iter().enumerate() {
-            if let Some(next) = cases.get(i + d) {
-                ahead ^= self.touch(next);
-            }
-            each(i, self.group(case, scratch));
-        }
-        std::hint::black_box(ahead);
-    }
-
-    /// Reads the records of a case's codes (see [`Self::group_each`]).
-    #[inline]
-    fn touch(&self, case: &Case) -> u16 {
-        let mut t = 0;
-        for &c in case.dx.iter().chain(&case.px) {
-            t ^= self.facts.get(c as usize).map_or(0, |f| f.len);
-        }
-        t
-    }
-
     /// Groups one case and records every step taken; the rules of a workbook scheme
     /// are shown as the workbook wrote them, atom by atom.
     pub fn explain(&self, case: &Case) -> Explanation {
