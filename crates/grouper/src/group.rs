@@ -178,7 +178,7 @@ pub struct Scratch {
     bits: Vec<u64>,
     /// The MDCs where some rule can hold given the principal diagnosis, and given the
     /// principal procedure ([`CodeFacts::runnable`]).
-    runnable: [u64; 2],
+    pub(crate) runnable: [u64; 2],
 }
 
 impl Scratch {
@@ -965,7 +965,7 @@ impl Grouper {
     /// so the rows of the principal code's slots are or-ed (see
     /// [`crate::compile::EntryMasks`]).
     #[inline]
-    fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
+    pub(crate) fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
         let slots = self.slots.len();
         let none = self.unknown_code();
@@ -1082,7 +1082,7 @@ impl Grouper {
 
     /// The rule's necessary condition (a cheap pre-check before [`Self::holds`]).
     #[inline]
-    fn pass(&self, f: Filter, env: &Env<'_>) -> bool {
+    pub(crate) fn pass(&self, f: Filter, env: &Env<'_>) -> bool {
         (f.pdx == NO_SLOT || self.in_list(CodeSet::PrincipalDx, f.pdx, env))
             && (f.ppx == NO_SLOT || self.in_list(CodeSet::PrincipalProc, f.ppx, env))
     }

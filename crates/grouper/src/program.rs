@@ -273,18 +273,7 @@ mod tests {
         let mut case = Case::default();
         let (mut held, mut failed) = (0u32, 0u32);
         for _ in 0..3_000 {
-            case.clear();
-            case.sex = Some(1 + rng.below(2) as u8);
-            case.age = Some(rng.below(90) as i64);
-            case.age_days = Some(rng.below(400) as i64);
-            case.weight = (rng.below(3) > 0).then(|| 500 + rng.below(4000) as i64);
-            case.los = Some(rng.below(60) as i64);
-            for _ in 0..1 + rng.below(6) {
-                case.dx.push(rng.below(codes) as u32);
-            }
-            for _ in 0..rng.below(4) {
-                case.px.push(rng.below(codes) as u32);
-            }
+            random_case(&mut rng, codes, &mut case);
             g.prepare(&case, &mut scratch);
             let env = Env {
                 case: &case,
@@ -324,6 +313,107 @@ mod tests {
             held > 10_000 && failed > 10_000,
             "{held} held, {failed} failed"
         );
+    }
+
+    /// A random case drawn from the scheme's own codes (most of which are in some list).
+    fn random_case(rng: &mut Rng, codes: u64, case: &mut Case) {
+        case.clear();
+        case.sex = Some(1 + rng.below(2) as u8);
+        case.age = Some(rng.below(90) as i64);
+        case.age_days = Some(rng.below(400) as i64);
+        case.weight = (rng.below(3) > 0).then(|| 500 + rng.below(4000) as i64);
+        case.los = Some(rng.below(60) as i64);
+        for _ in 0..1 + rng.below(6) {
+            case.dx.push(rng.below(codes) as u32);
+        }
+        for _ in 0..rng.below(4) {
+            case.px.push(rng.below(codes) as u32);
+        }
+    }
+
+    /// The shortcuts grouping takes agree with what they skip, on random cases of a
+    /// scheme: an MDC entered without running its entry rule when runnable
+    /// (`entered_if_runnable`) has that rule true; the entry masks let through exactly
+    /// the entries whose filter passes; an entry let through without running its rule
+    /// (`rule_is_filter`) has that rule true; secondary codes' slots left unmarked are
+    /// read by no rule (the programs agree with the tree, which reads every slot).
+    /// Returns how often each shortcut was taken.
+    fn check_shortcuts(g: &crate::Grouper, cases: u32) -> [u32; 3] {
+        let codes = g.code_count() as u64 + 1;
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut scratch = g.scratch();
+        let mut case = Case::default();
+        let mut taken = [0u32; 3];
+        for _ in 0..cases {
+            random_case(&mut rng, codes, &mut case);
+            g.prepare(&case, &mut scratch);
+            let env = Env {
+                case: &case,
+                px: &case.px,
+                s: &scratch,
+            };
+            let runnable = scratch.runnable[0] & scratch.runnable[1];
+            for (i, (m, h)) in g.mdcs.iter().zip(&g.hot.mdcs).enumerate() {
+                assert_eq!(g.holds(h.entry, &env), g.eval(m.entry, &env));
+                if h.entered_if_runnable && runnable >> i & 1 != 0 {
+                    assert!(g.eval(m.entry, &env), "MDC {} entered unchecked", m.code);
+                    taken[0] += 1;
+                }
+                if h.len > 64 {
+                    continue;
+                }
+                let open = g.entry_mask(i, &env);
+                let entries = &g.hot.entries[h.entries as usize..][..h.len as usize];
+                for (k, e) in entries.iter().enumerate() {
+                    let through = open >> k & 1 != 0;
+                    assert_eq!(through, g.pass(e.filter, &env), "MDC {} entry {k}", m.code);
+                    let rule = g.entries[e.index as usize].rule;
+                    assert_eq!(g.holds(e.rule, &env), g.eval(rule, &env));
+                    if through && e.rule_is_filter {
+                        assert!(
+                            g.eval(rule, &env),
+                            "MDC {} entry {k} matched unchecked",
+                            m.code
+                        );
+                        taken[1] += 1;
+                    }
+                    taken[2] += u32::from(through);
+                }
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn shortcuts_agree_on_the_demo_scheme() {
+        let taken = check_shortcuts(&crate::test_data::demo(), 3_000);
+        assert!(taken.iter().all(|&n| n > 100), "shortcuts taken: {taken:?}");
+    }
+
+    /// The same on CHS-DRG 3.0 read from NHSA's workbook (`../shared`, as the
+    /// integration tests find it: required under `CI=true`).
+    #[test]
+    fn shortcuts_agree_on_chs_drg_3_0() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/schemes/chs-drg-3.0");
+        if !dir.exists() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{} is missing: CI must have ../shared beside it",
+                    dir.display()
+                );
+            }
+            eprintln!("SKIPPED: {} not found", dir.display());
+            return;
+        }
+        let scheme = crate::Scheme::from_workbook(
+            dir.join("chs-drg-3.0-workbook.xlsx"),
+            Some(dir.join("errata.json").as_path()),
+        )
+        .unwrap();
+        let g = crate::Grouper::compile(&scheme).unwrap();
+        let taken = check_shortcuts(&g, 3_000);
+        assert!(taken.iter().all(|&n| n > 100), "shortcuts taken: {taken:?}");
     }
 
     /// `and`, `or`, `not` nested, empty `and`/`or`, a shared node: the exits of each
