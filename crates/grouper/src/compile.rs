@@ -445,7 +445,9 @@ pub struct Grouper {
     /// diagnosis or procedure (most lists are tested of the principal codes only):
     /// `secondary_slots[secondary_at[c]..secondary_at[c + 1]]`, for the codes whose
     /// [`CodeFacts::len`] has the [`SECONDARY`] bit.
+    #[serde(skip)]
     pub(crate) secondary_at: Vec<u32>,
+    #[serde(skip)]
     pub(crate) secondary_slots: Vec<u16>,
     /// Derived likewise: which entries of an MDC the principal codes let through their
     /// filters.
