@@ -33,6 +33,12 @@ impl Drop for Driver {
 
 impl Driver {
     fn cmd(&mut self, method: &str, path: &str, body: Value) -> Value {
+        let (status, v) = self.try_cmd(method, path, body);
+        assert_eq!(status, 200, "{method} /session/{}{path}: {v}", self.session);
+        v["value"].clone()
+    }
+    /// A command's status and reply, without judging them.
+    fn try_cmd(&mut self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let path = format!("/session/{}{path}", self.session);
         let body = if body.is_null() {
             Vec::new()
@@ -40,9 +46,25 @@ impl Driver {
             serde_json::to_vec(&body).unwrap()
         };
         let r = self.http.send(method, &path, "application/json", &body);
-        let v = r.json();
-        assert_eq!(r.status, 200, "{method} {path}: {v}");
-        v["value"].clone()
+        (r.status, r.json())
+    }
+    /// Runs an element command on the element `css` finds. The page re-renders parts
+    /// of itself as results arrive, so an element found a moment ago may be replaced
+    /// before the command reaches it ("stale element reference", seen on a loaded
+    /// machine): then it is found again and the command retried, for up to 5 s.
+    fn on_element(&mut self, css: &str, method: &str, command: &str, body: Value) {
+        let started = Instant::now();
+        loop {
+            let id = self.find(css);
+            let path = format!("/element/{id}/{command}");
+            let (status, v) = self.try_cmd(method, &path, body.clone());
+            let stale = v["value"]["error"] == "stale element reference";
+            if status == 200 || !stale || started.elapsed() > Duration::from_secs(5) {
+                assert_eq!(status, 200, "{method} {path} on {css}: {v}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     fn find(&mut self, css: &str) -> String {
         let v = self.cmd(
@@ -57,17 +79,11 @@ impl Driver {
             .to_string()
     }
     fn click(&mut self, css: &str) {
-        let id = self.find(css);
-        self.cmd("POST", &format!("/element/{id}/click"), json!({}));
+        self.on_element(css, "POST", "click", json!({}));
     }
     fn type_into(&mut self, css: &str, text: &str) {
-        let id = self.find(css);
-        self.cmd("POST", &format!("/element/{id}/clear"), json!({}));
-        self.cmd(
-            "POST",
-            &format!("/element/{id}/value"),
-            json!({ "text": text }),
-        );
+        self.on_element(css, "POST", "clear", json!({}));
+        self.on_element(css, "POST", "value", json!({ "text": text }));
     }
     fn script(&mut self, js: &str) -> Value {
         self.cmd("POST", "/execute/sync", json!({"script": js, "args": []}))
