@@ -267,19 +267,9 @@ mod tests {
     #[test]
     fn programs_agree_with_the_tree_on_random_cases() {
         let g = crate::test_data::demo();
-        let codes = g.code_count() as u64 + 1; // the unknown code too
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut scratch = g.scratch();
-        let mut case = Case::default();
         let (mut held, mut failed) = (0u32, 0u32);
-        for _ in 0..3_000 {
-            random_case(&mut rng, codes, &mut case);
-            g.prepare(&case, &mut scratch);
-            let env = Env {
-                case: &case,
-                px: &case.px,
-                s: &scratch,
-            };
+        each_random_case(&g, 0x9E37_79B9_7F4A_7C15, 3_000, |env| {
+            let case = env.case;
             let mut check = |program: u32, node: NodeId| {
                 let value = g.eval(node, &env);
                 assert_eq!(
@@ -307,7 +297,7 @@ mod tests {
                     check(program, t.cond);
                 }
             }
-        }
+        });
         // Both values occur often: the cases exercise the rules.
         assert!(
             held > 10_000 && failed > 10_000,
@@ -315,7 +305,25 @@ mod tests {
         );
     }
 
-    /// A random case drawn from the scheme's own codes (most of which are in some list).
+    /// Runs `f` on `n` random cases drawn from the scheme's own codes (most of which are
+    /// in some list) and the unknown code, each prepared.
+    fn each_random_case(g: &crate::Grouper, seed: u64, n: u32, mut f: impl FnMut(&Env<'_>)) {
+        let codes = g.code_count() as u64 + 1;
+        let mut rng = Rng(seed);
+        let mut scratch = g.scratch();
+        let mut case = Case::default();
+        for _ in 0..n {
+            random_case(&mut rng, codes, &mut case);
+            g.prepare(&case, &mut scratch);
+            f(&Env {
+                case: &case,
+                px: &case.px,
+                s: &scratch,
+            });
+        }
+    }
+
+    /// A random case of codes below `codes`.
     fn random_case(rng: &mut Rng, codes: u64, case: &mut Case) {
         case.clear();
         case.sex = Some(1 + rng.below(2) as u8);
@@ -339,20 +347,9 @@ mod tests {
     /// read by no rule (the programs agree with the tree, which reads every slot).
     /// Returns how often each shortcut was taken.
     fn check_shortcuts(g: &crate::Grouper, cases: u32) -> [u32; 3] {
-        let codes = g.code_count() as u64 + 1;
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-        let mut scratch = g.scratch();
-        let mut case = Case::default();
         let mut taken = [0u32; 3];
-        for _ in 0..cases {
-            random_case(&mut rng, codes, &mut case);
-            g.prepare(&case, &mut scratch);
-            let env = Env {
-                case: &case,
-                px: &case.px,
-                s: &scratch,
-            };
-            let runnable = scratch.runnable[0] & scratch.runnable[1];
+        each_random_case(g, 0x2545_F491_4F6C_DD1D, cases, |env| {
+            let runnable = env.s.runnable[0] & env.s.runnable[1];
             for (i, (m, h)) in g.mdcs.iter().zip(&g.hot.mdcs).enumerate() {
                 assert_eq!(g.holds(h.entry, &env), g.eval(m.entry, &env));
                 if h.entered_if_runnable && runnable >> i & 1 != 0 {
@@ -380,7 +377,7 @@ mod tests {
                     taken[2] += u32::from(through);
                 }
             }
-        }
+        });
         taken
     }
 
