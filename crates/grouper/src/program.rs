@@ -271,9 +271,9 @@ mod tests {
         each_random_case(&g, 0x9E37_79B9_7F4A_7C15, 3_000, |env| {
             let case = env.case;
             let mut check = |program: u32, node: NodeId| {
-                let value = g.eval(node, &env);
+                let value = g.eval(node, env);
                 assert_eq!(
-                    g.holds(program, &env),
+                    g.holds(program, env),
                     value,
                     "rule node {node}, case {case:?}"
                 );
@@ -351,24 +351,24 @@ mod tests {
         each_random_case(g, 0x2545_F491_4F6C_DD1D, cases, |env| {
             let runnable = env.s.runnable[0] & env.s.runnable[1];
             for (i, (m, h)) in g.mdcs.iter().zip(&g.hot.mdcs).enumerate() {
-                assert_eq!(g.holds(h.entry, &env), g.eval(m.entry, &env));
+                assert_eq!(g.holds(h.entry, env), g.eval(m.entry, env));
                 if h.entered_if_runnable && runnable >> i & 1 != 0 {
-                    assert!(g.eval(m.entry, &env), "MDC {} entered unchecked", m.code);
+                    assert!(g.eval(m.entry, env), "MDC {} entered unchecked", m.code);
                     taken[0] += 1;
                 }
                 if h.len > 64 {
                     continue;
                 }
-                let open = g.entry_mask(i, &env);
+                let open = g.entry_mask(i, env);
                 let entries = &g.hot.entries[h.entries as usize..][..h.len as usize];
                 for (k, e) in entries.iter().enumerate() {
                     let through = open >> k & 1 != 0;
-                    assert_eq!(through, g.pass(e.filter, &env), "MDC {} entry {k}", m.code);
+                    assert_eq!(through, g.pass(e.filter, env), "MDC {} entry {k}", m.code);
                     let rule = g.entries[e.index as usize].rule;
-                    assert_eq!(g.holds(e.rule, &env), g.eval(rule, &env));
+                    assert_eq!(g.holds(e.rule, env), g.eval(rule, env));
                     if through && e.rule_is_filter {
                         assert!(
-                            g.eval(rule, &env),
+                            g.eval(rule, env),
                             "MDC {} entry {k} matched unchecked",
                             m.code
                         );
