@@ -309,6 +309,15 @@ impl Probe {
         resp
     }
 
+    /// Posts a batch to `path` (expecting 202, checked like any call), waits for it
+    /// and checks the state it ended in: its id.
+    fn batch(&mut self, c: &mut Client, path: &str, body: Body<'_>, state: &str) -> u64 {
+        let r = self.call(c, "POST", path, body, 202);
+        let id = r.json()["id"].as_u64().unwrap();
+        assert_eq!(wait_done(c, Duration::from_secs(60), id)["state"], state);
+        id
+    }
+
     fn op(&self, method: &str, template: &str) -> &Value {
         let op = &self.doc["paths"][template][method.to_lowercase()];
         assert!(op.is_object(), "{method} {template} is not in the document");
@@ -574,24 +583,14 @@ fn every_documented_status_of_every_route_is_a_real_answer() {
 
         // Batches: accepted, status, result (CSV and workbook), streamed, and the errors.
         let csv = Body::Raw("text/csv", &small);
-        let r = p.call(&mut c, "POST", "/v1/batch?method=drg", csv, 202);
-        let id = r.json()["id"].as_u64().unwrap();
-        assert_eq!(
-            wait_done(&mut c, Duration::from_secs(60), id)["state"],
-            "done"
-        );
+        let id = p.batch(&mut c, "/v1/batch?method=drg", csv, "done");
         let status = format!("/v1/batch/{id}?groups=5");
         p.call(&mut c, "GET", &status, Body::None, 200);
         let result = format!("/v1/batch/{id}/result");
         let r = p.call(&mut c, "GET", &result, Body::None, 200);
         assert_eq!(r.body, library_grouped(&small, false));
         let xlsx = "/v1/batch?output=priced&format=xlsx";
-        let r = p.call(&mut c, "POST", xlsx, Body::Raw("text/csv", &small), 202);
-        let id = r.json()["id"].as_u64().unwrap();
-        assert_eq!(
-            wait_done(&mut c, Duration::from_secs(60), id)["state"],
-            "done"
-        );
+        let id = p.batch(&mut c, xlsx, Body::Raw("text/csv", &small), "done");
         let result = format!("/v1/batch/{id}/result");
         let r = p.call(&mut c, "GET", &result, Body::None, 200);
         assert!(r.body.starts_with(b"PK\x03\x04"));
@@ -602,18 +601,7 @@ fn every_documented_status_of_every_route_is_a_real_answer() {
         wait_done(&mut c, Duration::from_secs(60), id);
         let result = format!("/v1/batch/{id}/result");
         p.call(&mut c, "GET", &result, Body::None, 410);
-        let r = p.call(
-            &mut c,
-            "POST",
-            "/v1/batch",
-            Body::Raw("text/csv", broken),
-            202,
-        );
-        let id = r.json()["id"].as_u64().unwrap();
-        assert_eq!(
-            wait_done(&mut c, Duration::from_secs(60), id)["state"],
-            "failed"
-        );
+        let id = p.batch(&mut c, "/v1/batch", Body::Raw("text/csv", broken), "failed");
         let result = format!("/v1/batch/{id}/result");
         p.call(&mut c, "GET", &result, Body::None, 409);
         let groups = format!("/v1/batch/{id}?groups=many");
