@@ -680,13 +680,10 @@ impl Grouper {
                     None => t == ptable,
                 };
                 for &x in secondary {
-                    let f = &self.facts[x as usize];
-                    let [m, c, _] = f.tables;
+                    let [m, c, _] = self.facts[x as usize].tables;
                     mcc |= (m != 0) & !excluded(m);
                     cc |= (c != 0) & !excluded(c);
-                    if f.len & SECONDARY != 0 {
-                        self.mark_secondary(x, sdx);
-                    }
+                    self.mark_secondary(x, sdx);
                 }
             }
             None => s.runnable[0] = self.facts[self.unknown_code() as usize].runnable[0],
@@ -727,19 +724,24 @@ impl Grouper {
     /// Sets the bits of the slots `code` is in.
     #[inline]
     fn mark(&self, code: CodeId, bits: &mut [u64]) -> &CodeFacts {
-        for &slot in self.slots_of(code) {
-            bits[slot as usize / 64] |= 1 << (slot % 64);
-        }
+        set_slots(bits, self.slots_of(code));
         &self.facts[code as usize]
     }
 
-    /// Sets the bits of the slots rules read of `code` as a secondary code.
-    #[cold]
+    /// Sets the bits of the slots rules read of `code` as a secondary code (none for
+    /// most codes: those without the [`SECONDARY`] bit).
+    #[inline]
     fn mark_secondary(&self, code: CodeId, bits: &mut [u64]) {
-        let at = &self.secondary_at[code as usize..];
-        for &slot in &self.secondary_slots[at[0] as usize..at[1] as usize] {
-            bits[slot as usize / 64] |= 1 << (slot % 64);
+        if self.facts[code as usize].len & SECONDARY != 0 {
+            self.mark_secondary_slots(code, bits);
         }
+    }
+
+    /// [`Self::mark_secondary`] for a code with such slots (rare: kept out of line).
+    #[cold]
+    fn mark_secondary_slots(&self, code: CodeId, bits: &mut [u64]) {
+        let at = &self.secondary_at[code as usize..];
+        set_slots(bits, &self.secondary_slots[at[0] as usize..at[1] as usize]);
     }
 
     /// The list slots `code` is in.
@@ -763,9 +765,7 @@ impl Grouper {
         let p = px.first().map_or(self.unknown_code(), |&p| p);
         s.runnable[1] = self.mark(p, ppx).runnable[1];
         for &x in px.get(1..).unwrap_or_default() {
-            if self.facts[x as usize].len & SECONDARY != 0 {
-                self.mark_secondary(x, spx);
-            }
+            self.mark_secondary(x, spx);
         }
         let flags = &mut s.bits[4 * sw];
         *flags = *flags & !(1 << FLAG_PROCEDURE) | u64::from(!px.is_empty()) << FLAG_PROCEDURE;
@@ -796,14 +796,11 @@ impl Grouper {
     #[inline(never)]
     fn atom(&self, op: &Op, env: &Env<'_>) -> bool {
         match op.test {
-            Test::Bit => {
-                let bits = &env.s.bits;
-                (bits[op.word[0] as usize] | bits[op.word[1] as usize]) >> op.bit & 1 != 0
-            }
             Test::Compare(field, cmp) => {
                 Self::field(field, env).is_some_and(|x| cmp.apply(x, i64::from(op.arg as i32)))
             }
-            Test::Node => self.eval(op.arg, env),
+            // A bit op's `arg` is its node too.
+            Test::Bit | Test::Node => self.eval(op.arg, env),
         }
     }
 
@@ -816,10 +813,16 @@ impl Grouper {
         if by_pdx.is_empty() {
             return u64::MAX;
         }
-        let none = self.unknown_code() as usize;
-        let pdx = env.case.dx.first().map_or(none, |&c| c as usize);
-        let ppx = env.px.first().map_or(none, |&c| c as usize);
-        by_pdx[pdx] & by_ppx[ppx]
+        let [pdx, ppx] = self.principal_codes(env);
+        by_pdx[pdx as usize] & by_ppx[ppx as usize]
+    }
+
+    /// The case's principal diagnosis and principal procedure (the unknown code for a
+    /// missing one).
+    #[inline]
+    fn principal_codes(&self, env: &Env<'_>) -> [CodeId; 2] {
+        let none = self.unknown_code();
+        [env.case.dx.first(), env.px.first()].map(|c| c.map_or(none, |&c| c))
     }
 
     fn dispatch<T: Tracer>(&self, env: &Env<'_>, t: &mut T) -> ResultId {
@@ -968,7 +971,6 @@ impl Grouper {
     pub(crate) fn entry_mask(&self, i: usize, env: &Env<'_>) -> u64 {
         let masks = &self.entry_masks;
         let slots = self.slots.len();
-        let none = self.unknown_code();
         let open = |role: usize, code: CodeId| {
             let row = masks.by_slot[role]
                 .get(i * slots..(i + 1) * slots)
@@ -979,8 +981,7 @@ impl Grouper {
                     open | row.get(slot as usize).copied().unwrap_or(0)
                 })
         };
-        let pdx = env.case.dx.first().map_or(none, |&c| c);
-        let ppx = env.px.first().map_or(none, |&c| c);
+        let [pdx, ppx] = self.principal_codes(env);
         open(0, pdx) & open(1, ppx)
     }
 
@@ -1338,6 +1339,14 @@ impl Grouper {
             }
             Node::And(..) | Node::Or(..) => format!("compound rule: {truth}"),
         }
+    }
+}
+
+/// Sets the bits of `slots` in a role's bit set.
+#[inline]
+fn set_slots(bits: &mut [u64], slots: &[u16]) {
+    for &slot in slots {
+        bits[slot as usize / 64] |= 1 << (slot % 64);
     }
 }
 
